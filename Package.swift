@@ -1,0 +1,33 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "bpfcp",
+    targets: [
+        // libbpf from Debian's libbpf-dev, linked with libelf and zlib.
+        .systemLibrary(name: "CLibbpf", path: "Sources/CLibbpf"),
+
+        // ncursesw from Debian's libncursesw5-dev. pkgConfig stays off because SwiftPM rejects its -D flags.
+        .systemLibrary(name: "CNcursesw", path: "Sources/CNcursesw"),
+
+        // C shim: embedded BPF objects, the iterator reader, the shared record header and wrappers for variadic calls.
+        .target(
+            name: "CBpfcpShim",
+            dependencies: ["CLibbpf"],
+            path: "Sources/CBpfcpShim",
+            cSettings: [.unsafeFlags(["-Wno-unused-function"])],
+            linkerSettings: [.linkedLibrary("bpf"), .linkedLibrary("elf"), .linkedLibrary("z")]
+        ),
+
+        // Collection, model, image, diff and restore. Never imports curses.
+        .target(name: "BpfcpCore", dependencies: ["CBpfcpShim"], path: "Sources/BpfcpCore"),
+
+        // The ncurses front end of bpfcp-top.
+        .target(name: "BpfcpTUI", dependencies: ["BpfcpCore", "CNcursesw"], path: "Sources/BpfcpTUI"),
+
+        .executableTarget(name: "bpfcp", dependencies: ["BpfcpCore"], path: "Sources/bpfcp"),
+        .executableTarget(name: "bpfcp-top", dependencies: ["BpfcpTUI", "BpfcpCore"], path: "Sources/bpfcp-top"),
+
+        .testTarget(name: "BpfcpCoreTests", dependencies: ["BpfcpCore", "CBpfcpShim"], path: "Tests/BpfcpCoreTests"),
+    ]
+)

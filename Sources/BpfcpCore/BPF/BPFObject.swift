@@ -1,0 +1,93 @@
+import CBpfcpShim
+import Foundation
+
+/// One loaded BPF object from the set embedded in the binary. Closed in `deinit`.
+public final class BPFObject: @unchecked Sendable {
+    public let name: String
+    /// Wall time that opening and loading took (BTF parse and verification).
+    public let loadNanoseconds: UInt64
+    private let raw: OpaquePointer
+
+    init(name: String) throws {
+        var err = [CChar](repeating: 0, count: 512)
+        let start = Clock.now()
+        guard let obj = bpfcp_object_load(name, &err, err.count) else {
+            let reason = cString(err)
+            throw BpfcpError.bpfUnavailable(reason.isEmpty ? "loading \(name) failed" : reason)
+        }
+        self.raw = obj
+        self.name = name
+        self.loadNanoseconds = Clock.now() - start
+    }
+
+    deinit {
+        bpfcp_object_close(raw)
+    }
+
+    public func hasProgram(_ program: String) -> Bool {
+        bpfcp_object_has_program(raw, program) == 1
+    }
+
+    /// Runs iterator `program` once, limited to process `pid` when given, and returns its output.
+    public func iterate(_ program: String, pid: Int32? = nil) throws -> [UInt8] {
+        var err = [CChar](repeating: 0, count: 512)
+        var out: UnsafeMutableRawPointer?
+        let n = bpfcp_iter_run(raw, program, pid ?? 0, &out, &err, err.count)
+        guard n >= 0, let out else {
+            throw BpfcpError("bpf_iterator", cString(err))
+        }
+        defer { free(out) }
+        return Array(UnsafeRawBufferPointer(start: out, count: n))
+    }
+}
+
+/// Loads each embedded object on first use and keeps it for the life of the
+/// process, since a load costs 75-150 ms and an iterator run microseconds.
+public final class BPFRuntime: @unchecked Sendable {
+    public static let shared = BPFRuntime()
+
+    private let lock = NSLock()
+    private var loaded: [String: Result<BPFObject, BpfcpError>] = [:]
+
+    private init() {
+        bpfcp_set_log { level, message in
+            guard let message else { return }
+            Log.shared.write("libbpf[\(level)]: " + String(cString: message).trimmingCharacters(in: .newlines))
+        }
+    }
+
+    /// Names of all BPF objects built into this binary.
+    public static var embeddedObjects: [String] {
+        (0..<bpfcp_object_count()).compactMap { bpfcp_object_name($0).map { String(cString: $0) } }
+    }
+
+    public func object(_ name: String) throws -> BPFObject {
+        lock.lock()
+        defer { lock.unlock() }
+        if let cached = loaded[name] {
+            return try cached.get()
+        }
+        let result: Result<BPFObject, BpfcpError>
+        do {
+            result = .success(try BPFObject(name: name))
+        } catch let error as BpfcpError {
+            result = .failure(error)
+        } catch {
+            result = .failure(BpfcpError.bpfUnavailable("\(error)"))
+        }
+        loaded[name] = result
+        return try result.get()
+    }
+
+    /// Load times of the objects loaded so far, in nanoseconds.
+    public var loadTimes: [String: UInt64] {
+        lock.lock()
+        defer { lock.unlock() }
+        return loaded.compactMapValues { try? $0.get().loadNanoseconds }
+    }
+}
+
+/// Converts a NUL-terminated C buffer to a String.
+func cString(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

@@ -1,0 +1,25 @@
+/// Every resource kind bpfcp knows, in tab order. Adding a kind means adding
+/// its BPF program in bpf/, its file in Kinds/ and one line here.
+public enum KindRegistry {
+    public static let all: [KindDescriptor] = [
+        KindDescriptor(ThreadsKind.self),
+        KindDescriptor(FilesKind.self),
+        KindDescriptor(MemoryKind.self),
+    ]
+
+    public static func named(_ name: String) -> KindDescriptor? {
+        all.first { $0.name == name }
+    }
+
+    /// Parses a comma-separated `--only` list, rejecting unknown names.
+    public static func parseOnly(_ list: String) throws -> [KindDescriptor] {
+        try list.split(separator: ",").map { raw in
+            let name = raw.trimmingCharacters(in: .whitespaces)
+            guard let kind = named(name) else {
+                let known = all.map(\.name).joined(separator: ", ")
+                throw BpfcpError("unknown_kind", "unknown resource kind '\(Escape.text(name))': choose from \(known)")
+            }
+            return kind
+        }
+    }
+}

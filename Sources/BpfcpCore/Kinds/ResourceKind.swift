@@ -1,0 +1,71 @@
+/// The process a collector works on.
+public struct Target: Sendable {
+    public let pid: Int32
+    public let process: ProcessEntry
+
+    public init(pid: Int32, process: ProcessEntry) {
+        self.pid = pid
+        self.process = process
+    }
+}
+
+/// One kind of kernel state (threads, files, memory areas...): how it is
+/// collected and how its items are shown. Register each kind in `KindRegistry`.
+public protocol ResourceKind: SendableMetatype {
+    associatedtype Item: Codable & Sendable
+
+    /// Name used by `--only`, JSON keys and image sections, e.g. "files".
+    static var name: String { get }
+    /// Tab title in the TUI.
+    static var title: String { get }
+    static var columns: [Column] { get }
+
+    /// Collects the items of `target` from BPF or /proc. Throws
+    /// `KindUnavailable` when this source cannot give the kind.
+    static func collect(_ target: Target, source: CollectorSource) throws -> [Item]
+
+    /// Renders one item as a row with its identity and every field.
+    static func entry(_ item: Item) -> Entry
+}
+
+/// Thrown by a collector when the kernel or the source cannot give a kind.
+public struct KindUnavailable: Error, CustomStringConvertible {
+    public let reason: String
+
+    public init(_ reason: String) {
+        self.reason = reason
+    }
+
+    public var description: String { reason }
+}
+
+/// A kind with its type erased, as the registry and the UI handle it.
+public struct KindDescriptor: Sendable {
+    public let name: String
+    public let title: String
+    public let columns: [Column]
+    public let collect: @Sendable (Target, CollectorSource) throws -> Section
+    /// Re-renders items read back from an image or JSON.
+    public let render: @Sendable ([JSONValue]) throws -> [Entry]
+
+    public init<K: ResourceKind>(_ kind: K.Type) {
+        name = K.name
+        title = K.title
+        columns = K.columns
+        collect = { target, source in
+            let start = Clock.now()
+            do {
+                let items = try K.collect(target, source: source)
+                let json = try items.map { try JSONValue.from($0) }
+                return Section(kind: K.name, source: source, unavailable: nil, elapsedNs: Clock.now() - start,
+                               items: json, entries: items.map(K.entry))
+            } catch let missing as KindUnavailable {
+                return Section(kind: K.name, source: source, unavailable: missing.reason,
+                               elapsedNs: Clock.now() - start, items: [], entries: [])
+            }
+        }
+        render = { items in
+            try items.map { K.entry(try $0.decode(as: K.Item.self)) }
+        }
+    }
+}

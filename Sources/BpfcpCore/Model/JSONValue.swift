@@ -1,0 +1,76 @@
+import Foundation
+
+/// A JSON tree, so that sections of any kind can be stored, compared and
+/// printed without knowing their Swift type.
+public enum JSONValue: Codable, Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case uint(UInt64)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let v = try? c.decode(Bool.self) { self = .bool(v) }
+        else if let v = try? c.decode(Int64.self) { self = .int(v) }
+        else if let v = try? c.decode(UInt64.self) { self = .uint(v) }
+        else if let v = try? c.decode(Double.self) { self = .double(v) }
+        else if let v = try? c.decode(String.self) { self = .string(v) }
+        else if let v = try? c.decode([JSONValue].self) { self = .array(v) }
+        else { self = .object(try c.decode([String: JSONValue].self)) }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let v): try c.encode(v)
+        case .int(let v): try c.encode(v)
+        case .uint(let v): try c.encode(v)
+        case .double(let v): try c.encode(v)
+        case .string(let v): try c.encode(v)
+        case .array(let v): try c.encode(v)
+        case .object(let v): try c.encode(v)
+        }
+    }
+
+    /// Converts any Encodable value through JSONEncoder.
+    public static func from<T: Encodable>(_ value: T) throws -> JSONValue {
+        let data = try JSONCoding.encoder.encode(value)
+        return try JSONCoding.decoder.decode(JSONValue.self, from: data)
+    }
+
+    /// Decodes this tree as `T`.
+    public func decode<T: Decodable>(as type: T.Type) throws -> T {
+        let data = try JSONCoding.encoder.encode(self)
+        return try JSONCoding.decoder.decode(T.self, from: data)
+    }
+}
+
+/// The JSON settings used everywhere: snake_case keys, and sorted keys so
+/// that output and images are byte-stable. Swift property names must stay
+/// camelCase without runs of capitals, so that the key conversion round-trips.
+public enum JSONCoding {
+    public static var encoder: JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        e.keyEncodingStrategy = .convertToSnakeCase
+        return e
+    }
+
+    public static var prettyEncoder: JSONEncoder {
+        let e = encoder
+        e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        return e
+    }
+
+    public static var decoder: JSONDecoder {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        return d
+    }
+}

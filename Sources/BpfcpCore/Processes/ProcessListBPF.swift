@@ -1,0 +1,65 @@
+import CBpfcpShim
+import Foundation
+
+/// Reads the process list from `iter.s/task` in one pass.
+public enum ProcessListBPF {
+    public static let object = "task"
+    public static let program = "dump_procs"
+
+    /// Lists every process, or only `pid` when given.
+    public static func collect(pid: Int32? = nil) throws -> [ProcessEntry] {
+        let bytes = try BPFRuntime.shared.object(object).iterate(program, pid: pid)
+        return try parse(bytes)
+    }
+
+    static func parse(_ bytes: [UInt8]) throws -> [ProcessEntry] {
+        let reader = RecordReader(bytes)
+        var entries: [ProcessEntry] = []
+        var threadCPU: [Int32: UInt64] = [:]
+
+        for record in try reader.records() {
+            switch Int(record.kind) {
+            case Int(BPFCP_REC_PROC.rawValue):
+                let rec = try reader.load(record, as: bpfcp_proc.self)
+                let argv = reader.trailing(record, after: bpfcp_proc.self, count: Int(rec.args_len))
+                entries.append(entry(rec, argv: argv))
+            case Int(BPFCP_REC_THREAD_CPU.rawValue):
+                let rec = try reader.load(record, as: bpfcp_thread_cpu.self)
+                threadCPU[rec.tgid, default: 0] += rec.utime_ns + rec.stime_ns
+            default:
+                continue
+            }
+        }
+
+        for i in entries.indices {
+            entries[i].cpuTimeNs += threadCPU[entries[i].pid] ?? 0
+        }
+        return entries
+    }
+
+    private static func entry(_ rec: bpfcp_proc, argv: ArraySlice<UInt8>) -> ProcessEntry {
+        let state = TaskState(state: rec.state, exitState: rec.exit_state)
+        let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        let argvLength = rec.arg_end > rec.arg_start ? Int(rec.arg_end - rec.arg_start) : 0
+        let stop = Int32(rec.jobctl & 0xFF)
+
+        return ProcessEntry(
+            pid: rec.pid, ppid: rec.ppid, pgid: rec.pgid, sid: rec.sid,
+            uid: rec.uid, euid: rec.euid, gid: rec.gid, egid: rec.egid,
+            state: state,
+            stopSignal: (state == .stopped || state == .tracingStop) && stop > 0 ? SignalName.name(stop) : nil,
+            tracerPid: rec.tracer_pid,
+            exitStatus: state == .zombie ? (rec.exit_code >> 8) & 0xFF : nil,
+            comm: Escape.bytes(cStringBytes(rec.comm)),
+            commandLine: formatArgv(argv),
+            argvLength: argvLength,
+            argvTruncated: Int(rec.args_len) < argvLength,
+            threads: Int(rec.nr_threads),
+            rssBytes: (rec.rss_file_pages + rec.rss_anon_pages + rec.rss_shmem_pages) * pageSize,
+            virtualBytes: rec.total_vm_pages * pageSize,
+            startTimeNs: rec.start_boottime_ns,
+            cpuTimeNs: rec.utime_ns + rec.stime_ns + rec.dead_utime_ns + rec.dead_stime_ns,
+            isKernelThread: rec.is_kthread != 0
+        )
+    }
+}

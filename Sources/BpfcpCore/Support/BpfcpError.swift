@@ -1,0 +1,47 @@
+import Foundation
+
+/// One failure, told in one line: what failed, on which pid, fd or path, and what to do.
+public struct BpfcpError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// Short machine-readable class, used as `error.code` in JSON output.
+    public let code: String
+    public let message: String
+
+    public init(_ code: String, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+
+    public static func noSuchProcess(_ pid: Int32) -> BpfcpError {
+        BpfcpError("no_such_process", "process \(pid) not found: check the pid with `bpfcp ps`")
+    }
+
+    public static func invalidPid(_ text: String) -> BpfcpError {
+        BpfcpError("invalid_pid", "invalid pid '\(Escape.text(text))': give a positive process id, as listed by `bpfcp ps`")
+    }
+
+    public static func kernelThread(_ pid: Int32, _ comm: String) -> BpfcpError {
+        BpfcpError("kernel_thread", "process \(pid) (\(comm)) is a kernel thread: it has no user state to dump; pick a user process")
+    }
+
+    public static func zombie(_ pid: Int32, _ comm: String, status: Int32) -> BpfcpError {
+        BpfcpError("zombie", "process \(pid) (\(comm)) is a zombie that exited with status \(status): only its parent can reap it; dump the parent instead")
+    }
+
+    public static func exited(_ pid: Int32) -> BpfcpError {
+        BpfcpError("process_exited", "process \(pid) exited during the dump: nothing was kept; run the dump again if it restarts")
+    }
+
+    public static func notRoot(_ action: String) -> BpfcpError {
+        BpfcpError("not_root", "\(action) needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE): run it with sudo")
+    }
+
+    public static func bpfUnavailable(_ reason: String) -> BpfcpError {
+        BpfcpError("bpf_unavailable", "BPF is unavailable: \(reason); run `bpfcp check` for the fix")
+    }
+
+    public static func system(_ what: String, _ err: Int32) -> BpfcpError {
+        BpfcpError("system", "\(what) failed: \(String(cString: strerror(err)))")
+    }
+}

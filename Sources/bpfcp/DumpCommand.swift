@@ -1,0 +1,97 @@
+import BpfcpCore
+import Foundation
+
+let dumpCommand = Command(
+    name: "dump",
+    summary: "dump a running process live, without stopping it",
+    usage: """
+    usage: bpfcp dump PID [--only KIND,...] [--proc]
+      --only KINDS   collect only these resource kinds (comma-separated)
+      --proc         read /proc instead of BPF
+    """,
+    needsRoot: true
+) { args, _, output in
+    var positional: [String] = []
+    var kinds = KindRegistry.all
+    var source = CollectorSource.bpf
+    var i = 0
+    while i < args.count {
+        switch args[i] {
+        case "--only":
+            guard i + 1 < args.count else { throw BpfcpError("usage", "--only needs a list of kinds, e.g. --only files,memory") }
+            kinds = try KindRegistry.parseOnly(args[i + 1])
+            i += 1
+        case "--proc":
+            source = .proc
+        default:
+            positional.append(args[i])
+        }
+        i += 1
+    }
+    guard positional.count == 1 else { throw BpfcpError("usage", "dump takes one PID: bpfcp dump PID") }
+
+    let dump = try Dumper.dump(pid: try parsePid(positional[0]), source: source, kinds: kinds)
+    if output.json {
+        try output.emit(DumpReport(dump))
+        return 0
+    }
+    printDump(dump, output: output)
+    return 0
+}
+
+/// JSON form of a dump: kinds keyed by name, each with its typed items.
+struct DumpReport: Encodable {
+    let schemaVersion: Int
+    let dump: Dump
+
+    init(_ dump: Dump) {
+        self.schemaVersion = Dump.schemaVersion
+        self.dump = dump
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case schemaVersion = "schema_version"
+        case pid, process, source, takenAt = "taken_at", totalNs = "total_ns", kinds
+    }
+
+    func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(schemaVersion, forKey: .schemaVersion)
+        try c.encode(dump.pid, forKey: .pid)
+        try c.encode(dump.process, forKey: .process)
+        try c.encode(dump.source, forKey: .source)
+        try c.encode(dump.takenAt, forKey: .takenAt)
+        try c.encode(dump.totalNs, forKey: .totalNs)
+        var kinds: [String: JSONValue] = [:]
+        for section in dump.sections {
+            var object: [String: JSONValue] = ["elapsed_ns": .uint(section.elapsedNs), "items": .array(section.items)]
+            if let reason = section.unavailable { object["unavailable"] = .string(reason) }
+            kinds[section.kind] = .object(object)
+        }
+        try c.encode(kinds, forKey: .kinds)
+    }
+}
+
+func printDump(_ dump: Dump, output: Output) {
+    let p = dump.process
+    output.text("process \(p.pid) (\(p.comm)) state \(p.state.rawValue) threads \(p.threads), source \(dump.source.rawValue), \(Format.milliseconds(dump.totalNs))")
+    for section in dump.sections {
+        guard let kind = KindRegistry.named(section.kind) else { continue }
+        output.text("")
+        if let reason = section.unavailable {
+            output.text("\(kind.title): unavailable: \(reason)")
+            continue
+        }
+        output.text("\(kind.title) (\(section.entries.count), \(Format.milliseconds(section.elapsedNs)))")
+        output.text(kind.columns.map { pad($0.name, $0) }.joined(separator: " "))
+        for entry in section.entries {
+            output.text(zip(kind.columns, entry.cells).map { pad($1, $0) }.joined(separator: " "))
+        }
+    }
+}
+
+private func pad(_ text: String, _ column: Column) -> String {
+    guard text.count < column.width else { return text }
+    let fill = String(repeating: " ", count: column.width - text.count)
+    return column.alignRight ? fill + text : text + fill
+}

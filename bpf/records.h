@@ -1,0 +1,37 @@
+/* Record layouts shared by the BPF programs in bpf/ and the Swift reader.
+ *
+ * Every record starts with struct bpfcp_rec_hdr. The BPF side writes records
+ * back to back with bpf_seq_write(); user space walks them by hdr.size.
+ * Fields are fixed width so that both compilers agree on the layout, and a
+ * Swift test checks the offsets. Record kind numbers are never reused. */
+#ifndef BPFCP_RECORDS_H
+#define BPFCP_RECORDS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+enum bpfcp_rec_kind {
+	BPFCP_REC_PROC = 1,
+	BPFCP_REC_THREAD_CPU = 2,
+	BPFCP_REC_THREAD = 3,
+	BPFCP_REC_FILE = 4,
+	BPFCP_REC_VMA = 5,
+	/* New kinds take the next free number here. */
+};
+
+struct bpfcp_rec_hdr {
+	__u16 kind;	/* enum bpfcp_rec_kind */
+	__u16 version;	/* layout version of this kind, starting at 1 */
+	__u32 size;	/* bytes in the record, header and trailing data included */
+};
+
+/* The largest record any program writes, and the size of the per-CPU
+ * scratch buffer records are built in. bpf_seq_write() accepts up to 32 KiB. */
+#define BPFCP_MAX_RECORD 8192
+
+#include "task.h"
+#include "file.h"
+#include "vma.h"
+
+#endif

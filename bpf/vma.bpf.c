@@ -1,0 +1,58 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Memory areas: iter/task_vma visits each address space once. bpf_d_path()
+ * is rejected on vma->vm_file here, so the program emits (dev, inode) and
+ * user space resolves paths with a cache. */
+#include "vmlinux.h"
+#include "common.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Names a mapping without a file: special mappings ([vdso], [vvar],
+ * [vvar_vclock]) keep a struct vm_special_mapping in vm_private_data.
+ * NOTE: this kernel is built without CONFIG_ANON_VMA_NAME, so names set with
+ * prctl(PR_SET_VMA_ANON_NAME) are not read. */
+static __always_inline void fill_name(struct bpfcp_vma *rec, struct vm_area_struct *vma)
+{
+	const struct vm_special_mapping *special;
+
+	if (!BPF_CORE_READ(vma, vm_ops))
+		return;
+	special = BPF_CORE_READ(vma, vm_private_data);
+	if (special)
+		bpf_probe_read_kernel_str(rec->name, sizeof(rec->name), BPF_CORE_READ(special, name));
+}
+
+SEC("iter/task_vma")
+int dump_vmas(struct bpf_iter__task_vma *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct vm_area_struct *vma = ctx->vma;
+	struct mm_struct *mm;
+	struct file *file;
+	struct bpfcp_vma rec = {};
+
+	if (!vma || !ctx->task)
+		return 0;
+	set_header(&rec.hdr, BPFCP_REC_VMA, sizeof(rec));
+	rec.start = vma->vm_start;
+	rec.end = vma->vm_end;
+	rec.pgoff = vma->vm_pgoff;
+	rec.vm_flags = vma->vm_flags;
+
+	mm = vma->vm_mm;
+	rec.start_brk = BPF_CORE_READ(mm, start_brk);
+	rec.brk = BPF_CORE_READ(mm, brk);
+	rec.start_stack = BPF_CORE_READ(mm, start_stack);
+
+	file = vma->vm_file;
+	if (file) {
+		rec.has_file = 1;
+		rec.ino = BPF_CORE_READ(file, f_inode, i_ino);
+		rec.dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+	} else {
+		fill_name(&rec, vma);
+	}
+
+	bpf_seq_write(seq, &rec, sizeof(rec));
+	return 0;
+}
