@@ -6,9 +6,15 @@ import XCTest
 ///
 /// Protocol: the fixture sets up its state, prints one line starting with
 /// "READY" followed by space-separated key=value pairs, then waits to be killed.
+/// Programs that print some other first line (the shared cases) are started
+/// with `readyPrefix: nil`, and that line is kept in `firstLine`.
+///
+/// Foundation starts each child in a process group of its own, so `stop()`
+/// kills the group and with it the children a fixture forked.
 final class Fixture {
     let process: Process
     let values: [String: String]
+    let firstLine: String
     private let stdout: Pipe
 
     var pid: Int32 { process.processIdentifier }
@@ -19,7 +25,8 @@ final class Fixture {
         try self.init(executable: binary, arguments: arguments)
     }
 
-    init(executable: String, arguments: [String], environment: [String: String]? = nil, timeout: TimeInterval = 20) throws {
+    init(executable: String, arguments: [String], environment: [String: String]? = nil,
+         readyPrefix: String? = "READY", timeout: TimeInterval = 20) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -29,11 +36,14 @@ final class Fixture {
         process.standardError = FileHandle.standardError
         try process.run()
 
-        guard let line = Fixture.readLine(stdout.fileHandleForReading, timeout: timeout), line.hasPrefix("READY") else {
+        guard let line = Fixture.readLine(stdout.fileHandleForReading, timeout: timeout),
+              line.hasPrefix(readyPrefix ?? "") else {
+            kill(-process.processIdentifier, SIGKILL)
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
-            throw FixtureError("fixture \(executable) did not print READY within \(Int(timeout)) s")
+            throw FixtureError("fixture \(executable) did not print \(readyPrefix ?? "a line") within \(Int(timeout)) s")
         }
+        firstLine = line
         var parsed: [String: String] = [:]
         for pair in line.split(separator: " ").dropFirst() {
             let parts = pair.split(separator: "=", maxSplits: 1)
@@ -50,8 +60,9 @@ final class Fixture {
         values[key].flatMap { Int64($0) }
     }
 
-    /// Kills the fixture and reaps it. Safe to call twice.
+    /// Kills the fixture's process group and reaps the fixture. Safe to call twice.
     func stop() {
+        kill(-process.processIdentifier, SIGKILL)
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
