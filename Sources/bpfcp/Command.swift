@@ -22,6 +22,7 @@ struct Command: Sendable {
 let commands: [Command] = [
     psCommand,
     dumpCommand,
+    diffCommand,
 ]
 
 /// Writes results and errors, as text or as JSON objects in JSON mode.

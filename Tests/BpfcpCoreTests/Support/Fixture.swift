@@ -56,6 +56,16 @@ final class Fixture {
         stop()
     }
 
+    /// Sends `signal` to the fixture and waits for its next output line, which must start with `prefix`.
+    @discardableResult
+    func signal(_ signal: Int32, expect prefix: String, timeout: TimeInterval = 20) throws -> String {
+        kill(pid, signal)
+        guard let line = Fixture.readLine(stdout.fileHandleForReading, timeout: timeout), line.hasPrefix(prefix) else {
+            throw FixtureError("fixture \(pid) did not answer signal \(signal) with \(prefix)")
+        }
+        return line
+    }
+
     func int(_ key: String) -> Int64? {
         values[key].flatMap { Int64($0) }
     }

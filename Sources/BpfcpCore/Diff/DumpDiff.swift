@@ -1,0 +1,53 @@
+/// One field whose value differs between two captures.
+public struct FieldChange: Codable, Sendable, Equatable {
+    public let name: String
+    public let before: String
+    public let after: String
+}
+
+/// One entry (row) of a kind that was added, removed or changed.
+public struct EntryChange: Codable, Sendable, Equatable {
+    public enum Change: String, Codable, Sendable {
+        case added, removed, changed, unchanged
+    }
+
+    public let key: String
+    public let change: Change
+    /// One line for people: "fd 5 position 100 → 4096", "thread 1234 exited".
+    public let summary: [String]
+    public let fields: [FieldChange]
+}
+
+/// The differences of one resource kind.
+public struct KindDiff: Codable, Sendable, Equatable {
+    public let kind: String
+    public let title: String
+    /// Set when either side could not collect this kind, so nothing was compared.
+    public let unavailable: String?
+    public let added: Int
+    public let removed: Int
+    public let changed: Int
+    public let unchanged: Int
+    /// Changes in entry order: removed and changed entries of the first side, then added ones.
+    public let entries: [EntryChange]
+    /// Kind-wide lines, such as page counts changed per memory area.
+    public let notes: [String]
+
+    public var isEmpty: Bool { added == 0 && removed == 0 && changed == 0 && notes.isEmpty }
+}
+
+/// All differences between two captures of a process.
+public struct DumpDiff: Codable, Sendable, Equatable {
+    public static let schemaVersion = 1
+
+    /// Labels of the two sides, e.g. an image path or "live:1234".
+    public let before: String
+    public let after: String
+    public let process: [FieldChange]
+    public let kinds: [KindDiff]
+
+    public var isEmpty: Bool { process.isEmpty && kinds.allSatisfy(\.isEmpty) }
+
+    /// Number of added, removed and changed entries over all kinds.
+    public var changeCount: Int { process.count + kinds.reduce(0) { $0 + $1.added + $1.removed + $1.changed + $1.notes.count } }
+}

@@ -1,0 +1,52 @@
+import BpfcpCore
+import Foundation
+
+let diffCommand = Command(
+    name: "diff",
+    summary: "compare two captures (image directories or live:PID)",
+    usage: """
+    usage: bpfcp diff A B [--only KIND,...] [--show-unchanged]
+      A, B              an image directory, or live:PID for a live dump of that process
+      --only KINDS      compare only these resource kinds (comma-separated)
+      --show-unchanged  also list entries that did not change
+    Exit status: 0 when the captures are the same, 1 when they differ, 2 on error.
+    """,
+    needsRoot: true
+) { args, _, output in
+    var positional: [String] = []
+    var only: [String]?
+    var showUnchanged = false
+    var i = 0
+    while i < args.count {
+        switch args[i] {
+        case "--only":
+            guard i + 1 < args.count else { throw BpfcpError("usage", "--only needs a list of kinds, e.g. --only files,memory") }
+            only = try KindRegistry.parseOnly(args[i + 1]).map(\.name)
+            i += 1
+        case "--show-unchanged":
+            showUnchanged = true
+        case let flag where flag.hasPrefix("-"):
+            throw BpfcpError("usage", "unknown option '\(Escape.text(flag))' for diff: run `bpfcp diff --help`")
+        default:
+            positional.append(args[i])
+        }
+        i += 1
+    }
+    guard positional.count == 2 else { throw BpfcpError("usage", "diff takes two captures: bpfcp diff A B") }
+
+    let refs = try positional.map { try CaptureRef(parsing: $0) }
+    let dumps = try refs.map { try CaptureLoader.load($0) }
+    let result = Differ.diff(dumps[0], dumps[1], beforeLabel: refs[0].description, afterLabel: refs[1].description,
+                             kinds: only, showUnchanged: showUnchanged)
+    if output.json {
+        try output.emit(DiffReport(schemaVersion: DumpDiff.schemaVersion, diff: result))
+    } else {
+        DiffText.lines(result).forEach(output.text)
+    }
+    return result.isEmpty ? 0 : 1
+}
+
+struct DiffReport: Encodable {
+    let schemaVersion: Int
+    let diff: DumpDiff
+}
