@@ -43,11 +43,17 @@ public final class BPFObject: @unchecked Sendable {
 
 /// Loads each embedded object on first use and keeps it for the life of the
 /// process, since a load costs 75-150 ms and an iterator run microseconds.
+/// Each object has its own lock, so different objects load in parallel.
 public final class BPFRuntime: @unchecked Sendable {
     public static let shared = BPFRuntime()
 
+    private final class Slot: @unchecked Sendable {
+        let lock = NSLock()
+        var result: Result<BPFObject, BpfcpError>?
+    }
+
     private let lock = NSLock()
-    private var loaded: [String: Result<BPFObject, BpfcpError>] = [:]
+    private var slots: [String: Slot] = [:]
 
     private init() {
         bpfcp_set_log { level, message in
@@ -62,9 +68,10 @@ public final class BPFRuntime: @unchecked Sendable {
     }
 
     public func object(_ name: String) throws -> BPFObject {
-        lock.lock()
-        defer { lock.unlock() }
-        if let cached = loaded[name] {
+        let slot = self.slot(name)
+        slot.lock.lock()
+        defer { slot.lock.unlock() }
+        if let cached = slot.result {
             return try cached.get()
         }
         let result: Result<BPFObject, BpfcpError>
@@ -75,15 +82,38 @@ public final class BPFRuntime: @unchecked Sendable {
         } catch {
             result = .failure(BpfcpError.bpfUnavailable("\(error)"))
         }
-        loaded[name] = result
+        slot.result = result
         return try result.get()
     }
 
-    /// Load times of the objects loaded so far, in nanoseconds.
+    /// Loads `names` on parallel threads, so that the first dump does not
+    /// pay each load in turn. Failures are kept and reported on first use.
+    public func preload(_ names: [String] = BPFRuntime.embeddedObjects) {
+        DispatchQueue.concurrentPerform(iterations: names.count) { i in
+            _ = try? object(names[i])
+        }
+    }
+
+    /// Load times of the objects loaded so far, in nanoseconds. Objects still
+    /// loading are left out rather than waited for, so a UI thread never blocks here.
     public var loadTimes: [String: UInt64] {
         lock.lock()
+        let current = slots
+        lock.unlock()
+        return current.compactMapValues { slot in
+            guard slot.lock.try() else { return nil }
+            defer { slot.lock.unlock() }
+            return try? slot.result?.get().loadNanoseconds
+        }
+    }
+
+    private func slot(_ name: String) -> Slot {
+        lock.lock()
         defer { lock.unlock() }
-        return loaded.compactMapValues { try? $0.get().loadNanoseconds }
+        if let existing = slots[name] { return existing }
+        let created = Slot()
+        slots[name] = created
+        return created
     }
 }
 
