@@ -17,6 +17,9 @@ enum bpfcp_rec_kind {
 	BPFCP_REC_THREAD = 3,
 	BPFCP_REC_FILE = 4,
 	BPFCP_REC_VMA = 5,
+	BPFCP_REC_SIGHAND = 30,
+	BPFCP_REC_SIGTHREAD = 31,
+	BPFCP_REC_SIGQUEUED = 32,
 	/* New kinds take the next free number here. */
 };
 
@@ -33,5 +36,6 @@ struct bpfcp_rec_hdr {
 #include "task.h"
 #include "file.h"
 #include "vma.h"
+#include "signal.h"
 
 #endif

@@ -5,6 +5,9 @@ public enum KindRegistry {
         KindDescriptor(ThreadsKind.self),
         KindDescriptor(FilesKind.self),
         KindDescriptor(MemoryKind.self),
+        KindDescriptor(SignalsKind.self),
+        KindDescriptor(PendingSignalsKind.self),
+        KindDescriptor(ThreadSignalsKind.self),
     ]
 
     public static func named(_ name: String) -> KindDescriptor? {
