@@ -14,6 +14,11 @@ static __always_inline __s32 pid_nr_of(struct pid *pid)
 	return BPF_CORE_READ(pid, numbers[0].nr);
 }
 
+/* Reads the shared count of an mm counter, as /proc/PID/stat field 24 does.
+ * NOTE: /proc/PID/statm and status add the per-CPU deltas not yet folded in
+ * (up to the percpu_counter batch, 32 pages or more, per CPU and counter).
+ * Those live at this_cpu_off-relative addresses, and this kernel's kallsyms
+ * has no data symbols, so the verifier cannot resolve that ksym. */
 static __always_inline __u64 mm_counter(struct mm_struct *mm, int member)
 {
 	__s64 count = BPF_CORE_READ(mm, rss_stat[member].count);
@@ -21,9 +26,21 @@ static __always_inline __u64 mm_counter(struct mm_struct *mm, int member)
 	return count < 0 ? 0 : count;
 }
 
+/* Reads the siginfo of a ptrace stop. A task in tracing stop keeps it in
+ * last_siginfo; its exit_code is cleared once the tracer has waited. */
+static __always_inline void read_stop_info(struct task_struct *task, __s32 *signo, __s32 *code)
+{
+	kernel_siginfo_t *info = BPF_CORE_READ(task, last_siginfo);
+
+	if (!info)
+		return;
+	*signo = BPF_CORE_READ(info, si_signo);
+	*code = BPF_CORE_READ(info, si_code);
+}
+
 static __always_inline void fill_ids(struct bpfcp_proc *rec, struct task_struct *task)
 {
-	const struct cred *cred = BPF_CORE_READ(task, cred);
+	const struct cred *cred = BPF_CORE_READ(task, real_cred);
 	struct signal_struct *sig = BPF_CORE_READ(task, signal);
 
 	rec->pid = BPF_CORE_READ(task, pid);
@@ -54,6 +71,7 @@ static __always_inline void fill_state(struct bpfcp_proc *rec, struct task_struc
 	rec->exit_code = BPF_CORE_READ(task, exit_code);
 	rec->nr_threads = BPF_CORE_READ(sig, nr_threads);
 	rec->jobctl = (__u32)BPF_CORE_READ(task, jobctl);
+	read_stop_info(task, &rec->stop_signo, &rec->stop_code);
 	rec->is_kthread = (rec->flags & PF_KTHREAD) != 0;
 
 	rec->start_boottime_ns = BPF_CORE_READ(task, start_boottime);
@@ -201,6 +219,7 @@ int dump_threads(struct bpf_iter__task *ctx)
 	rec->flags = task->flags;
 	rec->on_cpu = BPF_CORE_READ(task, on_cpu);
 	rec->jobctl = (__u32)task->jobctl;
+	read_stop_info(task, &rec->stop_signo, &rec->stop_code);
 	rec->utime_ns = task->utime;
 	rec->stime_ns = task->stime;
 	rec->start_boottime_ns = task->start_boottime;

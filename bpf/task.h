@@ -22,6 +22,8 @@ struct bpfcp_proc {
 	__u32 ptrace;		/* PT_* bits, non-zero when traced */
 	__s32 exit_code;	/* wait status for a zombie */
 	__u32 nr_threads;
+	__s32 stop_signo;	/* last_siginfo->si_signo in a ptrace stop, else 0 */
+	__s32 stop_code;	/* last_siginfo->si_code, which holds the group-stop signal of a PTRACE_EVENT_STOP */
 	__u32 jobctl;		/* low 32 bits of task->jobctl; bits 0-7 hold the stop signal */
 	__u32 is_kthread;	/* PF_KTHREAD set */
 	__u64 start_boottime_ns;
@@ -66,6 +68,8 @@ struct bpfcp_thread {
 	__u32 on_cpu;		/* running right now: registers are stale */
 	__u32 jobctl;
 	__u32 regs_valid;	/* 0 when the kernel had no user registers (kernel threads) */
+	__s32 stop_signo;	/* as in struct bpfcp_proc */
+	__s32 stop_code;
 	__u64 utime_ns;
 	__u64 stime_ns;
 	__u64 start_boottime_ns;

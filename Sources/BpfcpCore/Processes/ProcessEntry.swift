@@ -1,3 +1,5 @@
+import Foundation
+
 /// One process as the process list shows it. Strings from the target
 /// (comm, command line) are stored escaped with `Escape`.
 public struct ProcessEntry: Codable, Sendable, Equatable {
@@ -13,8 +15,10 @@ public struct ProcessEntry: Codable, Sendable, Equatable {
     /// Signal that stopped the process, when its state is stopped.
     public var stopSignal: String?
     public var tracerPid: Int32
-    /// Exit status of a zombie, as waitpid() would return it in WEXITSTATUS.
+    /// Exit status of a zombie that called exit(), as WEXITSTATUS would give it.
     public var exitStatus: Int32?
+    /// Signal that killed a zombie, as WTERMSIG would give it.
+    public var exitSignal: String?
     public var comm: String
     /// argv joined by spaces, escaped; at most the first `BPFCP_ARGS_MAX` bytes.
     public var commandLine: String
@@ -72,6 +76,51 @@ public enum TaskState: String, Codable, Sendable, CaseIterable {
         let order: [TaskState] = [.running, .sleeping, .diskSleep, .stopped, .tracingStop, .dead, .zombie, .parked]
         let index = bits == 0 ? 0 : (32 - bits.leadingZeroBitCount)
         self = order[min(index, order.count - 1)]
+    }
+}
+
+/// How a zombie ended, decoded from the wait status in `task->exit_code`
+/// (also field 52 of /proc/PID/stat): exit status or terminating signal.
+struct ExitOutcome {
+    let status: Int32?
+    let signal: String?
+
+    init(state: TaskState, waitStatus: Int32) {
+        guard state == .zombie || state == .dead else {
+            status = nil
+            signal = nil
+            return
+        }
+        let termSignal = waitStatus & 0x7F
+        status = termSignal == 0 ? (waitStatus >> 8) & 0xFF : nil
+        signal = termSignal == 0 ? nil : SignalName.name(termSignal)
+    }
+}
+
+/// The signal that stopped a task, as the kernel records it.
+enum StopSignal {
+    /// PTRACE_EVENT_STOP from <linux/ptrace.h>: a group stop or PTRACE_INTERRUPT seen by a tracer.
+    private static let ptraceEventStop: Int32 = 128
+
+    /// A group stop keeps its signal in the low 16 bits of `task->jobctl`
+    /// (JOBCTL_STOP_SIGMASK). A ptrace stop keeps it in `last_siginfo`:
+    /// si_signo for a signal-delivery stop, or the low byte of si_code for
+    /// PTRACE_EVENT_STOP, whose si_signo is always SIGTRAP.
+    static func name(state: TaskState, jobctl: UInt32, signo: Int32, code: Int32) -> String? {
+        var signal: Int32 = 0
+        switch state {
+        case .stopped:
+            signal = Int32(jobctl & 0xFFFF)
+        case .tracingStop:
+            if signo == SIGTRAP && (code >> 8) == ptraceEventStop {
+                signal = code & 0xFF
+            } else {
+                signal = signo > 0 ? signo : Int32(jobctl & 0xFFFF)
+            }
+        default:
+            return nil
+        }
+        return signal > 0 ? SignalName.name(signal) : nil
     }
 }
 

@@ -41,15 +41,15 @@ public enum ProcessListBPF {
         let state = TaskState(state: rec.state, exitState: rec.exit_state)
         let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
         let argvLength = rec.arg_end > rec.arg_start ? Int(rec.arg_end - rec.arg_start) : 0
-        let stop = Int32(rec.jobctl & 0xFF)
+        let outcome = ExitOutcome(state: state, waitStatus: rec.exit_code)
 
         return ProcessEntry(
             pid: rec.pid, ppid: rec.ppid, pgid: rec.pgid, sid: rec.sid,
             uid: rec.uid, euid: rec.euid, gid: rec.gid, egid: rec.egid,
             state: state,
-            stopSignal: (state == .stopped || state == .tracingStop) && stop > 0 ? SignalName.name(stop) : nil,
+            stopSignal: StopSignal.name(state: state, jobctl: rec.jobctl, signo: rec.stop_signo, code: rec.stop_code),
             tracerPid: rec.tracer_pid,
-            exitStatus: state == .zombie ? (rec.exit_code >> 8) & 0xFF : nil,
+            exitStatus: outcome.status, exitSignal: outcome.signal,
             comm: Escape.bytes(cStringBytes(rec.comm)),
             commandLine: formatArgv(argv),
             argvLength: argvLength,

@@ -29,7 +29,7 @@ public enum ProcessListProc {
         let gids = (statusFields["Gid"] ?? "").split(separator: "\t").compactMap { UInt32($0) }
         let state = TaskState(rawValue: fields.state) ?? .sleeping
         let flags = UInt32(fields.number(9))
-        let exitCode = Int32(truncatingIfNeeded: fields.number(52))
+        let outcome = ExitOutcome(state: state, waitStatus: Int32(truncatingIfNeeded: fields.number(52)))
 
         return ProcessEntry(
             pid: pid,
@@ -39,7 +39,7 @@ public enum ProcessListProc {
             state: state,
             stopSignal: nil,
             tracerPid: Int32(statusFields["TracerPid"] ?? "0") ?? 0,
-            exitStatus: state == .zombie ? (exitCode >> 8) & 0xFF : nil,
+            exitStatus: outcome.status, exitSignal: outcome.signal,
             comm: Escape.bytes(fields.comm),
             commandLine: formatArgv(cmdline[...].prefix(Int(BPFCP_ARGS_MAX))),
             argvLength: cmdline.count,

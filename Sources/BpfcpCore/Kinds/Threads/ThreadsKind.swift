@@ -48,12 +48,11 @@ public enum ThreadsKind: ResourceKind {
         return try reader.records().filter { Int($0.kind) == Int(BPFCP_REC_THREAD.rawValue) }.map { record in
             let rec = try reader.load(record, as: bpfcp_thread.self)
             let state = TaskState(state: rec.state, exitState: rec.exit_state)
-            let stop = Int32(rec.jobctl & 0xFF)
             let regs = withUnsafeBytes(of: rec.regs) { Array($0.bindMemory(to: UInt64.self)) }
             return ThreadInfo(
                 tid: rec.tid, comm: Escape.bytes(cStringBytes(rec.comm)), state: state,
                 cpuTimeNs: rec.utime_ns + rec.stime_ns,
-                stopSignal: (state == .stopped || state == .tracingStop) && stop > 0 ? SignalName.name(stop) : nil,
+                stopSignal: StopSignal.name(state: state, jobctl: rec.jobctl, signo: rec.stop_signo, code: rec.stop_code),
                 blockedSignals: SignalName.names(mask: rec.blocked),
                 registers: rec.regs_valid != 0 ? regs : nil,
                 registersStale: rec.on_cpu != 0 || state == .running
