@@ -7,6 +7,9 @@ struct GlobalOptions: Sendable {
 }
 
 /// One subcommand of `bpfcp`. Each lives in its own file and is listed in `commands`.
+///
+/// `parse` runs before the privilege check, so usage errors and `--help` work
+/// without root; `run` runs after it.
 struct Command: Sendable {
     let name: String
     let summary: String
@@ -14,8 +17,49 @@ struct Command: Sendable {
     let usage: String
     /// Whether the command loads BPF or touches other processes, so needs root.
     let needsRoot: Bool
-    /// Runs with the arguments after the command name (global options removed). Returns the exit code.
-    let run: @Sendable ([String], GlobalOptions, Output) throws -> Int32
+    /// Parses and validates the arguments after the command name (global options removed).
+    let parse: @Sendable ([String]) throws -> Arguments
+    /// Runs the command with its parsed arguments. Returns the exit code.
+    let runParsed: @Sendable (Arguments, GlobalOptions, Output) throws -> Int32
+
+    /// A command that parses its own arguments inside `run`, after the privilege check.
+    init(name: String, summary: String, usage: String, needsRoot: Bool,
+         run: @escaping @Sendable ([String], GlobalOptions, Output) throws -> Int32) {
+        self.name = name
+        self.summary = summary
+        self.usage = usage
+        self.needsRoot = needsRoot
+        self.parse = { Arguments(raw: $0) }
+        self.runParsed = { arguments, global, output in try run(arguments.raw, global, output) }
+    }
+
+    /// A command whose options are declared, parsed and checked by `validate`
+    /// before the privilege check. `operands` names the positional arguments
+    /// in the usage line, e.g. "PID".
+    init(name: String, summary: String, operands: String = "", options: [OptionSpec], needsRoot: Bool,
+         validate: @escaping @Sendable (Arguments) throws -> Void = { _ in },
+         run: @escaping @Sendable (Arguments, Output) throws -> Int32) {
+        self.name = name
+        self.summary = summary
+        self.usage = Command.usageText(name: name, operands: operands, options: options)
+        self.needsRoot = needsRoot
+        self.parse = { raw in
+            let arguments = try Arguments.parse(raw, options: options, command: name)
+            try validate(arguments)
+            return arguments
+        }
+        self.runParsed = { arguments, _, output in try run(arguments, output) }
+    }
+
+    private static func usageText(name: String, operands: String, options: [OptionSpec]) -> String {
+        var synopsis = "usage: bpfcp [-j|--json] \(name)"
+        if !options.isEmpty { synopsis += " [OPTIONS]" }
+        if !operands.isEmpty { synopsis += " " + operands }
+        let rows = options.map { ($0.label, $0.help) }
+        let width = rows.map(\.0.count).max() ?? 0
+        let lines = rows.map { "  " + $0.0.padding(toLength: width + 3, withPad: " ", startingAt: 0) + $0.1 }
+        return ([synopsis] + lines).joined(separator: "\n")
+    }
 }
 
 /// Every subcommand, in the order `bpfcp --help` lists them.
@@ -23,6 +67,7 @@ let commands: [Command] = [
     psCommand,
     dumpCommand,
     diffCommand,
+    checkCommand,
 ]
 
 /// Writes results and errors, as text or as JSON objects in JSON mode.
@@ -39,14 +84,17 @@ struct Output: Sendable {
         FileHandle.standardOutput.write(data)
     }
 
-    /// Reports a failure in one line: to stderr as text, or to stdout as a JSON error object.
+    /// Reports a failure in one line: to stderr as text, or to stdout as a
+    /// one-line JSON error object.
     func error(_ error: BpfcpError) {
-        if json {
-            let object = ErrorReport(schemaVersion: Dump.schemaVersion, error: .init(code: error.code, message: error.message))
-            try? emit(object)
-        } else {
+        guard json else {
             FileHandle.standardError.write(Data(("bpfcp: " + error.message + "\n").utf8))
+            return
         }
+        let report = ErrorReport(schemaVersion: Dump.schemaVersion, error: .init(code: error.code, message: error.message))
+        guard var data = try? JSONCoding.encoder.encode(report) else { return }
+        data.append(0x0A)
+        FileHandle.standardOutput.write(data)
     }
 }
 
@@ -58,16 +106,32 @@ struct ErrorReport: Encodable {
 
     let schemaVersion: Int
     let error: Body
+}
 
-    enum CodingKeys: String, CodingKey {
-        case schemaVersion = "schema_version"
-        case error
+/// Exit codes shared by all commands, documented in docs/JSON.md.
+enum ExitCode {
+    static let success: Int32 = 0
+    /// The command ran and failed: no such process, process exited, a missing feature.
+    static let failure: Int32 = 1
+    /// The command line was invalid: unknown command, option or kind, invalid pid.
+    static let usage: Int32 = 2
+    /// The environment cannot run the command: not root, or BPF unavailable.
+    static let environment: Int32 = 3
+
+    static let usageCodes: Set<String> = ["usage", "unknown_command", "unknown_option", "missing_value",
+                                          "invalid_pid", "unknown_kind", "unknown_user"]
+    static let environmentCodes: Set<String> = ["not_root", "bpf_unavailable"]
+
+    static func of(_ error: BpfcpError) -> Int32 {
+        if usageCodes.contains(error.code) { return usage }
+        if environmentCodes.contains(error.code) { return environment }
+        return failure
     }
 }
 
 /// Parses a pid argument, rejecting anything but a positive decimal number.
 func parsePid(_ text: String) throws -> Int32 {
-    guard let pid = Int32(text), pid > 0 else { throw BpfcpError.invalidPid(text) }
+    guard text.allSatisfy(\.isASCII), let pid = Int32(text), pid > 0 else { throw BpfcpError.invalidPid(text) }
     return pid
 }
 

@@ -4,39 +4,32 @@ import Foundation
 let dumpCommand = Command(
     name: "dump",
     summary: "dump a running process live, without stopping it",
-    usage: """
-    usage: bpfcp dump PID [--only KIND,...] [--proc]
-      --only KINDS   collect only these resource kinds (comma-separated)
-      --proc         read /proc instead of BPF
-    """,
-    needsRoot: true
-) { args, _, output in
-    var positional: [String] = []
-    var kinds = KindRegistry.all
-    var source = CollectorSource.bpf
-    var i = 0
-    while i < args.count {
-        switch args[i] {
-        case "--only":
-            guard i + 1 < args.count else { throw BpfcpError("usage", "--only needs a list of kinds, e.g. --only files,memory") }
-            kinds = try KindRegistry.parseOnly(args[i + 1])
-            i += 1
-        case "--proc":
-            source = .proc
-        default:
-            positional.append(args[i])
+    operands: "PID",
+    options: [
+        OptionSpec("--only", value: "KINDS", help: "collect only these resource kinds (comma-separated): "
+                   + KindRegistry.all.map(\.name).joined(separator: ", ")),
+        OptionSpec("--proc", help: "read /proc instead of BPF"),
+    ],
+    needsRoot: true,
+    validate: { arguments in
+        guard arguments.operands.count == 1 else {
+            throw BpfcpError("usage", "dump takes one PID, got \(arguments.operands.count) operands: bpfcp dump PID")
         }
-        i += 1
+        _ = try parsePid(arguments.operands[0])
+        if arguments.has("--only") { _ = try KindRegistry.parseOnly(arguments.list("--only").joined(separator: ",")) }
     }
-    guard positional.count == 1 else { throw BpfcpError("usage", "dump takes one PID: bpfcp dump PID") }
+) { arguments, output in
+    let pid = try parsePid(arguments.operands[0])
+    let source: CollectorSource = arguments.has("--proc") ? .proc : .bpf
+    let kinds = arguments.has("--only") ? try KindRegistry.parseOnly(arguments.list("--only").joined(separator: ",")) : KindRegistry.all
 
-    let dump = try Dumper.dump(pid: try parsePid(positional[0]), source: source, kinds: kinds)
+    let dump = try Dumper.dump(pid: pid, source: source, kinds: kinds)
     if output.json {
         try output.emit(DumpReport(dump))
-        return 0
+        return ExitCode.success
     }
     printDump(dump, output: output)
-    return 0
+    return ExitCode.success
 }
 
 /// JSON form of a dump: kinds keyed by name, each with its typed items.
@@ -75,6 +68,7 @@ struct DumpReport: Encodable {
 func printDump(_ dump: Dump, output: Output) {
     let p = dump.process
     output.text("process \(p.pid) (\(p.comm)) state \(p.state.rawValue) threads \(p.threads), source \(dump.source.rawValue), \(Format.milliseconds(dump.totalNs))")
+    output.text("command: " + displayCommand(p))
     for section in dump.sections {
         guard let kind = KindRegistry.named(section.kind) else { continue }
         output.text("")

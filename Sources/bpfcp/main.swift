@@ -17,7 +17,7 @@ func splitGlobal(_ args: [String]) -> (GlobalOptions, [String]) {
     return (options, rest)
 }
 
-func printHelp() {
+func helpText() -> String {
     var lines = [
         "bpfcp \(version): inspect and checkpoint Linux processes through eBPF",
         "",
@@ -31,41 +31,74 @@ func printHelp() {
     lines += ["", "options:", "  -j, --json   print JSON (errors too), with a schema_version field",
               "  -h, --help   show help; `bpfcp COMMAND --help` shows a command's usage",
               "  --version    print the version", "",
+              "Exit codes: 0 success, 1 failure, 2 invalid command line, 3 not root or BPF unavailable.",
               "Run `bpfcp check` to see which kernel features are present and how to fix missing ones."]
-    print(lines.joined(separator: "\n"))
+    return lines.joined(separator: "\n")
+}
+
+struct VersionReport: Encodable {
+    let schemaVersion: Int
+    let version: String
+}
+
+/// Runs one command line and returns the exit code. Every error becomes one
+/// line (or one JSON object) through `output`.
+func run(_ args: [String], output: Output, options: GlobalOptions) throws -> Int32 {
+    guard let name = args.first else {
+        FileHandle.standardError.write(Data((helpText() + "\n").utf8))
+        return ExitCode.usage
+    }
+    if name == "-h" || name == "--help" || name == "help" {
+        return try showHelp(topic: args.dropFirst().first)
+    }
+    if name == "--version" || name == "-V" {
+        if output.json {
+            try output.emit(VersionReport(schemaVersion: Dump.schemaVersion, version: version))
+        } else {
+            output.text("bpfcp \(version)")
+        }
+        return ExitCode.success
+    }
+    guard let command = commands.first(where: { $0.name == name }) else {
+        let kind = name.hasPrefix("-") ? "option" : "command"
+        throw BpfcpError(kind == "option" ? "unknown_option" : "unknown_command",
+                         "unknown \(kind) '\(Escape.text(name))': run `bpfcp --help` for the list")
+    }
+
+    let rest = Array(args.dropFirst())
+    if rest.contains("-h") || rest.contains("--help") {
+        print(command.usage)
+        return ExitCode.success
+    }
+    let arguments = try command.parse(rest)
+    if command.needsRoot { try requireRoot("bpfcp \(command.name)") }
+    return try command.runParsed(arguments, options, output)
+}
+
+func showHelp(topic: String?) throws -> Int32 {
+    guard let topic else {
+        print(helpText())
+        return ExitCode.success
+    }
+    guard let command = commands.first(where: { $0.name == topic }) else {
+        throw BpfcpError("unknown_command", "unknown command '\(Escape.text(topic))': run `bpfcp --help` for the list")
+    }
+    print(command.usage)
+    return ExitCode.success
 }
 
 func main() -> Int32 {
     let (options, args) = splitGlobal(Array(CommandLine.arguments.dropFirst()))
     let output = Output(json: options.json)
 
-    guard let name = args.first, name != "-h", name != "--help", name != "help" else {
-        printHelp()
-        return args.isEmpty ? 2 : 0
-    }
-    if name == "--version" || name == "-V" {
-        print("bpfcp \(version)")
-        return 0
-    }
-    guard let command = commands.first(where: { $0.name == name }) else {
-        output.error(BpfcpError("usage", "unknown command '\(Escape.text(name))': run `bpfcp --help` for the list"))
-        return 2
-    }
-
-    let rest = Array(args.dropFirst())
-    if rest.contains("-h") || rest.contains("--help") {
-        print(command.usage)
-        return 0
-    }
     do {
-        if command.needsRoot { try requireRoot("bpfcp \(command.name)") }
-        return try command.run(rest, options, output)
+        return try run(args, output: output, options: options)
     } catch let error as BpfcpError {
         output.error(error)
-        return 1
+        return ExitCode.of(error)
     } catch {
-        output.error(BpfcpError("internal", "\(error)"))
-        return 1
+        output.error(BpfcpError("internal", "internal error: \(error); please report it with the command line"))
+        return ExitCode.failure
     }
 }
 

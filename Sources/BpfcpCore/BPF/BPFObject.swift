@@ -39,6 +39,15 @@ public final class BPFObject: @unchecked Sendable {
         defer { free(out) }
         return Array(UnsafeRawBufferPointer(start: out, count: n))
     }
+
+    /// Attaches iterator `program` and creates one iterator without reading it,
+    /// which shows that the kernel supports the program's iterator target.
+    public func probeIterator(_ program: String, pid: Int32? = nil) throws {
+        var err = [CChar](repeating: 0, count: 512)
+        guard bpfcp_iter_probe(raw, program, pid ?? 0, &err, err.count) == 0 else {
+            throw BpfcpError("bpf_iterator", cString(err))
+        }
+    }
 }
 
 /// Loads each embedded object on first use and keeps it for the life of the

@@ -31,8 +31,11 @@ public enum Dumper {
         for kind in kinds {
             do {
                 sections.append(try kind.collect(target, source))
-            } catch let error as BpfcpError where error.code == "no_such_process" {
-                throw BpfcpError.exited(pid)
+            } catch {
+                // A collector that fails because the process went away
+                // (ENOENT on /proc/PID/fd, ESRCH) reports that exit, not its own error.
+                try checkStillAlive(process, source: source)
+                throw error
             }
         }
 
@@ -44,11 +47,11 @@ public enum Dumper {
     /// Looks the process up and rejects pids that cannot be dumped.
     public static func validTarget(pid: Int32, source: CollectorSource) throws -> ProcessEntry {
         guard pid > 0 else { throw BpfcpError.invalidPid("\(pid)") }
+        if isThread(pid) {
+            throw BpfcpError("thread_id", "\(pid) is a thread, not a process: dump its process \(threadGroup(pid)) instead")
+        }
         let entries = source == .bpf ? try ProcessListBPF.collect(pid: pid) : ((try? ProcessListProc.collect(pid: pid)) ?? [])
         guard let process = entries.first(where: { $0.pid == pid }) else {
-            if source == .bpf, isThread(pid) {
-                throw BpfcpError("thread_id", "\(pid) is a thread, not a process: dump its process \(threadGroup(pid)) instead")
-            }
             throw BpfcpError.noSuchProcess(pid)
         }
         if process.isKernelThread { throw BpfcpError.kernelThread(pid, process.comm) }
@@ -56,13 +59,26 @@ public enum Dumper {
         return process
     }
 
-    /// The pid may have been reused by a new process while the dump ran, so compare start times.
+    /// Throws `exited` unless the process is still the one the dump started on
+    /// and has not begun to exit. The pid may have been reused by a new process
+    /// while the dump ran, so start times are compared. PF_EXITING is set at the
+    /// start of do_exit() and never cleared, before the kernel drops the file
+    /// table and address space, so a dump that ends with the flag clear saw them whole.
     private static func checkStillAlive(_ process: ProcessEntry, source: CollectorSource) throws {
         let now = source == .bpf ? try ProcessListBPF.collect(pid: process.pid) : ((try? ProcessListProc.collect(pid: process.pid)) ?? [])
         guard let again = now.first(where: { $0.pid == process.pid }), !again.isZombie,
-              again.startTimeNs / 10_000_000 == process.startTimeNs / 10_000_000 else {
+              again.startTimeNs / 10_000_000 == process.startTimeNs / 10_000_000,
+              !isExiting(process.pid) else {
             throw BpfcpError.exited(process.pid)
         }
+    }
+
+    /// Reads PF_EXITING of the thread-group leader from /proc/PID/stat. A
+    /// missing stat file means the process is gone, which counts as exiting.
+    private static func isExiting(_ pid: Int32) -> Bool {
+        let pfExiting: UInt64 = 0x4
+        guard let bytes = try? ProcFS.readBytes("/proc/\(pid)/stat"), let stat = try? StatLine(bytes) else { return true }
+        return stat.number(9) & pfExiting != 0
     }
 
     private static func isThread(_ pid: Int32) -> Bool {

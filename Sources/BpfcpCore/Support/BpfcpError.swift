@@ -34,7 +34,7 @@ public struct BpfcpError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     public static func notRoot(_ action: String) -> BpfcpError {
-        BpfcpError("not_root", "\(action) needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE): run it with sudo")
+        BpfcpError("not_root", "\(action) needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE): run it as root, e.g. `sudo \(action)`")
     }
 
     public static func bpfUnavailable(_ reason: String) -> BpfcpError {

@@ -48,4 +48,31 @@ unsigned long bpfcp_statfs_type(const char *path);
 /* Numeric values of macros Swift does not import. */
 unsigned long bpfcp_ptrace_request(const char *name);
 
+/* Feature probes for `bpfcp check`. */
+#define BPFCP_PROBE_MAX_HELPERS 32
+
+/* One program of an embedded object and the helper ids (enum bpf_func_id) it calls. */
+struct bpfcp_program_info {
+	char name[64];
+	char section[64];	/* e.g. "iter.s/task" */
+	uint32_t helper_count;
+	int32_t helpers[BPFCP_PROBE_MAX_HELPERS];
+};
+
+/* Lists up to max programs of the embedded object without loading it.
+ * Returns the count, or a negative errno with one line in err. */
+int bpfcp_object_programs(const char *object, struct bpfcp_program_info *out, int max,
+			  char *err, size_t err_len);
+
+/* enum bpf_func_id value of a helper called name ("bpf_d_path"), or -1. */
+int bpfcp_helper_id(const char *name);
+
+/* Attaches iterator prog (limited to pid when pid > 0), creates one iterator
+ * and detaches, reading nothing. Returns 0 or a negative errno with err set. */
+int bpfcp_iter_probe(struct bpf_object *obj, const char *prog, int pid, char *err, size_t err_len);
+
+/* libbpf_probe_bpf_helper() for BPF_PROG_TYPE_TRACING: 1 supported, 0 not,
+ * negative when the probe cannot tell. */
+int bpfcp_probe_tracing_helper(int helper_id);
+
 #endif

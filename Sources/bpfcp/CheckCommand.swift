@@ -1,0 +1,44 @@
+import BpfcpCore
+import Foundation
+
+let checkCommand = Command(
+    name: "check",
+    summary: "report which kernel features and privileges bpfcp needs and how to fix missing ones",
+    options: [],
+    needsRoot: false,
+    validate: { arguments in
+        guard arguments.operands.isEmpty else {
+            throw BpfcpError("usage", "check takes no operands, got '\(Escape.text(arguments.operands[0]))': run `bpfcp check`")
+        }
+    }
+) { _, output in
+    let checks = FeatureChecks.all()
+    let allPresent = checks.allSatisfy(\.ok)
+
+    if output.json {
+        try output.emit(CheckReport(schemaVersion: Dump.schemaVersion, ok: allPresent, checks: checks))
+    } else {
+        for check in checks {
+            output.text(checkLine(check))
+        }
+        output.text(allPresent ? "everything bpfcp needs is present"
+                               : "\(checks.filter { !$0.ok }.count) of \(checks.count) checks missing: apply the fixes above")
+    }
+    return allPresent ? ExitCode.success : ExitCode.failure
+}
+
+/// One line of `check` text output: status, group and name, what was seen, and the fix.
+private func checkLine(_ check: FeatureCheck) -> String {
+    let status = check.ok ? "ok     " : "missing"
+    let name = (check.group + " " + check.name).padding(toLength: 34, withPad: " ", startingAt: 0)
+    let fix = check.fix.map { "; fix: " + $0 } ?? ""
+    return "\(status) \(name) \(check.detail)\(fix)"
+}
+
+/// `check --json` output.
+struct CheckReport: Encodable {
+    let schemaVersion: Int
+    /// True when every check passed, which is also when the exit code is 0.
+    let ok: Bool
+    let checks: [FeatureCheck]
+}
