@@ -48,7 +48,7 @@ public enum Dumper {
     public static func validTarget(pid: Int32, source: CollectorSource) throws -> ProcessEntry {
         guard pid > 0 else { throw BpfcpError.invalidPid("\(pid)") }
         if isThread(pid) {
-            throw BpfcpError("thread_id", "\(pid) is a thread, not a process: dump its process \(threadGroup(pid)) instead")
+            throw BpfcpError("thread_id", "pid \(pid) is a thread of process \(threadGroup(pid)), not a process: run `bpfcp dump \(threadGroup(pid))`")
         }
         let entries = source == .bpf ? try ProcessListBPF.collect(pid: pid) : ((try? ProcessListProc.collect(pid: pid)) ?? [])
         guard let process = entries.first(where: { $0.pid == pid }) else {

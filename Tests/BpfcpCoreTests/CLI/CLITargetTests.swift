@@ -1,0 +1,112 @@
+@testable import BpfcpCore
+import XCTest
+
+/// Pids that name something other than a live user process: each gives one
+/// line naming the pid and what to do, in text and JSON mode.
+final class CLITargetTests: XCTestCase {
+    func testNonexistentPid() throws {
+        try requireBPF()
+        let pid = try unusedPid()
+        for source in [[], ["--proc"]] {
+            try assertOneLineError(["dump", "\(pid)"] + source, status: 1, code: "no_such_process",
+                                   message: "process \(pid) not found: check the pid with `bpfcp ps`")
+        }
+        try assertOneLineError(["ps", "--pid", "\(pid)"], status: 1, code: "no_such_process",
+                               message: "no process with pid \(pid) found: check the pid with `bpfcp ps`")
+    }
+
+    func testKernelThread() throws {
+        try requireBPF()
+        let (pid, comm) = try kernelThread()
+        for source in [[], ["--proc"]] {
+            try assertOneLineError(["dump", "\(pid)"] + source, status: 1, code: "kernel_thread",
+                                   message: "process \(pid) (\(comm)) is a kernel thread: it has no user state to dump; pick a user process")
+        }
+    }
+
+    func testZombie() throws {
+        try requireBPF()
+        let binary = try compileCase("bc31_zombie")
+        let fixture = try Fixture(executable: binary, arguments: [], readyPrefix: "parent ")
+        defer { fixture.stop() }
+        let words = fixture.firstLine.split(separator: " ")
+        let zombie = try XCTUnwrap(Int32(words.last ?? ""))
+        try waitForZombie(zombie)
+
+        for source in [[], ["--proc"]] {
+            try assertOneLineError(["dump", "\(zombie)"] + source, status: 1, code: "zombie",
+                                   message: "process \(zombie) (bc31_zombie) is a zombie that exited with status 3: only its parent can reap it; dump the parent instead")
+        }
+        let parent = try CLI.run(["--json", "dump", "--only", "threads", "\(fixture.pid)"])
+        XCTAssertEqual(parent.status, 0, parent.out)
+    }
+
+    func testThreadIdInsteadOfPid() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "cli_target")
+        let tid = try XCTUnwrap(fixture.int("tid"))
+        for source in [[], ["--proc"]] {
+            try assertOneLineError(["dump", "\(tid)"] + source, status: 1, code: "thread_id",
+                                   message: "pid \(tid) is a thread of process \(fixture.pid), not a process: run `bpfcp dump \(fixture.pid)`")
+        }
+    }
+
+    func testDumpSucceedsOnFixture() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "cli_target")
+        let fd = try XCTUnwrap(fixture.int("fd"))
+        for source in [[], ["--proc"]] {
+            let result = try CLI.run(["--json", "dump", "--only", "threads,files", "\(fixture.pid)"] + source)
+            XCTAssertEqual(result.status, 0, result.err)
+            let object = try result.json()
+            let kinds = try XCTUnwrap(object["kinds"] as? [String: Any])
+            XCTAssertEqual(Set(kinds.keys), ["threads", "files"])
+            let threads = try XCTUnwrap((kinds["threads"] as? [String: Any])?["items"] as? [[String: Any]])
+            XCTAssertEqual(threads.count, 2)
+            let files = try XCTUnwrap((kinds["files"] as? [String: Any])?["items"] as? [[String: Any]])
+            let devNull = files.first { ($0["fd"] as? Int) == Int(fd) }
+            XCTAssertEqual(devNull?["path"] as? String, "/dev/null")
+        }
+    }
+
+    /// A pid above every live pid, which no process holds.
+    private func unusedPid() throws -> Int32 {
+        let max = Int32(try ProcFS.readText("/proc/sys/kernel/pid_max").trimmingCharacters(in: .whitespacesAndNewlines)) ?? 32768
+        for pid in stride(from: max - 1, to: 1, by: -1) where !FileManager.default.fileExists(atPath: "/proc/\(pid)") {
+            return pid
+        }
+        throw FixtureError("no unused pid below \(max)")
+    }
+
+    /// The first kernel thread in /proc other than pid 1, with its comm.
+    private func kernelThread() throws -> (Int32, String) {
+        let pfKthread: UInt64 = 0x0020_0000
+        let pids = try FileManager.default.contentsOfDirectory(atPath: "/proc").compactMap { Int32($0) }.sorted()
+        for pid in pids where pid > 1 {
+            guard let stat = try? StatLine(ProcFS.readBytes("/proc/\(pid)/stat")) else { continue }
+            if stat.number(9) & pfKthread != 0 { return (pid, Escape.bytes(stat.comm)) }
+        }
+        throw FixtureError("no kernel thread found in /proc")
+    }
+
+    private func waitForZombie(_ pid: Int32) throws {
+        for _ in 0..<200 {
+            if let stat = try? StatLine(ProcFS.readBytes("/proc/\(pid)/stat")), stat.state == "Z" { return }
+            usleep(10_000)
+        }
+        throw FixtureError("process \(pid) did not become a zombie")
+    }
+}
+
+/// Builds a C program of the shared cases into build/fixtures/NAME.
+func compileCase(_ name: String) throws -> String {
+    let binary = Fixture.repositoryRoot() + "/build/fixtures/\(name)"
+    try FileManager.default.createDirectory(atPath: Fixture.repositoryRoot() + "/build/fixtures", withIntermediateDirectories: true)
+    let gcc = Process()
+    gcc.executableURL = URL(fileURLWithPath: "/usr/bin/gcc")
+    gcc.arguments = ["-Wall", "-O2", "-pthread", "-o", binary, Fixture.casePath(name + ".c")]
+    try gcc.run()
+    gcc.waitUntilExit()
+    guard gcc.terminationStatus == 0 else { throw FixtureError("gcc failed on \(name).c") }
+    return binary
+}

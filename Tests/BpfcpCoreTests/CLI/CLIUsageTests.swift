@@ -1,0 +1,100 @@
+import BpfcpCore
+import XCTest
+
+/// Command lines that must fail before anything is collected, each with one
+/// line of text or one JSON error object, and the documented exit code.
+final class CLIUsageTests: XCTestCase {
+    func testUsageErrorsAreOneLine() throws {
+        let kinds = KindRegistry.all.map(\.name).joined(separator: ", ")
+        let cases: [(args: [String], code: String, message: String)] = [
+            (["frob"], "unknown_command", "unknown command 'frob': run `bpfcp --help` for the list"),
+            (["--frob"], "unknown_option", "unknown option '--frob': run `bpfcp --help` for the list"),
+            (["dump", "--frob", "1"], "unknown_option", "unknown option '--frob' for `bpfcp dump`: run `bpfcp dump --help` for its options"),
+            (["ps", "-x"], "unknown_option", "unknown option '-x' for `bpfcp ps`: run `bpfcp ps --help` for its options"),
+            (["dump", "0"], "invalid_pid", "invalid pid '0': give a positive process id, as listed by `bpfcp ps`"),
+            (["dump", "-5"], "invalid_pid", "invalid pid '-5': give a positive process id, as listed by `bpfcp ps`"),
+            (["dump", "abc"], "invalid_pid", "invalid pid 'abc': give a positive process id, as listed by `bpfcp ps`"),
+            (["dump", "99999999999"], "invalid_pid", "invalid pid '99999999999': give a positive process id, as listed by `bpfcp ps`"),
+            (["dump"], "usage", "dump takes one PID, got 0 operands: bpfcp dump PID"),
+            (["dump", "1", "2"], "usage", "dump takes one PID, got 2 operands: bpfcp dump PID"),
+            (["dump", "--only"], "missing_value", "option --only needs a value: --only KINDS"),
+            (["dump", "--only", "files,frob", "1"], "unknown_kind", "unknown resource kind 'frob': choose from \(kinds)"),
+            (["dump", "--proc=yes", "1"], "usage", "option --proc takes no value: remove '=yes'"),
+            (["ps", "--pid", "x1"], "invalid_pid", "invalid pid 'x1': give a positive process id, as listed by `bpfcp ps`"),
+            (["ps", "-u", "no-such-user-bpfcp"], "unknown_user", "unknown user 'no-such-user-bpfcp': give a login name from /etc/passwd or a numeric uid"),
+            (["check", "extra"], "usage", "check takes no operands, got 'extra': run `bpfcp check`"),
+        ]
+        for asNobody in [false, true] {
+            for c in cases {
+                try assertOneLineError(c.args, status: 2, code: c.code, message: c.message, asNobody: asNobody)
+            }
+        }
+    }
+
+    func testEscapesControlBytesInUnknownCommand() throws {
+        try assertOneLineError(["\u{1b}[2Jx"], status: 2, code: "unknown_command",
+                               message: "unknown command '\\x1b[2Jx': run `bpfcp --help` for the list")
+    }
+
+    func testHelpAndVersionWorkWithoutRoot() throws {
+        let help = try CLI.run(["--help"], asNobody: true)
+        XCTAssertEqual(help.status, 0)
+        XCTAssertTrue(help.out.hasPrefix("bpfcp 0.1.0: inspect and checkpoint Linux processes through eBPF\n"))
+        for name in ["ps", "dump", "check"] {
+            XCTAssertTrue(help.outLines.contains { $0.hasPrefix("  " + name + " ") }, "help lists \(name)")
+        }
+
+        let dumpHelp = try CLI.run(["dump", "--help"], asNobody: true)
+        XCTAssertEqual(dumpHelp.status, 0)
+        XCTAssertEqual(dumpHelp.outLines.first, "usage: bpfcp [-j|--json] dump [OPTIONS] PID")
+        XCTAssertEqual(try CLI.run(["help", "ps"], asNobody: true).outLines.first, "usage: bpfcp [-j|--json] ps [OPTIONS]")
+
+        let version = try CLI.run(["--version"], asNobody: true)
+        XCTAssertEqual(version.status, 0)
+        XCTAssertEqual(version.out, "bpfcp 0.1.0\n")
+        let versionJSON = try CLI.run(["--json", "--version"], asNobody: true).json()
+        XCTAssertEqual(versionJSON["version"] as? String, "0.1.0")
+        XCTAssertEqual(versionJSON["schema_version"] as? Int, 1)
+    }
+
+    func testNoArgumentsPrintsHelpAndFails() throws {
+        let result = try CLI.run([])
+        XCTAssertEqual(result.status, 2)
+        XCTAssertEqual(result.out, "")
+        XCTAssertTrue(result.err.hasPrefix("bpfcp 0.1.0: "))
+    }
+
+    func testWithoutRootSaysHowToFix() throws {
+        for command in ["ps", "dump"] {
+            let args = command == "dump" ? ["dump", "\(getpid())"] : ["ps"]
+            try assertOneLineError(args, status: 3, code: "not_root",
+                                   message: "bpfcp \(command) needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE): run it as root, e.g. `sudo bpfcp \(command)`",
+                                   asNobody: true)
+        }
+    }
+}
+
+/// Runs `args` in text mode and in JSON mode and checks that each prints
+/// exactly one line: "bpfcp: MESSAGE" on stderr, or one JSON error object on stdout.
+func assertOneLineError(_ args: [String], status: Int32, code: String, message: String, asNobody: Bool = false,
+                        file: StaticString = #filePath, line: UInt = #line) throws {
+    let label = args.joined(separator: " ") + (asNobody ? " (as nobody)" : "")
+
+    let text = try CLI.run(args, asNobody: asNobody)
+    XCTAssertTrue(text.exitedNormally, "\(label): killed by a signal", file: file, line: line)
+    XCTAssertEqual(text.status, status, "\(label): exit code", file: file, line: line)
+    XCTAssertEqual(text.out, "", "\(label): stdout", file: file, line: line)
+    XCTAssertEqual(text.errLines, ["bpfcp: " + message], "\(label): stderr", file: file, line: line)
+
+    let json = try CLI.run(["--json"] + args, asNobody: asNobody)
+    XCTAssertTrue(json.exitedNormally, "\(label) --json: killed by a signal", file: file, line: line)
+    XCTAssertEqual(json.status, status, "\(label) --json: exit code", file: file, line: line)
+    XCTAssertEqual(json.err, "", "\(label) --json: stderr", file: file, line: line)
+    XCTAssertEqual(json.outLines.count, 1, "\(label) --json: one line", file: file, line: line)
+    let object = try json.json(file: file, line: line)
+    XCTAssertEqual(Set(object.keys), ["schema_version", "error"], "\(label) --json: keys", file: file, line: line)
+    XCTAssertEqual(object["schema_version"] as? Int, 1, "\(label) --json: schema_version", file: file, line: line)
+    let error = try XCTUnwrap(object["error"] as? [String: Any], file: file, line: line)
+    XCTAssertEqual(error["code"] as? String, code, "\(label) --json: code", file: file, line: line)
+    XCTAssertEqual(error["message"] as? String, message, "\(label) --json: message", file: file, line: line)
+}

@@ -1,0 +1,40 @@
+/* Fixture for command-line tests: a process with one extra thread and one
+ * open file. Prints READY with the thread's id and the fd, then waits, or
+ * exits after argv[1] milliseconds when given. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static volatile pid_t worker_tid;
+
+static void *worker(void *arg)
+{
+	(void)arg;
+	worker_tid = (pid_t)syscall(SYS_gettid);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	pthread_t thread;
+	int fd = open("/dev/null", O_RDONLY);
+
+	if (fd < 0 || pthread_create(&thread, NULL, worker, NULL) != 0)
+		return 1;
+	while (worker_tid == 0)
+		usleep(1000);
+	printf("READY tid=%d fd=%d\n", (int)worker_tid, fd);
+	fflush(stdout);
+	if (argc > 1) {
+		usleep((useconds_t)atoi(argv[1]) * 1000);
+		exit(0);
+	}
+	for (;;)
+		pause();
+}
