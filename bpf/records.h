@@ -20,6 +20,8 @@ enum bpfcp_rec_kind {
 	BPFCP_REC_SIGHAND = 30,
 	BPFCP_REC_SIGTHREAD = 31,
 	BPFCP_REC_SIGQUEUED = 32,
+	BPFCP_REC_PIPE = 20,
+	BPFCP_REC_EVENT_FILE = 21,
 	/* New kinds take the next free number here. */
 };
 
@@ -37,5 +39,7 @@ struct bpfcp_rec_hdr {
 #include "file.h"
 #include "vma.h"
 #include "signal.h"
+#include "pipe.h"
+#include "eventfd.h"
 
 #endif

@@ -8,6 +8,8 @@ public enum KindRegistry {
         KindDescriptor(SignalsKind.self),
         KindDescriptor(PendingSignalsKind.self),
         KindDescriptor(ThreadSignalsKind.self),
+        KindDescriptor(PipesKind.self),
+        KindDescriptor(EventFilesKind.self),
     ]
 
     public static func named(_ name: String) -> KindDescriptor? {
