@@ -22,6 +22,8 @@ enum bpfcp_rec_kind {
 	BPFCP_REC_SIGQUEUED = 32,
 	BPFCP_REC_PIPE = 20,
 	BPFCP_REC_EVENT_FILE = 21,
+	BPFCP_REC_SOCKET = 10,
+	BPFCP_REC_SOCKET_OWNER = 11,
 	/* New kinds take the next free number here. */
 };
 
@@ -41,5 +43,6 @@ struct bpfcp_rec_hdr {
 #include "signal.h"
 #include "pipe.h"
 #include "eventfd.h"
+#include "sockets.h"
 
 #endif

@@ -10,6 +10,7 @@ public enum KindRegistry {
         KindDescriptor(ThreadSignalsKind.self),
         KindDescriptor(PipesKind.self),
         KindDescriptor(EventFilesKind.self),
+        KindDescriptor(SocketsKind.self),
     ]
 
     public static func named(_ name: String) -> KindDescriptor? {
