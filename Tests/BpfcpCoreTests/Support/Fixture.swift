@@ -112,10 +112,19 @@ final class Fixture {
         return FileManager.default.currentDirectoryPath
     }
 
-    /// Path of a file in ../shared/cases beside the repository, or in $BPFCP_CASES.
+    /// Path of a file in $BPFCP_CASES, or in the nearest shared/cases directory
+    /// beside the repository or one of its parents (git worktrees sit one level deeper).
     static func casePath(_ file: String) -> String {
-        let base = ProcessInfo.processInfo.environment["BPFCP_CASES"] ?? (repositoryRoot() + "/../shared/cases")
-        return base + "/" + file
+        if let base = ProcessInfo.processInfo.environment["BPFCP_CASES"] {
+            return base + "/" + file
+        }
+        var url = URL(fileURLWithPath: repositoryRoot())
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            let candidate = url.path + "/shared/cases"
+            if FileManager.default.fileExists(atPath: candidate + "/" + file) { return candidate + "/" + file }
+        }
+        return repositoryRoot() + "/../shared/cases/" + file
     }
 
     private static func readLine(_ handle: FileHandle, timeout: TimeInterval) -> String? {
