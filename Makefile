@@ -13,6 +13,9 @@ DEMO_FLAGS ?= --demo
 
 .PHONY: all deps bpf build release run test bench clean
 
+# Keep the compiled objects between runs instead of deleting them as intermediates.
+.SECONDARY:
+
 all: build
 
 deps:
@@ -50,9 +53,11 @@ release: bpf
 run: release
 	.build/release/bpfcp-top $(DEMO_FLAGS)
 
+# Every test is XCTest. Swift Testing is switched off so that its empty
+# "0 tests" summary does not become the last line of the run.
 test: bpf
 	$(SWIFT) build
-	$(SWIFT) test
+	$(SWIFT) test --disable-swift-testing
 
 bench: release
 	sh tools/bench.sh
