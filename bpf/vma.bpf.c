@@ -49,6 +49,7 @@ int dump_vmas(struct bpf_iter__task_vma *ctx)
 		rec.has_file = 1;
 		rec.ino = BPF_CORE_READ(file, f_inode, i_ino);
 		rec.dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
+		rec.s_magic = BPF_CORE_READ(file, f_inode, i_sb, s_magic);
 	} else {
 		fill_name(&rec, vma);
 	}

@@ -13,6 +13,8 @@ struct bpfcp_vma {
 	__u64 ino;		/* 0 for anonymous memory */
 	__u32 dev;		/* kernel encoding, 0 for anonymous memory */
 	__u32 has_file;
+	__u32 s_magic;		/* superblock magic of the file: TMPFS_MAGIC for shmem, SysV and memfd */
+	__u32 _pad;
 	__u64 start_brk;	/* heap bounds and stack start of the mm, to name [heap] and [stack] */
 	__u64 brk;
 	__u64 start_stack;

@@ -1,25 +1,6 @@
 import CBpfcpShim
 import Foundation
 
-/// One memory area (VMA).
-public struct MemoryArea: Codable, Sendable, Equatable {
-    public var start: UInt64
-    public var end: UInt64
-    /// "rwxp" as in /proc/PID/maps: read, write, execute, then p(rivate) or s(hared).
-    public var permissions: String
-    public var shared: Bool
-    /// Offset into the mapped file, in bytes.
-    public var offset: UInt64
-    public var device: String
-    public var inode: UInt64
-    /// File path (escaped), "[heap]", "[stack]", "[vdso]", "[vvar]", "[vvar_vclock]", or "" for anonymous memory.
-    public var path: String
-    /// Pages present in RAM, when known.
-    public var residentPages: UInt64?
-
-    public var size: UInt64 { end - start }
-}
-
 /// Memory areas (iter/task_vma). Paths are resolved in user space because
 /// bpf_d_path() is rejected for vma->vm_file.
 public enum MemoryKind: ResourceKind {
@@ -27,7 +8,8 @@ public enum MemoryKind: ResourceKind {
     public static let title = "Memory"
     public static let columns = [
         Column("START", width: 14), Column("END", width: 14), Column("SIZE", width: 9, alignRight: true),
-        Column("PERM", width: 5), Column("OFFSET", width: 10), Column("PATH", width: 40),
+        Column("PERM", width: 5), Column("RSS", width: 9, alignRight: true), Column("OFFSET", width: 10),
+        Column("PATH", width: 40),
     ]
 
     public static func collect(_ target: Target, source: CollectorSource) throws -> [MemoryArea] {
@@ -41,63 +23,81 @@ public enum MemoryKind: ResourceKind {
         let bytes = try BPFRuntime.shared.object("vma").iterate("dump_vmas", pid: pid)
         let reader = RecordReader(bytes)
         let resolver = MappedFileResolver(pid: pid)
-        return try reader.records().filter { Int($0.kind) == Int(BPFCP_REC_VMA.rawValue) }.map { record in
-            area(try reader.load(record, as: bpfcp_vma.self), resolver: resolver)
+        let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        var areas: [MemoryArea] = []
+
+        for record in try reader.records() where Int(record.kind) == Int(BPFCP_REC_VMA.rawValue) {
+            areas.append(area(try reader.load(record, as: bpfcp_vma.self), resolver: resolver, pageSize: pageSize))
         }
+        if !areas.isEmpty, let gate = GateArea.current {
+            areas.append(gate)
+        }
+        PageCounts.fill(&areas, pid: pid)
+        return areas
     }
 
-    private static func area(_ rec: bpfcp_vma, resolver: MappedFileResolver) -> MemoryArea {
+    private static func area(_ rec: bpfcp_vma, resolver: MappedFileResolver, pageSize: UInt64) -> MemoryArea {
         let flags = rec.vm_flags
         let shared = flags & 0x8 != 0
-        let perms = (flags & 0x1 != 0 ? "r" : "-") + (flags & 0x2 != 0 ? "w" : "-") + (flags & 0x4 != 0 ? "x" : "-") + (shared ? "s" : "p")
-        let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        let perms = String(decoding: [flags & 0x1 != 0 ? 0x72 : 0x2D, flags & 0x2 != 0 ? 0x77 : 0x2D,
+                                      flags & 0x4 != 0 ? 0x78 : 0x2D, shared ? 0x73 : 0x70] as [UInt8], as: UTF8.self)
+        let hasFile = rec.has_file != 0
+        let device = hasFile ? Format.kernelDev(rec.dev) : "0:0"
         var path = ""
 
-        if rec.has_file != 0 {
+        if hasFile {
             path = resolver.path(dev: rec.dev, inode: rec.ino, start: rec.start, end: rec.end)
         } else if rec.start <= rec.brk && rec.end >= rec.start_brk {
             path = "[heap]"
         } else if rec.start <= rec.start_stack && rec.end >= rec.start_stack {
             path = "[stack]"
-        } else {
+        } else if rec.name.0 != 0 {
             path = Escape.bytes(cStringBytes(rec.name))
         }
 
         return MemoryArea(
             start: rec.start, end: rec.end, permissions: perms, shared: shared,
-            offset: rec.has_file != 0 ? rec.pgoff * pageSize : 0,
-            device: rec.has_file != 0 ? Format.kernelDev(rec.dev) : "0:0", inode: rec.ino,
-            path: path, residentPages: nil
+            offset: hasFile ? rec.pgoff * pageSize : 0, device: device, inode: rec.ino, path: path,
+            backing: AreaBacking.classify(path: path, hasFile: hasFile, device: device),
+            residentPages: nil, swappedPages: nil, flags: MemoryFlags.names(flags)
         )
     }
 
     public static func entry(_ a: MemoryArea) -> Entry {
+        let pages = { (v: UInt64?) in v.map { "\($0)" } ?? "unknown" }
+        let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
         let fields = [
             Field("start", Format.hex(a.start)), Field("end", Format.hex(a.end)), Field("size", Format.bytes(a.size)),
             Field("permissions", a.permissions), Field("shared", a.shared ? "shared" : "private"),
             Field("offset", Format.hex(a.offset)), Field("device", a.device), Field("inode", "\(a.inode)"),
-            Field("path", a.path.ifEmpty("[anonymous]")),
-            Field("resident pages", a.residentPages.map { "\($0)" } ?? "unknown"),
+            Field("path", a.path.ifEmpty("[anonymous]")), Field("backing", a.backing.rawValue),
+            Field("resident pages", pages(a.residentPages)), Field("swapped pages", pages(a.swappedPages)),
+            Field("flags", a.flags.map { $0.joined(separator: "|") } ?? "unknown"),
         ]
+        let rss = a.residentPages.map { Format.bytes($0 * pageSize) } ?? "-"
         let cells = [String(a.start, radix: 16), String(a.end, radix: 16), Format.bytes(a.size), a.permissions,
-                     String(a.offset, radix: 16), a.path.ifEmpty("[anonymous]")]
-        // Keyed by start and name, not end, so that a growing heap or stack stays the same entry across captures.
-        return Entry(key: "\(Format.hex(a.start)) \(a.path.ifEmpty("[anonymous]"))", cells: cells, fields: fields)
+                     rss, String(a.offset, radix: 16), a.path.ifEmpty("[anonymous]")]
+        return Entry(key: "\(Format.hex(a.start))-\(Format.hex(a.end)) \(a.path.ifEmpty("[anonymous]"))", cells: cells, fields: fields)
     }
 }
 
 /// Resolves (device, inode) of mapped files to paths through
-/// /proc/PID/map_files, reading each distinct file once.
+/// /proc/PID/map_files, reading each distinct file once per collection.
 final class MappedFileResolver {
+    private struct Key: Hashable {
+        let dev: UInt32
+        let inode: UInt64
+    }
+
     private let pid: Int32
-    private var cache: [String: String] = [:]
+    private var cache: [Key: String] = [:]
 
     init(pid: Int32) {
         self.pid = pid
     }
 
     func path(dev: UInt32, inode: UInt64, start: UInt64, end: UInt64) -> String {
-        let key = "\(dev):\(inode)"
+        let key = Key(dev: dev, inode: inode)
         if let hit = cache[key] { return hit }
         let link = "/proc/\(pid)/map_files/\(String(start, radix: 16))-\(String(end, radix: 16))"
         let path = ProcFS.readLink(link).map { Escape.bytes($0) } ?? "[file \(Format.kernelDev(dev)) inode \(inode)]"
@@ -106,36 +106,18 @@ final class MappedFileResolver {
     }
 }
 
-/// Reads /proc/PID/maps, the fallback and the oracle for memory areas.
-public enum MemoryProc {
-    public static func collect(pid: Int32) throws -> [MemoryArea] {
-        guard let bytes = try? ProcFS.readBytes("/proc/\(pid)/maps") else { throw BpfcpError.noSuchProcess(pid) }
-        return bytes.split(separator: 0x0A).compactMap(parse)
-    }
-
-    /// Parses "start-end perms offset major:minor inode path".
-    static func parse(_ line: ArraySlice<UInt8>) -> MemoryArea? {
-        var parts: [ArraySlice<UInt8>] = []
-        var rest = line[...]
-        for _ in 0..<5 {
-            guard let space = rest.firstIndex(of: 0x20) else { return nil }
-            parts.append(rest[rest.startIndex..<space])
-            rest = rest[(space + 1)...]
-        }
-        let inodeEnd = rest.firstIndex(of: 0x20) ?? rest.endIndex
-        parts.append(rest[rest.startIndex..<inodeEnd])
-        let path = Array(rest[inodeEnd...].drop { $0 == 0x20 })
-
-        let text = parts.map { String(decoding: $0, as: UTF8.self) }
-        let range = text[0].split(separator: "-")
-        guard range.count == 2, let start = UInt64(range[0], radix: 16), let end = UInt64(range[1], radix: 16) else { return nil }
-        let devParts = text[3].split(separator: ":")
-        let device = devParts.count == 2 ? "\(UInt32(devParts[0], radix: 16) ?? 0):\(UInt32(devParts[1], radix: 16) ?? 0)" : "0:0"
-
-        return MemoryArea(
-            start: start, end: end, permissions: text[1], shared: text[1].hasSuffix("s"),
-            offset: UInt64(text[2], radix: 16) ?? 0, device: device, inode: UInt64(text[5]) ?? 0,
-            path: Escape.bytes(path), residentPages: nil
-        )
-    }
+/// The [vsyscall] gate area, which /proc/PID/maps lists after the VMAs but
+/// which is no VMA, so iter/task_vma never visits it. Its range and
+/// permissions depend only on the kernel's vsyscall mode, so they are read
+/// once from this process's own maps.
+/// NOTE: a 32-bit process has no gate area, but it is still added for one.
+enum GateArea {
+    static let current: MemoryArea? = {
+        guard let maps = try? ProcFS.readBytes("/proc/self/maps"),
+              let last = maps.split(separator: 0x0A).last,
+              var area = MemoryProc.parse(last), area.path == "[vsyscall]" else { return nil }
+        // gate_vma carries VM_READ and VM_EXEC as its permissions show them.
+        area.flags = MemoryFlags.names((area.permissions.hasPrefix("r") ? 0x1 : 0) | (area.permissions.dropFirst(2).hasPrefix("x") ? 0x4 : 0))
+        return area
+    }()
 }

@@ -1,0 +1,71 @@
+import CBpfcpShim
+import Foundation
+
+/// Reads /proc/PID/maps, the fallback and the oracle for memory areas.
+public enum MemoryProc {
+    public static func collect(pid: Int32) throws -> [MemoryArea] {
+        guard let bytes = try? ProcFS.readBytes("/proc/\(pid)/maps") else { throw BpfcpError.noSuchProcess(pid) }
+        var areas = bytes.split(separator: 0x0A).compactMap(parse)
+        PageCounts.fill(&areas, pid: pid)
+        return areas
+    }
+
+    /// Parses "start-end perms offset major:minor inode path".
+    static func parse(_ line: ArraySlice<UInt8>) -> MemoryArea? {
+        var parts: [ArraySlice<UInt8>] = []
+        var rest = line[...]
+        for _ in 0..<4 {
+            guard let space = rest.firstIndex(of: 0x20) else { return nil }
+            parts.append(rest[rest.startIndex..<space])
+            rest = rest[(space + 1)...]
+        }
+        let inodeEnd = rest.firstIndex(of: 0x20) ?? rest.endIndex
+        parts.append(rest[rest.startIndex..<inodeEnd])
+        let path = Array(rest[inodeEnd...].drop { $0 == 0x20 })
+
+        let text = parts.map { String(decoding: $0, as: UTF8.self) }
+        let range = text[0].split(separator: "-")
+        guard range.count == 2, let start = UInt64(range[0], radix: 16), let end = UInt64(range[1], radix: 16) else { return nil }
+        let devParts = text[3].split(separator: ":")
+        let device = devParts.count == 2 ? "\(UInt32(devParts[0], radix: 16) ?? 0):\(UInt32(devParts[1], radix: 16) ?? 0)" : "0:0"
+        let inode = UInt64(text[4]) ?? 0
+        let escaped = Escape.bytes(path)
+        let hasFile = inode != 0 || device != "0:0"
+
+        return MemoryArea(
+            start: start, end: end, permissions: text[1], shared: text[1].hasSuffix("s"),
+            offset: UInt64(text[2], radix: 16) ?? 0, device: device, inode: inode,
+            path: escaped, backing: AreaBacking.classify(path: escaped, hasFile: hasFile, device: device),
+            residentPages: nil, swappedPages: nil, flags: nil
+        )
+    }
+}
+
+/// Resident and swapped page counts of areas from ioctl(PAGEMAP_SCAN).
+enum PageCounts {
+    /// Highest user address on x86_64 with 5-level paging. The [vsyscall]
+    /// gate area lies above it, contains no process pages and is not scanned.
+    private static let userAddressLimit: UInt64 = 1 << 56
+
+    /// Fills `residentPages` and `swappedPages` of sorted `areas`. Leaves them
+    /// nil and logs why when the scan fails (kernels before 6.7, or the
+    /// process exited).
+    static func fill(_ areas: inout [MemoryArea], pid: Int32) {
+        let user = areas.prefix { $0.end <= userAddressLimit }
+        let starts = user.map(\.start)
+        let ends = user.map(\.end)
+        var resident = [UInt64](repeating: 0, count: areas.count)
+        var swapped = [UInt64](repeating: 0, count: areas.count)
+        var err = [CChar](repeating: 0, count: 256)
+
+        let rc = bpfcp_pagemap_counts(pid, starts.count, starts, ends, &resident, &swapped, &err, err.count)
+        guard rc == 0 else {
+            Log.shared.write("memory areas of \(pid): \(cString(err))")
+            return
+        }
+        for i in areas.indices {
+            areas[i].residentPages = i < user.count ? resident[i] : 0
+            areas[i].swappedPages = i < user.count ? swapped[i] : 0
+        }
+    }
+}
