@@ -77,7 +77,8 @@ public enum MemoryKind: ResourceKind {
         let rss = a.residentPages.map { Format.bytes($0 * pageSize) } ?? "-"
         let cells = [String(a.start, radix: 16), String(a.end, radix: 16), Format.bytes(a.size), a.permissions,
                      rss, String(a.offset, radix: 16), a.path.ifEmpty("[anonymous]")]
-        return Entry(key: "\(Format.hex(a.start))-\(Format.hex(a.end)) \(a.path.ifEmpty("[anonymous]"))", cells: cells, fields: fields)
+        // Keyed by start and name, not end, so that a growing heap or stack stays the same entry across captures.
+        return Entry(key: "\(Format.hex(a.start)) \(a.path.ifEmpty("[anonymous]"))", cells: cells, fields: fields)
     }
 }
 
