@@ -150,7 +150,6 @@ static __always_inline void unix_pending(struct bpfcp_socket *rec, struct sock *
 static __always_inline void fill_unix(struct bpfcp_socket *rec, struct sock *sk)
 {
 	struct sock *peer = BPF_CORE_READ((struct unix_sock *)sk, peer);
-	__u32 skbs = 0;
 
 	read_unix_name(sk, rec->local_path, &rec->local_path_len);
 	if (peer) {
@@ -162,7 +161,8 @@ static __always_inline void fill_unix(struct bpfcp_socket *rec, struct sock *sk)
 
 	/* Queue sizes as sock_diag reports them for ss(8): a listener shows its
 	 * pending connections and backlog, other sockets unread bytes and the
-	 * memory their sent but unread skbs take. */
+	 * memory their sent but unread skbs take. Unlike sock_diag, the unread
+	 * bytes of a datagram socket count every queued datagram, not the first. */
 	if (rec->state == TCP_LISTEN) {
 		/* Unix listeners count waiting connections by queue length, not sk_ack_backlog. */
 		rec->ack_backlog = BPF_CORE_READ(sk, sk_receive_queue.qlen);
@@ -171,7 +171,7 @@ static __always_inline void fill_unix(struct bpfcp_socket *rec, struct sock *sk)
 		unix_pending(rec, sk);
 		return;
 	}
-	rec->recv_q = unix_queued_bytes(sk, MAX_QUEUE_SKBS, &skbs, &rec->queue_flags);
+	rec->recv_q = unix_queued_bytes(sk, MAX_QUEUE_SKBS, &rec->recv_skbs, &rec->queue_flags);
 	rec->send_q = BPF_CORE_READ(sk, sk_wmem_alloc.refs.counter) - 1;
 }
 
@@ -359,6 +359,7 @@ int dump_sockets(struct bpf_iter__task_file *ctx)
 	rec->fd = ctx->fd;
 	rec->pid = task->tgid;
 	rec->ino = BPF_CORE_READ(file, f_inode, i_ino);
+	rec->task_netns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
 	fill_common(rec, sk);
 	fill_family(rec, sk);
 

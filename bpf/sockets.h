@@ -46,6 +46,7 @@ struct bpfcp_socket {
 	__u32 pid;		/* tgid of the process holding the fd */
 	__u64 ino;		/* socket inode, as in "socket:[ino]" */
 	__u64 netns;		/* inode of the socket's network namespace */
+	__u64 task_netns;	/* inode of the process's network namespace */
 	__u16 family;		/* AF_* */
 	__u16 type;		/* SOCK_* */
 	__u16 protocol;		/* IPPROTO_*, NETLINK_*, or the ethertype (network order) for packet */
@@ -96,6 +97,8 @@ struct bpfcp_socket {
 	__u8 local_path[BPFCP_UNIX_PATH_MAX];	/* abstract names start with a NUL byte */
 	__u8 peer_path[BPFCP_UNIX_PATH_MAX];
 	struct bpfcp_pending_conn pending[BPFCP_MAX_PENDING];
+	__u32 recv_skbs;	/* unix: messages in the receive queue */
+	__u32 pad2;
 };
 
 /* A socket fd of any process: enough to join the two ends of a connection. */
@@ -117,5 +120,12 @@ struct bpfcp_socket_owner {
 	char comm[BPFCP_TASK_COMM_LEN];
 	__u32 pad1;
 };
+
+/* Both the BPF compiler and the Swift importer must see these layouts; a
+ * field added without its padding fails here rather than in a short read. */
+_Static_assert(sizeof(struct bpfcp_socket) == 688, "bpfcp_socket layout changed");
+_Static_assert(__builtin_offsetof(struct bpfcp_socket, snd_nxt) == 124, "bpfcp_socket layout changed");
+_Static_assert(__builtin_offsetof(struct bpfcp_socket, pending) == 424, "bpfcp_socket layout changed");
+_Static_assert(sizeof(struct bpfcp_socket_owner) == 104, "bpfcp_socket_owner layout changed");
 
 #endif

@@ -31,6 +31,25 @@ final class SocketsCollectorTests: XCTestCase {
         XCTAssertEqual(abstract.peer, "-")
     }
 
+    func testUnixQueuesPartlyReadAndDatagrams() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "sockets_basic")
+        let sockets = try SocketsKind.collectBPF(pid: fixture.pid)
+        let diag = try SocketsProc.collect(pid: fixture.pid)
+
+        let partial = try socket(sockets, fixture, "partial")
+        XCTAssertEqual(Int64(partial.recvQueue), fixture.int("partial_left"), "bytes a reader consumed do not count")
+        XCTAssertEqual(partial.recvMessages, 1)
+        XCTAssertEqual(try socket(diag, fixture, "partial").recvQueue, partial.recvQueue, "sock_diag UNIX_DIAG_RQLEN")
+
+        let datagrams = try socket(sockets, fixture, "dgram")
+        XCTAssertEqual(datagrams.type, "dgram")
+        XCTAssertEqual(Int64(datagrams.recvQueue), fixture.int("dgram_total"))
+        XCTAssertEqual(datagrams.recvMessages, 2)
+        XCTAssertEqual(Int64(try socket(diag, fixture, "dgram").recvQueue), fixture.int("dgram_first"),
+                       "sock_diag reports the first datagram only")
+    }
+
     func testUdpAndNetlinkSockets() throws {
         try requireBPF()
         let fixture = try Fixture(c: "sockets_basic")
@@ -162,6 +181,10 @@ final class SocketsCollectorTests: XCTestCase {
     private func comparable(_ s: Socket) -> Socket {
         var copy = s
         copy.queueTruncated = false
+        copy.recvMessages = nil
+        if s.family == "unix" && s.type == "dgram" {
+            copy.recvQueue = 0
+        }
         if var tcp = copy.tcp {
             tcp.sndNxt = nil
             tcp.sndUna = nil

@@ -3,7 +3,9 @@
  * datagram socket, a UDP socket on 127.0.0.1 with options set, a TCP
  * listener with backlog 7 holding two unaccepted connections (one with
  * 11 bytes received), an IPv6 loopback connection with 5 unread bytes at
- * the server end, and a NETLINK_ROUTE socket. Prints READY, then waits. */
+ * the server end, a NETLINK_ROUTE socket, a socketpair whose reader took 7
+ * of 20 bytes, and a datagram socketpair with two datagrams of 10 and 20
+ * bytes queued. Prints READY, then waits. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <linux/netlink.h>
@@ -23,6 +25,10 @@
 #define PENDING_BYTES 11
 #define V6_BYTES 5
 #define BACKLOG 7
+#define PARTIAL_SENT 20
+#define PARTIAL_READ 7
+#define DGRAM_FIRST 10
+#define DGRAM_SECOND 20
 
 static void fail(const char *what)
 {
@@ -145,11 +151,17 @@ static int abstract_socket(char *name, size_t size)
 int main(void)
 {
 	char pair_data[PAIR_BYTES], abstract[64];
-	int pair[2], udp, listener, pending1, pending2, v6_client, v6_server, nl, abs_fd;
+	int pair[2], partial[2], dgram[2], udp, listener, pending1, pending2, v6_client, v6_server, nl, abs_fd;
 
 	memset(pair_data, 'p', sizeof(pair_data));
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0 || write(pair[0], pair_data, PAIR_BYTES) != PAIR_BYTES)
 		fail("socketpair");
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, partial) != 0 || write(partial[0], pair_data, PARTIAL_SENT) != PARTIAL_SENT ||
+	    read(partial[1], pair_data, PARTIAL_READ) != PARTIAL_READ)
+		fail("partly read socketpair");
+	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, dgram) != 0 || write(dgram[0], pair_data, DGRAM_FIRST) != DGRAM_FIRST ||
+	    write(dgram[0], pair_data, DGRAM_SECOND) != DGRAM_SECOND)
+		fail("datagram socketpair");
 	abs_fd = abstract_socket(abstract, sizeof(abstract));
 	udp = udp_socket();
 	listener = tcp4_listener();
@@ -161,9 +173,11 @@ int main(void)
 
 	printf("READY pair0=%d pair1=%d pair_bytes=%d abstract_fd=%d abstract=%s udp=%d udp_port=%d "
 	       "listener=%d listen_port=%d backlog=%d pending1=%d pending2=%d pending_bytes=%d "
-	       "v6_client=%d v6_server=%d v6_bytes=%d v6_port=%d netlink=%d\n",
+	       "v6_client=%d v6_server=%d v6_bytes=%d v6_port=%d netlink=%d "
+	       "partial=%d partial_left=%d dgram=%d dgram_first=%d dgram_total=%d\n",
 	       pair[0], pair[1], PAIR_BYTES, abs_fd, abstract, udp, local_port(udp), listener, local_port(listener),
-	       BACKLOG, pending1, pending2, PENDING_BYTES, v6_client, v6_server, V6_BYTES, local_port(v6_server), nl);
+	       BACKLOG, pending1, pending2, PENDING_BYTES, v6_client, v6_server, V6_BYTES, local_port(v6_server), nl,
+	       partial[1], PARTIAL_SENT - PARTIAL_READ, dgram[1], DGRAM_FIRST, DGRAM_FIRST + DGRAM_SECOND);
 	fflush(stdout);
 	for (;;)
 		pause();

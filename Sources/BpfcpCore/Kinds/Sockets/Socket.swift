@@ -3,8 +3,12 @@ public struct Socket: Codable, Sendable, Equatable {
     public var fd: Int32
     /// Socket inode, as in the fd's link "socket:[inode]".
     public var inode: UInt64
-    /// Inode of the socket's network namespace, as in "net:[inode]".
+    /// Inode of the socket's network namespace, as in "net:[inode]". The server end of a
+    /// unix connection lives in the namespace of the connecting socket, so it can differ
+    /// from `processNetns`.
     public var netns: UInt64
+    /// Inode of the network namespace of the process holding the fd.
+    public var processNetns: UInt64
     /// "unix", "inet", "inet6", "netlink", "packet", or another AF_ name in lower case.
     public var family: String
     /// "stream", "dgram", "seqpacket", "raw"...
@@ -19,7 +23,10 @@ public struct Socket: Codable, Sendable, Equatable {
     /// Peer address in the same forms, "*:*" for an unconnected inet socket.
     public var peer: String
     /// Bytes waiting to be read, or for a listener the connections waiting to be accepted (as ss(8) shows).
+    /// For a unix datagram socket all queued datagrams count, where ss(8) shows only the first one.
     public var recvQueue: UInt32
+    /// Unix sockets: messages (skbs) waiting to be read, nil when the source cannot count them (sock_diag).
+    public var recvMessages: UInt32?
     /// As ss(8) shows it: for TCP the bytes not yet acknowledged, for other sockets the memory that sent
     /// but unread data takes (sk_wmem_alloc, overhead included), for a listener its backlog.
     public var sendQueue: UInt32
@@ -43,7 +50,7 @@ public struct Socket: Codable, Sendable, Equatable {
     public var tcp: TCPState?
     /// Unix sockets: inode of the connected peer, 0 when the peer was closed.
     public var peerInode: UInt64?
-    /// Set when the peer socket belongs to another network namespace: "net:[inode]".
+    /// Set when the peer socket belongs to a network namespace other than the process's: "net:[inode]".
     public var peerNetns: String?
     /// Processes on this machine that hold the peer socket, the same process included.
     public var peerOwners: [SocketOwner]

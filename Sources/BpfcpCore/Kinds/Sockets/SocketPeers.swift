@@ -27,9 +27,12 @@ public struct SocketPeerLink: Sendable, Equatable {
 }
 
 /// Who talks to whom: joins each socket to the processes holding its peer.
-/// Unix peers are matched by the peer's inode; TCP and UDP peers by the
-/// reversed address pair within the same network namespace, which finds the
-/// other end of a loopback connection.
+/// Unix peers are matched by the peer's inode, which sockfs keeps unique
+/// across network namespaces, so a peer in another namespace is found too
+/// (and the socket's `peerNetns` says so). TCP and UDP peers are matched by
+/// the reversed address pair within the same network namespace only, which
+/// finds the other end of a loopback connection; an address pair seen from
+/// another namespace could belong to an unrelated socket.
 public enum SocketPeers {
     /// Peer links of every socket in the dump's "sockets" section that has a peer.
     public static func links(in dump: Dump) throws -> [SocketPeerLink] {
@@ -54,7 +57,7 @@ public enum SocketPeers {
     /// Whether a socket can have a peer held by some process: connected unix
     /// sockets and connected TCP or UDP sockets.
     static func mayHavePeer(_ socket: Socket) -> Bool {
-        if let inode = socket.peerInode { return inode != 0 && socket.peerNetns == nil }
+        if let inode = socket.peerInode { return inode != 0 }
         return (socket.family == "inet" || socket.family == "inet6") && !socket.peer.hasSuffix(":*")
     }
 

@@ -42,10 +42,11 @@ public enum SocketsKind: ResourceKind {
         let (local, peer) = addresses(rec, protocolName: protocolName)
 
         var socket = Socket(
-            fd: rec.fd, inode: rec.ino, netns: rec.netns, family: SocketNames.family(family),
+            fd: rec.fd, inode: rec.ino, netns: rec.netns, processNetns: rec.task_netns, family: SocketNames.family(family),
             type: SocketNames.type(rec.type), protocol: protocolName,
             state: SocketNames.state(family: family, protocolName: protocolName, rec.state),
-            local: local, peer: peer, recvQueue: rec.recv_q, sendQueue: rec.send_q,
+            local: local, peer: peer, recvQueue: rec.recv_q,
+            recvMessages: family == SocketNames.afUnix && !isListener ? rec.recv_skbs : nil, sendQueue: rec.send_q,
             queueTruncated: rec.queue_flags != 0, shutdown: SocketNames.shutdown(rec.shutdown),
             options: SocketNames.options(rec.options), receiveBuffer: rec.rcvbuf, sendBuffer: rec.sndbuf,
             priority: rec.priority, mark: rec.mark, receiveLowWatermark: rec.rcvlowat,
@@ -57,7 +58,7 @@ public enum SocketsKind: ResourceKind {
         }
         if family == SocketNames.afUnix && rec.peer_present != 0 {
             socket.peerInode = rec.peer_ino
-            socket.peerNetns = rec.peer_netns != rec.netns ? "net:[\(rec.peer_netns)]" : nil
+            socket.peerNetns = rec.peer_netns != rec.task_netns ? "net:[\(rec.peer_netns)]" : nil
         }
         return socket
     }
@@ -118,10 +119,10 @@ public enum SocketsKind: ResourceKind {
 
     private static func fields(_ s: Socket, peerOwners: String) -> [Field] {
         var fields = [
-            Field("fd", "\(s.fd)"), Field("inode", "\(s.inode)"), Field("network namespace", "net:[\(s.netns)]"),
+            Field("fd", "\(s.fd)"), Field("inode", "\(s.inode)"), Field("network namespace", namespace(s)),
             Field("family", s.family), Field("type", s.type), Field("protocol", s.protocol), Field("state", s.state),
             Field("local", s.local), Field("peer", s.peer), Field("receive queue", "\(s.recvQueue)"),
-            Field("send queue", "\(s.sendQueue)"), Field("queue walk truncated", s.queueTruncated ? "yes" : "no"),
+            Field("receive queue messages", s.recvMessages.map { "\($0)" } ?? "-"), Field("send queue", "\(s.sendQueue)"), Field("queue walk truncated", s.queueTruncated ? "yes" : "no"),
             Field("shutdown", s.shutdown.isEmpty ? "-" : s.shutdown.joined(separator: "|")),
             Field("options", s.options.isEmpty ? "-" : s.options.joined(separator: "|")),
             Field("SO_RCVBUF", "\(s.receiveBuffer)"), Field("SO_SNDBUF", "\(s.sendBuffer)"),
@@ -140,6 +141,11 @@ public enum SocketsKind: ResourceKind {
         }
         if let tcp = s.tcp { fields += tcpFields(tcp) }
         return fields
+    }
+
+    private static func namespace(_ s: Socket) -> String {
+        let own = "net:[\(s.netns)]"
+        return s.netns == s.processNetns ? own : own + " (the process is in net:[\(s.processNetns)])"
     }
 
     private static func tcpFields(_ tcp: TCPState) -> [Field] {

@@ -7,7 +7,10 @@ import Foundation
 ///
 /// NOTE: sock_diag answers for this process's network namespace only, so for a
 /// target in another namespace the queue sizes, unix peers and pending
-/// connections stay empty. Sequence numbers are never available here.
+/// connections stay empty. Each socket's namespace is taken to be the
+/// process's, and peers in other namespaces are not labelled. Sequence
+/// numbers and the bytes of pending connections are never available here,
+/// and a unix datagram socket's receive queue counts the first datagram only.
 public enum SocketsProc {
     public static func collect(pid: Int32) throws -> [Socket] {
         let fds = try socketFds(pid: pid)
