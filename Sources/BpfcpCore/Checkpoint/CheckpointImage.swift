@@ -1,0 +1,235 @@
+import Foundation
+
+/// Writes checkpoints as image directories and reads them back.
+///
+/// An image is a directory of section files (see `ImageFormat`):
+/// manifest.img, then process-PID.img, threads-PID.img and memory-PID.img for
+/// each captured process, and one pages.img. docs/IMAGE-FORMAT.md describes them.
+public enum CheckpointImage {
+    static let manifestFile = "manifest.img"
+    static let pagesFile = "pages.img"
+
+    /// Writes `checkpoint` to the new directory `dir`. The files go to a
+    /// hidden temporary directory beside it, are synced, and the directory is
+    /// renamed into place last, so a crash or a full disk never leaves
+    /// anything at `dir` that looks complete.
+    public static func write(_ checkpoint: Checkpoint, to dir: String) throws {
+        let target = (dir as NSString).standardizingPath
+        try checkFree(target)
+        let staging = try makeStaging(beside: target)
+        do {
+            try writeFiles(checkpoint, into: staging)
+            try syncDirectory(staging)
+            guard rename(staging, target) == 0 else { throw BpfcpError.system("renaming \(staging) to \(target)", errno) }
+            try syncDirectory((target as NSString).deletingLastPathComponent)
+        } catch {
+            try? FileManager.default.removeItem(atPath: staging)
+            throw error
+        }
+    }
+
+    /// Opens the image at `dir` and verifies every section: header, length,
+    /// checksum, and that page runs point inside pages.img.
+    public static func open(_ dir: String) throws -> Checkpoint {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) else {
+            throw ImageError.notImage(dir, "directory not found")
+        }
+        guard isDir.boolValue else { throw ImageError.notImage(dir, "it is a file, not an image directory") }
+        guard FileManager.default.fileExists(atPath: dir + "/" + manifestFile) else {
+            throw ImageError.notImage(dir, "\(manifestFile) not found")
+        }
+
+        let manifest: Manifest = try decodeSection(dir: dir, file: manifestFile, name: "manifest", type: .manifest)
+        guard manifest.formatVersion <= ImageFormat.version else {
+            throw ImageError.section("manifest", "describes image format \(manifest.formatVersion), newer than the \(ImageFormat.version) this bpfcp reads: use a newer bpfcp")
+        }
+        let pages = try verifyPages(dir: dir, manifest: manifest)
+
+        var processes: [ProcessImage] = []
+        for entry in manifest.processes {
+            processes.append(try readProcess(dir: dir, pid: entry.pid, manifest: manifest, pagesLength: pages.payloadLength))
+        }
+        let store = PageStore(path: dir + "/" + pagesFile, temporaryDirectory: nil)
+        return Checkpoint(info: manifest.info, processes: processes, pages: store)
+    }
+
+    // MARK: - writing
+
+    private static func checkFree(_ target: String) throws {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: target, isDirectory: &isDir) else { return }
+        let contents = isDir.boolValue ? ((try? FileManager.default.contentsOfDirectory(atPath: target)) ?? ["?"]) : ["?"]
+        guard contents.isEmpty else {
+            throw BpfcpError("image_exists", "\(Escape.text(target)) already exists: choose a new image directory or remove the old one")
+        }
+        rmdir(target)
+    }
+
+    private static func makeStaging(beside target: String) throws -> String {
+        let parent = (target as NSString).deletingLastPathComponent
+        let base = (target as NSString).lastPathComponent
+        let staging = (parent.isEmpty ? "." : parent) + "/.\(base).partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        guard mkdir(staging, 0o700) == 0 else { throw BpfcpError.system("creating \(staging)", errno) }
+        return staging
+    }
+
+    private static func writeFiles(_ checkpoint: Checkpoint, into staging: String) throws {
+        let pageSize = checkpoint.info.pageSize
+        let pagesHeader = try placePages(checkpoint.pages, at: staging + "/" + pagesFile)
+        var sections = [ManifestSection(name: "pages", file: pagesFile, type: SectionType.pages.label,
+                                        payloadLength: pagesHeader.payloadLength, crc32c: CRC32C.hex(pagesHeader.payloadCrc))]
+
+        for image in checkpoint.processes {
+            let payloads: [(SectionType, [UInt8])] = [
+                (.process, try encode(ProcessPayload(pid: image.pid, process: image.process, stopSignal: image.stopSignal, sections: image.sections))),
+                (.threads, try encode(ThreadsPayload(pid: image.pid, threads: image.threads))),
+                (.memory, try encode(MemoryPayload(pid: image.pid, pageSize: pageSize, areas: image.memory))),
+            ]
+            for (type, payload) in payloads {
+                let file = "\(type.label)-\(image.pid).img"
+                let header = try SectionWriter.write(payload, type: type, to: staging + "/" + file)
+                sections.append(ManifestSection(name: "\(type.label)-\(image.pid)", file: file, type: type.label,
+                                                payloadLength: header.payloadLength, crc32c: CRC32C.hex(header.payloadCrc)))
+            }
+        }
+
+        let manifest = Manifest(formatVersion: ImageFormat.version, info: checkpoint.info,
+                                processes: checkpoint.processes.map { ManifestProcess(pid: $0.pid) }, sections: sections)
+        _ = try SectionWriter.write(try encode(manifest), type: .manifest, to: staging + "/" + manifestFile)
+    }
+
+    /// Hard-links the page store into the image when both sit on one file
+    /// system, and copies it otherwise. Returns the verified header.
+    private static func placePages(_ store: PageStore, at path: String) throws -> SectionHeader {
+        if link(store.path, path) != 0 {
+            try copyFile(from: store.path, to: path)
+        }
+        return try SectionReader.verify(path: path, section: "pages", expected: .pages)
+    }
+
+    private static func copyFile(from source: String, to path: String) throws {
+        let input = Glibc.open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw BpfcpError.system("opening \(source)", errno) }
+        defer { close(input) }
+        let output = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard output >= 0 else { throw BpfcpError.system("creating \(path)", errno) }
+        defer { close(output) }
+
+        var buffer = [UInt8](repeating: 0, count: 4 << 20)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw BpfcpError.system("reading \(source)", errno) }
+            if n == 0 { break }
+            try buffer.withUnsafeBytes { try writeAll(output, UnsafeRawBufferPointer(rebasing: $0[0..<n]), path: path) }
+        }
+        guard fsync(output) == 0 else { throw BpfcpError.system("syncing \(path)", errno) }
+    }
+
+    static func syncDirectory(_ path: String) throws {
+        let fd = Glibc.open(path.isEmpty ? "." : path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw BpfcpError.system("opening directory \(path)", errno) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw BpfcpError.system("syncing directory \(path)", errno) }
+    }
+
+    private static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+        Array(try JSONCoding.encoder.encode(value))
+    }
+
+    // MARK: - reading
+
+    private static func verifyPages(dir: String, manifest: Manifest) throws -> SectionHeader {
+        guard let listed = manifest.sections.first(where: { $0.name == "pages" }) else {
+            throw ImageError.section("pages", "is not listed in the manifest")
+        }
+        let header = try SectionReader.verify(path: dir + "/" + pagesFile, section: "pages", expected: .pages)
+        try checkListed(listed, header)
+        return header
+    }
+
+    private static func readProcess(dir: String, pid: Int32, manifest: Manifest, pagesLength: UInt64) throws -> ProcessImage {
+        let process: ProcessPayload = try decodeListed(dir: dir, name: "process-\(pid)", type: .process, manifest: manifest)
+        let threads: ThreadsPayload = try decodeListed(dir: dir, name: "threads-\(pid)", type: .threads, manifest: manifest)
+        let memory: MemoryPayload = try decodeListed(dir: dir, name: "memory-\(pid)", type: .memory, manifest: manifest)
+        guard process.pid == pid, threads.pid == pid, memory.pid == pid else {
+            throw ImageError.section("process-\(pid)", "belongs to another process than the manifest lists")
+        }
+        try ImageValidation.checkRuns(memory, pagesLength: pagesLength, pageSize: manifest.info.pageSize, section: "memory-\(pid)")
+        return ProcessImage(pid: pid, process: process.process, stopSignal: process.stopSignal, sections: process.sections,
+                            threads: threads.threads, memory: memory.areas)
+    }
+
+    private static func decodeListed<T: Decodable>(dir: String, name: String, type: SectionType, manifest: Manifest) throws -> T {
+        guard let listed = manifest.sections.first(where: { $0.name == name }) else {
+            throw ImageError.section(name, "is not listed in the manifest")
+        }
+        guard listed.file == "\(name).img" else {
+            throw ImageError.section(name, "has an invalid file name in the manifest")
+        }
+        return try decodeSection(dir: dir, file: listed.file, name: name, type: type, listed: listed)
+    }
+
+    private static func decodeSection<T: Decodable>(dir: String, file: String, name: String, type: SectionType,
+                                                    listed: ManifestSection? = nil) throws -> T {
+        let payload = try SectionReader.read(path: dir + "/" + file, section: name, expected: type)
+        if let listed {
+            let header = SectionHeader(version: ImageFormat.version, type: type.rawValue,
+                                       payloadLength: UInt64(payload.count), payloadCrc: CRC32C.checksum(payload))
+            try checkListed(listed, header)
+        }
+        do {
+            return try JSONCoding.decoder.decode(T.self, from: Data(payload))
+        } catch let error as DecodingError {
+            throw ImageError.section(name, "has invalid content: \(ImageValidation.describe(error))")
+        } catch {
+            throw ImageError.section(name, "has invalid content: not valid JSON")
+        }
+    }
+
+    private static func checkListed(_ listed: ManifestSection, _ header: SectionHeader) throws {
+        guard listed.payloadLength == header.payloadLength, listed.crc32c == CRC32C.hex(header.payloadCrc) else {
+            throw ImageError.section(listed.name, "does not match the manifest: it was replaced or mixed in from another image")
+        }
+    }
+}
+
+// MARK: - section payloads
+
+struct Manifest: Codable {
+    var formatVersion: UInt32
+    var info: CheckpointInfo
+    var processes: [ManifestProcess]
+    var sections: [ManifestSection]
+}
+
+struct ManifestProcess: Codable {
+    var pid: Int32
+}
+
+struct ManifestSection: Codable {
+    var name: String
+    var file: String
+    var type: String
+    var payloadLength: UInt64
+    var crc32c: String
+}
+
+struct ProcessPayload: Codable {
+    var pid: Int32
+    var process: ProcessEntry
+    var stopSignal: String?
+    var sections: [Section]
+}
+
+struct ThreadsPayload: Codable {
+    var pid: Int32
+    var threads: [ThreadState]
+}
+
+struct MemoryPayload: Codable {
+    var pid: Int32
+    var pageSize: UInt64
+    var areas: [MemoryAreaImage]
+}

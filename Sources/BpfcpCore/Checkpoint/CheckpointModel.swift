@@ -1,0 +1,155 @@
+import Foundation
+
+/// A consistent capture of one process, or of a process family with
+/// `--tree`: kernel state, registers and memory taken while every thread
+/// was held. Kernel state lives in memory; page contents stay on disk in
+/// `pages`, so a checkpoint of any size costs little memory.
+public struct Checkpoint: Sendable {
+    public var info: CheckpointInfo
+    public var processes: [ProcessImage]
+    public var pages: PageStore
+
+    public func process(_ pid: Int32) -> ProcessImage? {
+        processes.first { $0.pid == pid }
+    }
+}
+
+/// Image-wide facts, stored in the manifest.
+public struct CheckpointInfo: Codable, Sendable, Equatable {
+    public var rootPid: Int32
+    /// Whether the descendants of `rootPid` were captured too.
+    public var tree: Bool
+    /// Wall-clock time of the capture, seconds since the epoch.
+    public var takenAt: Double
+    /// Version of the bpfcp that wrote the image.
+    public var toolVersion: String
+    public var kernelRelease: String
+    public var pageSize: UInt64
+    public var stats: CaptureStats
+}
+
+/// Timings and sizes of one capture, like CRIU's dump statistics.
+public struct CaptureStats: Codable, Sendable, Equatable {
+    /// From the first thread held to the last one released, in nanoseconds.
+    public var frozenNs: UInt64
+    /// From the start of the capture to the image written, in nanoseconds.
+    public var totalNs: UInt64
+    /// Time spent reading memory and writing it to the page store.
+    public var memoryNs: UInt64
+    /// Time spent in the resource-kind collectors.
+    public var kindsNs: UInt64
+    public var pagesWritten: UInt64
+    /// Pages found but not stored because another captured process already stored them.
+    public var pagesShared: UInt64
+    public var threads: Int
+
+    public init() {
+        frozenNs = 0
+        totalNs = 0
+        memoryNs = 0
+        kindsNs = 0
+        pagesWritten = 0
+        pagesShared = 0
+        threads = 0
+    }
+}
+
+/// Everything captured about one process.
+public struct ProcessImage: Sendable, Equatable {
+    public var pid: Int32
+    /// The process as listed before it was held, so its state is the
+    /// target's own (running, sleeping, stopped) and not "tracing stop".
+    public var process: ProcessEntry
+    /// Stop signal when the process was in a group stop (SIGSTOP, SIGTSTP...)
+    /// before the capture; it is left stopped afterwards.
+    public var stopSignal: String?
+    /// Kernel state of every resource kind, collected while held.
+    public var sections: [Section]
+    public var threads: [ThreadState]
+    public var memory: [MemoryAreaImage]
+}
+
+/// Registers and signal state of one held thread.
+public struct ThreadState: Codable, Sendable, Equatable {
+    public var tid: Int32
+    /// General-purpose registers by their user_regs_struct names ("rip",
+    /// "rsp", "fs_base"...), as PTRACE_GETREGS returned them.
+    public var registers: [String: UInt64]
+    /// Blocked signals (PTRACE_GETSIGMASK); bit N-1 is signal N.
+    public var sigmask: UInt64
+    /// The XSAVE area (x87, SSE, AVX and the other enabled components), from
+    /// PTRACE_GETREGSET NT_X86_XSTATE. Stored as base64 in JSON.
+    public var xsave: Data
+}
+
+/// How the contents of a memory area are kept.
+public enum AreaContents: String, Codable, Sendable {
+    /// Present and swapped pages of private anonymous memory, and the
+    /// written (copied-on-write) pages of private file mappings, stored in pages.img.
+    case privatePages = "private_pages"
+    /// Shared anonymous, memfd, tmpfs or SysV memory: pages stored once per
+    /// (device, inode, page offset) however many captured processes map them.
+    case sharedPages = "shared_pages"
+    /// A shared mapping of an ordinary file: the file holds the data.
+    case file
+    /// [vdso], [vvar], [vvar_vclock] and [vsyscall], which the kernel provides.
+    case kernel
+}
+
+/// One memory area and where its saved pages are.
+public struct MemoryAreaImage: Codable, Sendable, Equatable {
+    public var area: MemoryArea
+    public var contents: AreaContents
+    public var runs: [PageRun]
+}
+
+/// Consecutive saved pages: `pages` pages starting at virtual address
+/// `address`, stored back to back at byte `offset` of the pages section payload.
+public struct PageRun: Codable, Sendable, Equatable {
+    public var address: UInt64
+    public var pages: UInt64
+    public var offset: UInt64
+}
+
+/// Where the page contents of a checkpoint are: a pages section file,
+/// either inside an image or in a temporary directory owned by the checkpoint.
+public final class PageStore: Sendable {
+    public let path: String
+    /// Removed when the store is released; nil for a store inside an image.
+    let temporaryDirectory: String?
+
+    init(path: String, temporaryDirectory: String?) {
+        self.path = path
+        self.temporaryDirectory = temporaryDirectory
+    }
+
+    deinit {
+        if let temporaryDirectory { try? FileManager.default.removeItem(atPath: temporaryDirectory) }
+    }
+
+    /// Reads `count` bytes at payload offset `offset`.
+    public func read(offset: UInt64, count: Int) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw BpfcpError.system("opening \(path)", errno) }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: count)
+        var done = 0
+        while done < count {
+            let at = off_t(UInt64(ImageFormat.headerSize) + offset + UInt64(done))
+            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, at) }
+            guard n > 0 else { throw ImageError.section("pages", "is truncated at offset \(offset + UInt64(done))") }
+            done += n
+        }
+        return bytes
+    }
+
+    /// Reads the saved page at virtual address `address` of `image`, or nil when it was not saved.
+    public func page(at address: UInt64, in image: ProcessImage, pageSize: UInt64) throws -> [UInt8]? {
+        for area in image.memory {
+            for run in area.runs where address >= run.address && address < run.address + run.pages * pageSize {
+                return try read(offset: run.offset + (address - run.address), count: Int(pageSize))
+            }
+        }
+        return nil
+    }
+}

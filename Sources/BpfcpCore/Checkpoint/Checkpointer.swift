@@ -1,0 +1,228 @@
+import CBpfcpShim
+import Foundation
+
+/// What a capture covers and where its pages go while it runs.
+public struct CaptureOptions: Sendable {
+    /// Capture the descendants of the target too.
+    public var tree: Bool
+    /// Directory for the temporary page store. Put it on the file system of
+    /// the image so that writing the image links the pages instead of copying them.
+    public var scratchDirectory: String
+    public var kinds: [KindDescriptor]
+
+    public init(tree: Bool = false, scratchDirectory: String = NSTemporaryDirectory(), kinds: [KindDescriptor] = KindRegistry.all) {
+        self.tree = tree
+        self.scratchDirectory = scratchDirectory
+        self.kinds = kinds
+    }
+}
+
+/// Takes consistent checkpoints. The stages run in this order:
+///
+/// 1. Validate every target from outside, touching nothing: not a kernel
+///    thread, not traced, no io_uring. A refusal here leaves the target as it was.
+/// 2. Freeze: hold every thread, then with `tree` every child, and scan
+///    again until neither set changes.
+/// 3. Collect while held: kernel state of every kind, registers, memory.
+/// 4. Release, always, also on errors and signals (`Freezer`).
+public enum Checkpointer {
+    /// Captures `pid` (and its descendants with `options.tree`). The kernel
+    /// state is kept in memory; the pages go to a temporary store that lives
+    /// as long as the returned checkpoint. The targets keep running afterwards.
+    public static func capture(pid: Int32, options: CaptureOptions = CaptureOptions()) throws -> Checkpoint {
+        let start = Clock.now()
+        let root = try Dumper.validTarget(pid: pid, source: .bpf)
+        try validate(root)
+        try preloadBPF(options.kinds)
+
+        let scratch = options.scratchDirectory + "/.bpfcp-pages-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        guard mkdir(scratch, 0o700) == 0 else { throw BpfcpError.system("creating \(scratch)", errno) }
+        let store = PageStore(path: scratch + "/" + CheckpointImage.pagesFile, temporaryDirectory: scratch)
+        let writer = try SectionWriter(path: store.path, type: .pages)
+
+        let freezer = Freezer()
+        defer { freezer.release() }
+        var stats = CaptureStats()
+        let processes = try captureHeld(root: root, options: options, freezer: freezer, writer: writer, stats: &stats)
+        freezer.release()
+        stats.frozenNs = Clock.now() - freezer.frozenAt
+
+        try writer.finish()
+        stats.totalNs = Clock.now() - start
+        let info = CheckpointInfo(rootPid: pid, tree: options.tree, takenAt: Date().timeIntervalSince1970,
+                                  toolVersion: bpfcpVersion, kernelRelease: kernelRelease(), pageSize: pageSize(), stats: stats)
+        return Checkpoint(info: info, processes: processes, pages: store)
+    }
+
+    /// Captures `pid` and writes the image to `dir`. With `kill`, the
+    /// targets are killed once the image is safely on disk.
+    @discardableResult
+    public static func dump(pid: Int32, to dir: String, options: CaptureOptions, kill: Bool) throws -> Checkpoint {
+        let start = Clock.now()
+        var checkpoint = try capture(pid: pid, options: options)
+        checkpoint.info.stats.totalNs = Clock.now() - start
+        try CheckpointImage.write(checkpoint, to: dir)
+        if kill {
+            for image in checkpoint.processes.reversed() {
+                Glibc.kill(image.pid, SIGKILL)
+            }
+        }
+        return checkpoint
+    }
+
+    // MARK: - stages
+
+    private static func captureHeld(root: ProcessEntry, options: CaptureOptions, freezer: Freezer,
+                                    writer: SectionWriter, stats: inout CaptureStats) throws -> [ProcessImage] {
+        let family = try freezeFamily(root: root, tree: options.tree, freezer: freezer)
+
+        let memory = MemoryCapture(writer: writer, pageSize: pageSize())
+        memory.checkInterrupted = { try freezer.checkInterrupted() }
+        var images: [ProcessImage] = []
+        for process in family {
+            try freezer.checkInterrupted()
+            images.append(try captureOne(process, freezer: freezer, memory: memory, kinds: options.kinds, stats: &stats))
+        }
+        stats.pagesWritten = memory.pagesWritten
+        stats.pagesShared = memory.pagesShared
+        return images
+    }
+
+    /// Freezes the root, then with `tree` its descendants, scanning until
+    /// no process and no thread is new. Returns the members, parents first.
+    private static func freezeFamily(root: ProcessEntry, tree: Bool, freezer: Freezer) throws -> [ProcessEntry] {
+        var members: [ProcessEntry] = [root]
+        try freezer.freeze(pid: root.pid)
+        guard tree else { return members }
+
+        var changed = true
+        while changed {
+            changed = false
+            for member in members where !member.isZombie {
+                try freezer.freeze(pid: member.pid)
+                for child in children(of: member.pid) where !members.contains(where: { $0.pid == child }) {
+                    guard let entry = try? Dumper.validTarget(pid: child, source: .proc) else {
+                        members.append(try zombieEntry(child))
+                        changed = true
+                        continue
+                    }
+                    let fresh = (try? ProcessListBPF.collect(pid: child))?.first { $0.pid == child } ?? entry
+                    try validate(fresh)
+                    try freezer.freeze(pid: child)
+                    members.append(fresh)
+                    changed = true
+                }
+            }
+        }
+        return members
+    }
+
+    private static func captureOne(_ process: ProcessEntry, freezer: Freezer, memory: MemoryCapture,
+                                   kinds: [KindDescriptor], stats: inout CaptureStats) throws -> ProcessImage {
+        let stopSignal = process.state == .stopped ? (process.stopSignal ?? "SIGSTOP") : nil
+        guard !process.isZombie else {
+            return ProcessImage(pid: process.pid, process: process, stopSignal: nil, sections: [], threads: [], memory: [])
+        }
+
+        let kindsStart = Clock.now()
+        let sections = try collectKinds(process, kinds: kinds)
+        stats.kindsNs += Clock.now() - kindsStart
+
+        let threads = try freezer.threads(of: process.pid).map(ThreadCapture.capture)
+        stats.threads += threads.count
+
+        let memoryStart = Clock.now()
+        let areas = try memory.capture(pid: process.pid)
+        stats.memoryNs += Clock.now() - memoryStart
+        return ProcessImage(pid: process.pid, process: process, stopSignal: stopSignal, sections: sections,
+                            threads: threads, memory: areas)
+    }
+
+    /// Runs every kind's collector on the held process, so kinds added to
+    /// `KindRegistry` are part of every image without changes here.
+    private static func collectKinds(_ process: ProcessEntry, kinds: [KindDescriptor]) throws -> [Section] {
+        let target = Target(pid: process.pid, process: process)
+        return try kinds.map { kind in
+            do {
+                return try kind.collect(target, .bpf)
+            } catch let error as BpfcpError {
+                throw BpfcpError(error.code, "collecting \(kind.name) of process \(process.pid) failed: \(error.message)")
+            }
+        }
+    }
+
+    /// Rejects, before anything is touched, targets a checkpoint cannot hold or restore.
+    static func validate(_ process: ProcessEntry) throws {
+        if let tracer = Freezer.tracerPid(of: process.pid), tracer != 0, tracer != getpid() {
+            throw Freezer.alreadyTraced(process.pid, tracer: tracer)
+        }
+        let fdDir = "/proc/\(process.pid)/fd"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: fdDir)) ?? [] {
+            guard let link = ProcFS.readLink(fdDir + "/" + name) else { continue }
+            if String(decoding: link, as: UTF8.self) == "anon_inode:[io_uring]" {
+                throw BpfcpError("io_uring", "process \(process.pid) (\(process.comm)) has an io_uring instance on fd \(name): checkpoints of io_uring are not supported; close the ring or pick another process")
+            }
+        }
+    }
+
+    private static func zombieEntry(_ pid: Int32) throws -> ProcessEntry {
+        guard let entry = try ProcessListBPF.collect(pid: pid).first(where: { $0.pid == pid }) else {
+            throw BpfcpError.exited(pid)
+        }
+        guard entry.isZombie else { return try Dumper.validTarget(pid: pid, source: .bpf) }
+        return entry
+    }
+
+    /// Direct children of every thread of `pid`, from /proc/PID/task/TID/children.
+    static func children(of pid: Int32) -> [Int32] {
+        var result: [Int32] = []
+        for tid in Freezer.taskIds(pid) {
+            let text = (try? ProcFS.readText("/proc/\(pid)/task/\(tid)/children")) ?? ""
+            result += text.split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
+        return result.sorted()
+    }
+
+    /// Loads every BPF object the kinds use before the target is held, so
+    /// that loading (75-150 ms each) is not part of the frozen time.
+    private static func preloadBPF(_ kinds: [KindDescriptor]) throws {
+        for name in BPFRuntime.embeddedObjects {
+            _ = try? BPFRuntime.shared.object(name)
+        }
+    }
+
+    static func pageSize() -> UInt64 {
+        UInt64(sysconf(Int32(_SC_PAGESIZE)))
+    }
+
+    private static func kernelRelease() -> String {
+        var name = utsname()
+        uname(&name)
+        return withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+}
+
+/// The version written into images.
+public let bpfcpVersion = "0.1.0"
+
+/// Reads the registers and signal mask of one held thread.
+enum ThreadCapture {
+    static func capture(_ tid: Int32) throws -> ThreadState {
+        var values = [UInt64](repeating: 0, count: Int(BPFCP_USER_REGS_COUNT))
+        let rc = bpfcp_get_user_regs(tid, &values)
+        guard rc == 0 else { throw BpfcpError.system("PTRACE_GETREGS of thread \(tid)", -rc) }
+        var registers: [String: UInt64] = [:]
+        for (index, value) in values.enumerated() {
+            registers[String(cString: bpfcp_user_reg_name(Int32(index)))] = value
+        }
+
+        var xsave = [UInt8](repeating: 0, count: 64 << 10)
+        let length = bpfcp_get_xstate(tid, &xsave, xsave.count)
+        guard length >= 0 else { throw BpfcpError.system("PTRACE_GETREGSET NT_X86_XSTATE of thread \(tid)", Int32(-length)) }
+
+        var mask: UInt64 = 0
+        let maskRc = bpfcp_get_sigmask(tid, &mask)
+        guard maskRc == 0 else { throw BpfcpError.system("PTRACE_GETSIGMASK of thread \(tid)", -maskRc) }
+        return ThreadState(tid: tid, registers: registers, sigmask: mask, xsave: Data(xsave[0..<length]))
+    }
+}

@@ -1,0 +1,170 @@
+import CBpfcpShim
+import Foundation
+
+/// Copies the memory of held processes into a pages section.
+///
+/// PAGEMAP_SCAN finds the pages worth saving in one ioctl per batch of
+/// runs, walking only populated page tables, so a huge reservation with
+/// nothing in it costs nothing. Pages are read with process_vm_readv and
+/// streamed to the section file through a fixed 4 MiB buffer.
+final class MemoryCapture {
+    private let writer: SectionWriter
+    private let pageSize: UInt64
+    /// Offsets of shared pages already stored, by "device:inode" and page index in the object.
+    private var sharedOffsets: [String: [UInt64: UInt64]] = [:]
+    private var buffer: UnsafeMutableRawPointer
+    private let bufferSize = 4 << 20
+    private(set) var pagesWritten: UInt64 = 0
+    private(set) var pagesShared: UInt64 = 0
+    var checkInterrupted: () throws -> Void = {}
+
+    init(writer: SectionWriter, pageSize: UInt64) {
+        self.writer = writer
+        self.pageSize = pageSize
+        buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferSize, alignment: Int(pageSize))
+    }
+
+    deinit {
+        buffer.deallocate()
+    }
+
+    /// Captures every memory area of the held process `pid`.
+    func capture(pid: Int32) throws -> [MemoryAreaImage] {
+        let areas = try MemoryProc.collect(pid: pid)
+        let pagemap = open("/proc/\(pid)/pagemap", O_RDONLY | O_CLOEXEC)
+        guard pagemap >= 0 else { throw BpfcpError.system("opening /proc/\(pid)/pagemap", errno) }
+        defer { close(pagemap) }
+        let mem = open("/proc/\(pid)/mem", O_RDONLY | O_CLOEXEC)
+        guard mem >= 0 else { throw BpfcpError.system("opening /proc/\(pid)/mem", errno) }
+        defer { close(mem) }
+
+        var images: [MemoryAreaImage] = []
+        for area in areas {
+            try checkInterrupted()
+            let contents = classify(area, pid: pid)
+            var runs: [PageRun] = []
+            switch contents {
+            case .privatePages:
+                let regions = try scan(pagemap, area)
+                for region in regions {
+                    runs.append(try copyRun(pid: pid, mem: mem, from: region.start, pages: (region.end - region.start) / pageSize))
+                }
+            case .sharedPages:
+                runs = try copyShared(pid: pid, mem: mem, area: area, regions: try scan(pagemap, area))
+            case .file, .kernel:
+                break
+            }
+            images.append(MemoryAreaImage(area: area, contents: contents, runs: runs))
+        }
+        return images
+    }
+
+    private func classify(_ area: MemoryArea, pid: Int32) -> AreaContents {
+        if ["[vdso]", "[vvar]", "[vvar_vclock]", "[vsyscall]"].contains(area.path) { return .kernel }
+        guard area.shared else { return .privatePages }
+        let link = "/proc/\(pid)/map_files/\(String(area.start, radix: 16))-\(String(area.end, radix: 16))"
+        let tmpfsMagic: UInt = 0x0102_1994
+        let hugetlbfsMagic: UInt = 0x9584_58F6
+        let type = UInt(bpfcp_statfs_type(link))
+        return type == tmpfsMagic || type == hugetlbfsMagic ? .sharedPages : .file
+    }
+
+    /// Runs of present or swapped pages in `area`. In private areas only
+    /// anonymous pages count: in a file mapping those are the written
+    /// (copied-on-write) pages, and the shared zero page never counts.
+    private func scan(_ pagemap: Int32, _ area: MemoryArea) throws -> [bpfcp_page_region] {
+        let fileBit = UInt64(BPFCP_PAGE_IS_FILE)
+        let zeroBit = UInt64(BPFCP_PAGE_IS_PFNZERO)
+        let required = area.shared ? 0 : (fileBit | zeroBit)
+        let anyOf = UInt64(BPFCP_PAGE_IS_PRESENT) | UInt64(BPFCP_PAGE_IS_SWAPPED)
+
+        var regions: [bpfcp_page_region] = []
+        var batch = [bpfcp_page_region](repeating: bpfcp_page_region(), count: 1024)
+        var start = area.start
+        while start < area.end {
+            var walkEnd: UInt64 = 0
+            let n = batch.withUnsafeMutableBufferPointer {
+                bpfcp_pagemap_scan(pagemap, start, area.end, required, required, anyOf, $0.baseAddress, $0.count, &walkEnd)
+            }
+            guard n >= 0 else {
+                throw BpfcpError.system("PAGEMAP_SCAN of \(Format.hex(area.start))-\(Format.hex(area.end))", Int32(-n))
+            }
+            regions.append(contentsOf: batch[0..<n])
+            guard walkEnd > start else { break }
+            start = walkEnd
+        }
+        return merge(regions)
+    }
+
+    /// Joins runs that touch: PAGEMAP_SCAN splits them where categories differ.
+    private func merge(_ regions: [bpfcp_page_region]) -> [bpfcp_page_region] {
+        var merged: [bpfcp_page_region] = []
+        for region in regions {
+            if let last = merged.last, last.end == region.start {
+                merged[merged.count - 1].end = region.end
+            } else {
+                merged.append(region)
+            }
+        }
+        return merged
+    }
+
+    /// Copies `pages` pages at `address` to the store and returns their run.
+    private func copyRun(pid: Int32, mem: Int32, from address: UInt64, pages: UInt64) throws -> PageRun {
+        let run = PageRun(address: address, pages: pages, offset: writer.length)
+        var done: UInt64 = 0
+        let total = pages * pageSize
+        while done < total {
+            try checkInterrupted()
+            let chunk = Int(min(UInt64(bufferSize), total - done))
+            try readRemote(pid: pid, mem: mem, address: address + done, count: chunk)
+            try writer.append(buffer, count: chunk)
+            done += UInt64(chunk)
+        }
+        pagesWritten += pages
+        return run
+    }
+
+    /// Stores each page of a shared object once, however many areas and
+    /// processes map it, keyed by device, inode and page offset in the object.
+    private func copyShared(pid: Int32, mem: Int32, area: MemoryArea, regions: [bpfcp_page_region]) throws -> [PageRun] {
+        let key = "\(area.device):\(area.inode)"
+        let firstIndex = area.offset / pageSize
+        var runs: [PageRun] = []
+        for region in regions {
+            var address = region.start
+            while address < region.end {
+                let index = firstIndex + (address - area.start) / pageSize
+                let offset: UInt64
+                if let stored = sharedOffsets[key]?[index] {
+                    offset = stored
+                    pagesShared += 1
+                } else {
+                    offset = try copyRun(pid: pid, mem: mem, from: address, pages: 1).offset
+                    sharedOffsets[key, default: [:]][index] = offset
+                }
+                if let last = runs.last, last.address + last.pages * pageSize == address, last.offset + last.pages * pageSize == offset {
+                    runs[runs.count - 1].pages += 1
+                } else {
+                    runs.append(PageRun(address: address, pages: 1, offset: offset))
+                }
+                address += pageSize
+            }
+        }
+        return runs
+    }
+
+    /// Fills the buffer from the target: process_vm_readv first, then
+    /// /proc/PID/mem, which also reads pages the target cannot read itself (PROT_NONE).
+    private func readRemote(pid: Int32, mem: Int32, address: UInt64, count: Int) throws {
+        var done = max(0, bpfcp_read_remote(pid, buffer, address, count))
+        while done < count {
+            let n = pread(mem, buffer + done, count - done, off_t(Int64(bitPattern: address + UInt64(done))))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                throw BpfcpError("memory_read", "reading memory of process \(pid) at \(Format.hex(address + UInt64(done))) failed: \(String(cString: strerror(n < 0 ? errno : EIO)))")
+            }
+            done += n
+        }
+    }
+}

@@ -1,0 +1,268 @@
+import CBpfcpShim
+import Foundation
+
+/// The on-disk framing shared by every file of an image: a 32-byte header
+/// followed by the payload. All integers are little-endian.
+///
+///     0  8  magic "BPFCPIMG"
+///     8  4  format version
+///    12  4  section type
+///    16  8  payload length in bytes
+///    24  4  CRC32C of the payload
+///    28  4  CRC32C of header bytes 0..<28
+public enum ImageFormat {
+    public static let magic: [UInt8] = Array("BPFCPIMG".utf8)
+    /// The format this build writes and the newest it reads.
+    public static let version: UInt32 = 1
+    public static let headerSize = 32
+}
+
+/// What a section file contains. Numbers are stored in the header and never reused.
+public enum SectionType: UInt32, Sendable, CaseIterable {
+    case manifest = 1
+    case process = 2
+    case threads = 3
+    case memory = 4
+    case pages = 5
+
+    public var label: String {
+        switch self {
+        case .manifest: "manifest"
+        case .process: "process"
+        case .threads: "threads"
+        case .memory: "memory"
+        case .pages: "pages"
+        }
+    }
+}
+
+/// A decoded section header.
+public struct SectionHeader: Equatable, Sendable {
+    public var version: UInt32
+    public var type: UInt32
+    public var payloadLength: UInt64
+    public var payloadCrc: UInt32
+
+    public func encoded() -> [UInt8] {
+        var bytes = ImageFormat.magic
+        append(&bytes, version)
+        append(&bytes, type)
+        append(&bytes, payloadLength)
+        append(&bytes, payloadCrc)
+        append(&bytes, CRC32C.checksum(bytes))
+        return bytes
+    }
+
+    /// Parses and checks a header; `name` is the section named in errors.
+    public static func decode(_ bytes: [UInt8], section name: String) throws -> SectionHeader {
+        guard bytes.count >= ImageFormat.headerSize else {
+            throw ImageError.section(name, "is truncated: \(bytes.count) of \(ImageFormat.headerSize) header bytes")
+        }
+        guard Array(bytes[0..<8]) == ImageFormat.magic else {
+            throw ImageError.section(name, "has no bpfcp image magic: the file is not a bpfcp section")
+        }
+        let stored = readLE32(bytes, 28)
+        guard CRC32C.checksum(bytes[0..<28]) == stored else {
+            throw ImageError.section(name, "has a corrupt header: its checksum does not match")
+        }
+        let header = SectionHeader(version: readLE32(bytes, 8), type: readLE32(bytes, 12),
+                                   payloadLength: readLE64(bytes, 16), payloadCrc: readLE32(bytes, 24))
+        guard header.version <= ImageFormat.version else {
+            throw ImageError.section(name, "was written in image format \(header.version), newer than the \(ImageFormat.version) this bpfcp reads: use a newer bpfcp")
+        }
+        guard header.version >= 1 else {
+            throw ImageError.section(name, "has invalid format version 0")
+        }
+        return header
+    }
+}
+
+/// CRC32C (Castagnoli), computed in the C shim.
+public enum CRC32C {
+    public static func checksum<C: Collection>(_ bytes: C, continuing crc: UInt32 = 0) -> UInt32 where C.Element == UInt8 {
+        let contiguous = bytes.withContiguousStorageIfAvailable { buffer in
+            bpfcp_crc32c(crc, buffer.baseAddress, buffer.count)
+        }
+        if let contiguous { return contiguous }
+        return Array(bytes).withUnsafeBufferPointer { bpfcp_crc32c(crc, $0.baseAddress, $0.count) }
+    }
+
+    public static func checksum(_ pointer: UnsafeRawPointer, count: Int, continuing crc: UInt32) -> UInt32 {
+        bpfcp_crc32c(crc, pointer, count)
+    }
+
+    public static func hex(_ crc: UInt32) -> String {
+        let digits = String(crc, radix: 16)
+        return String(repeating: "0", count: 8 - digits.count) + digits
+    }
+}
+
+/// A failure to read an image, always naming the section and the reason.
+public enum ImageError {
+    public static func section(_ name: String, _ why: String) -> BpfcpError {
+        BpfcpError("bad_image", "image section '\(name)' \(why)")
+    }
+
+    public static func notImage(_ dir: String, _ why: String) -> BpfcpError {
+        BpfcpError("not_an_image", "\(Escape.text(dir)) is not a bpfcp image: \(why)")
+    }
+}
+
+/// Writes one section file: the header is reserved first and filled in by
+/// `finish()`, so payloads of any size stream through without being held in memory.
+final class SectionWriter {
+    let path: String
+    let type: SectionType
+    private let fd: Int32
+    private(set) var length: UInt64 = 0
+    private(set) var crc: UInt32 = 0
+    private var finished = false
+
+    init(path: String, type: SectionType) throws {
+        self.path = path
+        self.type = type
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw BpfcpError.system("creating \(path)", errno) }
+        try writeAll(fd, [UInt8](repeating: 0, count: ImageFormat.headerSize), path: path)
+    }
+
+    deinit {
+        close(fd)
+    }
+
+    func append(_ bytes: [UInt8]) throws {
+        guard !bytes.isEmpty else { return }
+        try bytes.withUnsafeBytes { try append($0.baseAddress!, count: $0.count) }
+    }
+
+    func append(_ pointer: UnsafeRawPointer, count: Int) throws {
+        guard count > 0 else { return }
+        crc = CRC32C.checksum(pointer, count: count, continuing: crc)
+        try writeAll(fd, UnsafeRawBufferPointer(start: pointer, count: count), path: path)
+        length += UInt64(count)
+    }
+
+    /// Writes the header and fsyncs the file. Returns the header written.
+    @discardableResult
+    func finish() throws -> SectionHeader {
+        let header = SectionHeader(version: ImageFormat.version, type: type.rawValue, payloadLength: length, payloadCrc: crc)
+        guard !finished else { return header }
+        let bytes = header.encoded()
+        let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        guard written == bytes.count else { throw BpfcpError.system("writing the header of \(path)", errno) }
+        guard fsync(fd) == 0 else { throw BpfcpError.system("syncing \(path)", errno) }
+        finished = true
+        return header
+    }
+
+    /// Writes a whole section holding `payload` in one go.
+    static func write(_ payload: [UInt8], type: SectionType, to path: String) throws -> SectionHeader {
+        let writer = try SectionWriter(path: path, type: type)
+        try writer.append(payload)
+        return try writer.finish()
+    }
+}
+
+/// Reads and verifies section files. Never trusts a length before comparing it with the file size.
+enum SectionReader {
+    /// Reads the header of `path` and checks type, length and payload checksum.
+    static func verify(path: String, section name: String, expected: SectionType) throws -> SectionHeader {
+        let fd = try openSection(path, section: name)
+        defer { close(fd) }
+        let header = try readHeader(fd, path: path, section: name, expected: expected)
+        var crc: UInt32 = 0
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var offset = UInt64(ImageFormat.headerSize)
+        let end = offset + header.payloadLength
+        while offset < end {
+            let want = Int(min(UInt64(buffer.count), end - offset))
+            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(offset)) }
+            guard n > 0 else { throw ImageError.section(name, "could not be read: \(String(cString: strerror(errno)))") }
+            crc = buffer.withUnsafeBytes { CRC32C.checksum($0.baseAddress!, count: n, continuing: crc) }
+            offset += UInt64(n)
+        }
+        guard crc == header.payloadCrc else {
+            throw ImageError.section(name, "is corrupt: payload checksum \(CRC32C.hex(crc)) does not match the stored \(CRC32C.hex(header.payloadCrc))")
+        }
+        return header
+    }
+
+    /// Reads a whole section into memory, for the small JSON sections.
+    static func read(path: String, section name: String, expected: SectionType, maxLength: UInt64 = 1 << 31) throws -> [UInt8] {
+        let fd = try openSection(path, section: name)
+        defer { close(fd) }
+        let header = try readHeader(fd, path: path, section: name, expected: expected)
+        guard header.payloadLength <= maxLength else {
+            throw ImageError.section(name, "is too large to load: \(header.payloadLength) bytes")
+        }
+        var payload = [UInt8](repeating: 0, count: Int(header.payloadLength))
+        var done = 0
+        while done < payload.count {
+            let n = payload.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(ImageFormat.headerSize + done)) }
+            guard n > 0 else { throw ImageError.section(name, "is truncated: \(done) of \(payload.count) payload bytes") }
+            done += n
+        }
+        let crc = CRC32C.checksum(payload)
+        guard crc == header.payloadCrc else {
+            throw ImageError.section(name, "is corrupt: payload checksum \(CRC32C.hex(crc)) does not match the stored \(CRC32C.hex(header.payloadCrc))")
+        }
+        return payload
+    }
+
+    private static func openSection(_ path: String, section name: String) throws -> Int32 {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            let why = errno == ENOENT ? "is missing: \((path as NSString).lastPathComponent) not found" : "could not be opened: \(String(cString: strerror(errno)))"
+            throw ImageError.section(name, why)
+        }
+        return fd
+    }
+
+    private static func readHeader(_ fd: Int32, path: String, section name: String, expected: SectionType) throws -> SectionHeader {
+        var bytes = [UInt8](repeating: 0, count: ImageFormat.headerSize)
+        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        let header = try SectionHeader.decode(Array(bytes[0..<max(0, n)]), section: name)
+        guard header.type == expected.rawValue else {
+            let actual = SectionType(rawValue: header.type)?.label ?? "unknown type \(header.type)"
+            throw ImageError.section(name, "holds a \(actual) section where a \(expected.label) section belongs")
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw BpfcpError.system("stat of \(path)", errno) }
+        let actual = UInt64(max(0, Int64(info.st_size) - Int64(ImageFormat.headerSize)))
+        guard actual == header.payloadLength else {
+            let why = actual < header.payloadLength ? "is truncated" : "has trailing bytes"
+            throw ImageError.section(name, "\(why): the header gives \(header.payloadLength) payload bytes, the file holds \(actual)")
+        }
+        return header
+    }
+}
+
+func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throws {
+    var done = 0
+    while done < buffer.count {
+        let n = write(fd, buffer.baseAddress! + done, buffer.count - done)
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { throw BpfcpError.system("writing \(path)", n < 0 ? errno : EIO) }
+        done += n
+    }
+}
+
+func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws {
+    try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
+}
+
+func appendLE<T: FixedWidthInteger>(_ bytes: inout [UInt8], _ value: T) {
+    withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+}
+
+private func append<T: FixedWidthInteger>(_ bytes: inout [UInt8], _ value: T) {
+    appendLE(&bytes, value)
+}
+
+private func readLE32(_ bytes: [UInt8], _ at: Int) -> UInt32 {
+    (0..<4).reduce(UInt32(0)) { $0 | UInt32(bytes[at + $1]) << (8 * $1) }
+}
+
+private func readLE64(_ bytes: [UInt8], _ at: Int) -> UInt64 {
+    (0..<8).reduce(UInt64(0)) { $0 | UInt64(bytes[at + $1]) << (8 * $1) }
+}
