@@ -68,6 +68,7 @@ let commands: [Command] = [
     dumpCommand,
     diffCommand,
     checkCommand,
+    showCommand,
 ]
 
 /// Writes results and errors, as text or as JSON objects in JSON mode.

@@ -3,13 +3,13 @@ import Foundation
 
 let dumpCommand = Command(
     name: "dump",
-    summary: "dump a running process live, without stopping it",
+    summary: "dump a running process live, or checkpoint it to an image with -D",
     operands: "PID",
     options: [
         OptionSpec("--only", value: "KINDS", help: "collect only these resource kinds (comma-separated): "
                    + KindRegistry.all.map(\.name).joined(separator: ", ")),
         OptionSpec("--proc", help: "read /proc instead of BPF"),
-    ],
+    ] + checkpointOptions,
     needsRoot: true,
     validate: { arguments in
         guard arguments.operands.count == 1 else {
@@ -17,11 +17,15 @@ let dumpCommand = Command(
         }
         _ = try parsePid(arguments.operands[0])
         if arguments.has("--only") { _ = try KindRegistry.parseOnly(arguments.list("--only").joined(separator: ",")) }
+        try validateCheckpointOptions(arguments)
     }
 ) { arguments, output in
     let pid = try parsePid(arguments.operands[0])
     let source: CollectorSource = arguments.has("--proc") ? .proc : .bpf
     let kinds = arguments.has("--only") ? try KindRegistry.parseOnly(arguments.list("--only").joined(separator: ",")) : KindRegistry.all
+    if let directory = arguments.value("--images-dir") {
+        return try runCheckpoint(pid: pid, directory: directory, arguments: arguments, kinds: kinds, output: output)
+    }
 
     let dump = try Dumper.dump(pid: pid, source: source, kinds: kinds)
     if output.json {

@@ -14,14 +14,22 @@ public enum CheckpointImage {
     /// renamed into place last, so a crash or a full disk never leaves
     /// anything at `dir` that looks complete.
     public static func write(_ checkpoint: Checkpoint, to dir: String) throws {
+        _ = try write(checkpoint, to: dir, totalSince: nil)
+    }
+
+    /// Writes like `write(_:to:)`; with `totalSince`, the total time stored in
+    /// the manifest runs from that instant to just before the manifest is
+    /// written. Returns the image-wide facts as written.
+    static func write(_ checkpoint: Checkpoint, to dir: String, totalSince start: UInt64?) throws -> CheckpointInfo {
         let target = (dir as NSString).standardizingPath
         try checkFree(target)
         let staging = try makeStaging(beside: target)
         do {
-            try writeFiles(checkpoint, into: staging)
+            let info = try writeFiles(checkpoint, into: staging, totalSince: start)
             try syncDirectory(staging)
             guard rename(staging, target) == 0 else { throw BpfcpError.system("renaming \(staging) to \(target)", errno) }
             try syncDirectory((target as NSString).deletingLastPathComponent)
+            return info
         } catch {
             try? FileManager.default.removeItem(atPath: staging)
             throw error
@@ -74,7 +82,7 @@ public enum CheckpointImage {
         return staging
     }
 
-    private static func writeFiles(_ checkpoint: Checkpoint, into staging: String) throws {
+    private static func writeFiles(_ checkpoint: Checkpoint, into staging: String, totalSince start: UInt64?) throws -> CheckpointInfo {
         let pageSize = checkpoint.info.pageSize
         let pagesHeader = try placePages(checkpoint.pages, at: staging + "/" + pagesFile)
         var sections = [ManifestSection(name: "pages", file: pagesFile, type: SectionType.pages.label,
@@ -94,9 +102,12 @@ public enum CheckpointImage {
             }
         }
 
-        let manifest = Manifest(formatVersion: ImageFormat.version, info: checkpoint.info,
+        var info = checkpoint.info
+        if let start { info.stats.totalNs = Clock.now() - start }
+        let manifest = Manifest(formatVersion: ImageFormat.version, info: info,
                                 processes: checkpoint.processes.map { ManifestProcess(pid: $0.pid) }, sections: sections)
         _ = try SectionWriter.write(try encode(manifest), type: .manifest, to: staging + "/" + manifestFile)
+        return info
     }
 
     /// Hard-links the page store into the image when both sit on one file

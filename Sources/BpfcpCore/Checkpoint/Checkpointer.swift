@@ -60,8 +60,7 @@ public enum Checkpointer {
     public static func dump(pid: Int32, to dir: String, options: CaptureOptions, kill: Bool) throws -> Checkpoint {
         let start = Clock.now()
         var checkpoint = try capture(pid: pid, options: options)
-        checkpoint.info.stats.totalNs = Clock.now() - start
-        try CheckpointImage.write(checkpoint, to: dir)
+        checkpoint.info = try CheckpointImage.write(checkpoint, to: dir, totalSince: start)
         if kill {
             for image in checkpoint.processes.reversed() {
                 Glibc.kill(image.pid, SIGKILL)

@@ -1,0 +1,56 @@
+import BpfcpCore
+import Foundation
+
+/// The options of `bpfcp dump` that turn a live dump into a checkpoint.
+let checkpointOptions = [
+    OptionSpec("--images-dir", short: "-D", value: "DIR",
+               help: "checkpoint: hold every thread, save kernel state, registers and memory to the new image directory DIR"),
+    OptionSpec("--tree", help: "with -D, checkpoint the process and all its descendants"),
+    OptionSpec("--leave-running", help: "with -D, let the target run on afterwards (the default)"),
+    OptionSpec("--kill", help: "with -D, kill the target once the image is written"),
+]
+
+/// Rejects checkpoint options that need -D, or that contradict each other.
+func validateCheckpointOptions(_ arguments: Arguments) throws {
+    let needDirectory = ["--tree", "--leave-running", "--kill"].filter { arguments.has($0) }
+    if !arguments.has("--images-dir"), let first = needDirectory.first {
+        throw BpfcpError("usage", "\(first) applies to checkpoints only: add -D DIR")
+    }
+    if arguments.has("--kill") && arguments.has("--leave-running") {
+        throw BpfcpError("usage", "--kill and --leave-running exclude each other: choose one")
+    }
+    if arguments.has("--images-dir") && arguments.has("--proc") {
+        throw BpfcpError("usage", "--proc applies to live dumps only: a checkpoint collects through BPF")
+    }
+}
+
+/// Checkpoints `pid` to `directory` and reports the statistics.
+func runCheckpoint(pid: Int32, directory: String, arguments: Arguments, kinds: [KindDescriptor], output: Output) throws -> Int32 {
+    let parent = (directory as NSString).deletingLastPathComponent
+    let kill = arguments.has("--kill")
+    let options = CaptureOptions(tree: arguments.has("--tree"), scratchDirectory: parent.isEmpty ? "." : parent, kinds: kinds)
+    let checkpoint = try Checkpointer.dump(pid: pid, to: directory, options: options, kill: kill)
+    let stats = checkpoint.info.stats
+
+    if output.json {
+        try output.emit(CheckpointReport(schemaVersion: Dump.schemaVersion, directory: directory,
+                                         pids: checkpoint.processes.map(\.pid), stats: stats))
+        return ExitCode.success
+    }
+    output.text("checkpoint of process \(pid) written to \(Escape.text(directory)): \(checkpoint.processes.count) process(es), \(stats.threads) thread(s), \(Format.bytes(stats.pagesWritten * checkpoint.info.pageSize)) of memory")
+    output.text("frozen time \(Format.milliseconds(stats.frozenNs)), memory \(Format.milliseconds(stats.memoryNs)), kinds \(Format.milliseconds(stats.kindsNs)), total \(Format.milliseconds(stats.totalNs))")
+    output.text(kill ? "the target was killed" : "the target was released and runs on")
+    return ExitCode.success
+}
+
+struct CheckpointReport: Encodable {
+    let schemaVersion: Int
+    let directory: String
+    let pids: [Int32]
+    let stats: CaptureStats
+
+    enum CodingKeys: String, CodingKey {
+        case schemaVersion = "schema_version"
+        case directory, pids, stats
+    }
+}
