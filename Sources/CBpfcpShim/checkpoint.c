@@ -222,16 +222,33 @@ static void release_on_signal(int sig)
 	errno = saved;
 }
 
+static const int release_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+#define RELEASE_SIGNAL_COUNT (sizeof(release_signals) / sizeof(release_signals[0]))
+static struct sigaction saved_actions[RELEASE_SIGNAL_COUNT];
+static int handlers_installed;
+
 void bpfcp_hold_install_handlers(void)
 {
 	struct sigaction sa;
-	int signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 
+	interrupted = 0;
+	if (handlers_installed)
+		return;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = release_on_signal;
 	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < sizeof(signals) / sizeof(signals[0]); i++)
-		sigaction(signals[i], &sa, NULL);
+	for (size_t i = 0; i < RELEASE_SIGNAL_COUNT; i++)
+		sigaction(release_signals[i], &sa, &saved_actions[i]);
+	handlers_installed = 1;
+}
+
+void bpfcp_hold_restore_handlers(void)
+{
+	if (!handlers_installed)
+		return;
+	for (size_t i = 0; i < RELEASE_SIGNAL_COUNT; i++)
+		sigaction(release_signals[i], &saved_actions[i], NULL);
+	handlers_installed = 0;
 }
 
 int bpfcp_interrupted(void)

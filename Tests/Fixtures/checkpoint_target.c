@@ -1,7 +1,8 @@
 /* Checkpoint target: a patterned anonymous region, a shared anonymous
  * region, a huge PROT_NONE reservation and sleeping threads.
  * Arguments: MiB of patterned memory (default 64), extra threads (default 2),
- * and "fork" to fork a child that shares the shared region. */
+ * and "fork" to fork a child that shares the shared region, or "zombie" to
+ * fork a child that exits with status 3 and is never reaped. */
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -31,6 +32,7 @@ int main(int argc, char **argv)
 	size_t mib = argc > 1 ? strtoul(argv[1], NULL, 10) : 64;
 	int threads = argc > 2 ? atoi(argv[2]) : 2;
 	int do_fork = argc > 3 && strcmp(argv[3], "fork") == 0;
+	int do_zombie = argc > 3 && strcmp(argv[3], "zombie") == 0;
 	size_t size = mib << 20;
 	uint64_t *region = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint64_t *shared = mmap(NULL, SHARED_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -59,6 +61,26 @@ int main(int argc, char **argv)
 				sum += shared[i];
 			for (;;)
 				pause();
+		}
+	}
+
+	if (do_zombie) {
+		child = fork();
+		if (child == 0)
+			_exit(3);
+		while (kill(child, 0) == 0) {
+			char path[64], state = 0;
+			FILE *f;
+
+			snprintf(path, sizeof(path), "/proc/%d/stat", child);
+			f = fopen(path, "r");
+			if (f && fscanf(f, "%*d %*s %c", &state) == 1 && state == 'Z') {
+				fclose(f);
+				break;
+			}
+			if (f)
+				fclose(f);
+			usleep(1000);
 		}
 	}
 

@@ -54,9 +54,10 @@ public enum CheckpointImage {
         }
         let pages = try verifyPages(dir: dir, manifest: manifest)
 
-        var processes: [ProcessImage] = []
-        for entry in manifest.processes {
-            processes.append(try readProcess(dir: dir, pid: entry.pid, manifest: manifest, pagesLength: pages.payloadLength))
+        // Every checksum is checked before any large JSON is decoded, so damage is found early and cheaply.
+        let payloads = try manifest.processes.map { try readPayloads(dir: dir, pid: $0.pid, manifest: manifest) }
+        let processes = try zip(manifest.processes, payloads).map { entry, payloads in
+            try decodeProcess(pid: entry.pid, payloads: payloads, manifest: manifest, pagesLength: pages.payloadLength)
         }
         let store = PageStore(path: dir + "/" + pagesFile, temporaryDirectory: nil)
         return Checkpoint(info: manifest.info, processes: processes, pages: store)
@@ -160,10 +161,30 @@ public enum CheckpointImage {
         return header
     }
 
-    private static func readProcess(dir: String, pid: Int32, manifest: Manifest, pagesLength: UInt64) throws -> ProcessImage {
-        let process: ProcessPayload = try decodeListed(dir: dir, name: "process-\(pid)", type: .process, manifest: manifest)
-        let threads: ThreadsPayload = try decodeListed(dir: dir, name: "threads-\(pid)", type: .threads, manifest: manifest)
-        let memory: MemoryPayload = try decodeListed(dir: dir, name: "memory-\(pid)", type: .memory, manifest: manifest)
+    private static let processSections: [SectionType] = [.process, .threads, .memory]
+
+    /// Reads and checks the raw payloads of the process, threads and memory sections of `pid`.
+    private static func readPayloads(dir: String, pid: Int32, manifest: Manifest) throws -> [[UInt8]] {
+        try processSections.map { type in
+            let name = "\(type.label)-\(pid)"
+            guard let listed = manifest.sections.first(where: { $0.name == name }) else {
+                throw ImageError.section(name, "is not listed in the manifest")
+            }
+            guard listed.file == "\(name).img" else {
+                throw ImageError.section(name, "has an invalid file name in the manifest")
+            }
+            let payload = try SectionReader.read(path: dir + "/" + listed.file, section: name, expected: type)
+            let header = SectionHeader(version: ImageFormat.version, type: type.rawValue,
+                                       payloadLength: UInt64(payload.count), payloadCrc: CRC32C.checksum(payload))
+            try checkListed(listed, header)
+            return payload
+        }
+    }
+
+    private static func decodeProcess(pid: Int32, payloads: [[UInt8]], manifest: Manifest, pagesLength: UInt64) throws -> ProcessImage {
+        let process: ProcessPayload = try decode(payloads[0], name: "process-\(pid)")
+        let threads: ThreadsPayload = try decode(payloads[1], name: "threads-\(pid)")
+        let memory: MemoryPayload = try decode(payloads[2], name: "memory-\(pid)")
         guard process.pid == pid, threads.pid == pid, memory.pid == pid else {
             throw ImageError.section("process-\(pid)", "belongs to another process than the manifest lists")
         }
@@ -172,24 +193,11 @@ public enum CheckpointImage {
                             threads: threads.threads, memory: memory.areas)
     }
 
-    private static func decodeListed<T: Decodable>(dir: String, name: String, type: SectionType, manifest: Manifest) throws -> T {
-        guard let listed = manifest.sections.first(where: { $0.name == name }) else {
-            throw ImageError.section(name, "is not listed in the manifest")
-        }
-        guard listed.file == "\(name).img" else {
-            throw ImageError.section(name, "has an invalid file name in the manifest")
-        }
-        return try decodeSection(dir: dir, file: listed.file, name: name, type: type, listed: listed)
+    private static func decodeSection<T: Decodable>(dir: String, file: String, name: String, type: SectionType) throws -> T {
+        try decode(try SectionReader.read(path: dir + "/" + file, section: name, expected: type), name: name)
     }
 
-    private static func decodeSection<T: Decodable>(dir: String, file: String, name: String, type: SectionType,
-                                                    listed: ManifestSection? = nil) throws -> T {
-        let payload = try SectionReader.read(path: dir + "/" + file, section: name, expected: type)
-        if let listed {
-            let header = SectionHeader(version: ImageFormat.version, type: type.rawValue,
-                                       payloadLength: UInt64(payload.count), payloadCrc: CRC32C.checksum(payload))
-            try checkListed(listed, header)
-        }
+    private static func decode<T: Decodable>(_ payload: [UInt8], name: String) throws -> T {
         do {
             return try JSONCoding.decoder.decode(T.self, from: Data(payload))
         } catch let error as DecodingError {

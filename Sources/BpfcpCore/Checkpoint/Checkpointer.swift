@@ -1,7 +1,7 @@
 import CBpfcpShim
 import Foundation
 
-/// What a capture covers and where its pages go while it runs.
+/// Scope of a capture and the place of its pages while it runs.
 public struct CaptureOptions: Sendable {
     /// Capture the descendants of the target too.
     public var tree: Bool
@@ -60,6 +60,7 @@ public enum Checkpointer {
     public static func dump(pid: Int32, to dir: String, options: CaptureOptions, kill: Bool) throws -> Checkpoint {
         let start = Clock.now()
         var checkpoint = try capture(pid: pid, options: options)
+        try Freezer.checkInterrupted()
         checkpoint.info = try CheckpointImage.write(checkpoint, to: dir, totalSince: start)
         if kill {
             for image in checkpoint.processes.reversed() {

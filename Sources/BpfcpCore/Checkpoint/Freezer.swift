@@ -18,7 +18,7 @@ final class Freezer {
 
     private(set) var held: [Int32: HeldThread] = [:]
     private(set) var frozenAt: UInt64 = 0
-    private var gone: Set<Int32> = []
+    private var exitedThreads: Set<Int32> = []
     private let stopTimeoutNs: UInt64 = 2_000_000_000
 
     init() {
@@ -40,7 +40,7 @@ final class Freezer {
         if frozenAt == 0 { frozenAt = Clock.now() }
         while true {
             try checkInterrupted()
-            let fresh = Freezer.taskIds(pid).filter { held[$0] == nil && !gone.contains($0) }
+            let fresh = Freezer.taskIds(pid).filter { held[$0] == nil && !exitedThreads.contains($0) }
             if fresh.isEmpty { break }
             var seized: [Int32] = []
             for tid in fresh {
@@ -63,9 +63,15 @@ final class Freezer {
             bpfcp_hold_remove(thread.tid)
         }
         held.removeAll()
+        bpfcp_hold_restore_handlers()
     }
 
     func checkInterrupted() throws {
+        try Freezer.checkInterrupted()
+    }
+
+    /// Throws when a SIGINT, SIGTERM, SIGHUP or SIGQUIT arrived since the last freeze began.
+    static func checkInterrupted() throws {
         if bpfcp_interrupted() != 0 {
             throw BpfcpError("interrupted", "checkpoint interrupted by a signal: the target was released and no image was written")
         }
@@ -76,7 +82,7 @@ final class Freezer {
         if bpfcp_ptrace(Int(Freezer.request("PTRACE_SEIZE")), tid, nil, nil) != 0 {
             let err = errno
             if err == ESRCH {
-                gone.insert(tid)
+                exitedThreads.insert(tid)
                 return false
             }
             if let tracer = Freezer.tracerPid(of: tid), tracer != 0 {
@@ -143,7 +149,7 @@ final class Freezer {
 
     private func dropExited(_ tid: Int32) {
         held[tid] = nil
-        gone.insert(tid)
+        exitedThreads.insert(tid)
         bpfcp_hold_remove(tid)
     }
 
@@ -154,7 +160,7 @@ final class Freezer {
         return names.compactMap { Int32($0) }.sorted()
     }
 
-    /// The one-letter state in /proc/TID/stat, read after the last ')' because comm may contain one.
+    /// Reads the one-letter state in /proc/TID/stat, after the last ')' because comm may contain one.
     static func taskState(_ tid: Int32) -> String? {
         guard let bytes = try? ProcFS.readBytes("/proc/\(tid)/stat"),
               let close = bytes.lastIndex(of: 0x29), close + 2 < bytes.count else { return nil }

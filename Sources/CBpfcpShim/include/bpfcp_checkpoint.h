@@ -51,15 +51,17 @@ long bpfcp_pagemap_scan(int fd, uint64_t start, uint64_t end,
 			struct bpfcp_page_region *out, size_t max_regions, uint64_t *walk_end);
 
 /* Threads held under ptrace, kept where a signal handler can reach them.
- * bpfcp_hold_add() records one; bpfcp_hold_clear() forgets them all. */
+ * bpfcp_hold_add() records one; bpfcp_hold_clear() drops them all. */
 void bpfcp_hold_add(pid_t tid);
 void bpfcp_hold_remove(pid_t tid);
 void bpfcp_hold_clear(void);
 
 /* Installs SIGINT, SIGTERM, SIGHUP and SIGQUIT handlers that detach every
- * held thread, so the target runs on, and then set the interrupted flag.
- * The handlers stay installed; the flag is read with bpfcp_interrupted(). */
+ * held thread, so the target runs on, and then set the interrupted flag,
+ * which installing clears. bpfcp_hold_restore_handlers() puts the previous
+ * handlers back; the flag stays readable with bpfcp_interrupted(). */
 void bpfcp_hold_install_handlers(void);
+void bpfcp_hold_restore_handlers(void);
 int bpfcp_interrupted(void);
 
 #endif

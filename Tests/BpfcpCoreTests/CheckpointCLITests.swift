@@ -1,0 +1,106 @@
+@testable import BpfcpCore
+import Foundation
+import XCTest
+
+/// Runs the bpfcp binary against a fixture and ends it in the middle of a checkpoint.
+final class CheckpointCLITests: XCTestCase {
+    private var scratch = ""
+
+    override func setUpWithError() throws {
+        scratch = try CheckpointSupport.scratchDirectory("cli")
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: scratch)
+    }
+
+    /// Starts `bpfcp dump PID -D DIR` and returns once it holds the fixture.
+    private func startDumpHoldingTarget(_ fixture: Fixture, dir: String) throws -> Process {
+        let bpfcp = Process()
+        bpfcp.executableURL = URL(fileURLWithPath: try CheckpointSupport.bpfcpBinary())
+        bpfcp.arguments = ["dump", "\(fixture.pid)", "-D", dir]
+        bpfcp.standardOutput = FileHandle.nullDevice
+        bpfcp.standardError = FileHandle.nullDevice
+        try bpfcp.run()
+        let traced = CheckpointSupport.waitUntil(20) { (Freezer.tracerPid(of: fixture.pid) ?? 0) == bpfcp.processIdentifier }
+        XCTAssertTrue(traced, "bpfcp never held the fixture")
+        return bpfcp
+    }
+
+    func testReleasedWhenDumperKilled() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "checkpoint_target", arguments: ["512", "3"])
+        let dir = scratch + "/image"
+        let bpfcp = try startDumpHoldingTarget(fixture, dir: dir)
+
+        kill(bpfcp.processIdentifier, SIGKILL)
+        bpfcp.waitUntilExit()
+        XCTAssertEqual(bpfcp.terminationReason, .uncaughtSignal)
+        CheckpointSupport.assertReleased(fixture.pid)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir), "a killed dump leaves no image")
+    }
+
+    func testReleasedOnSigint() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "checkpoint_target", arguments: ["512", "3"])
+        let dir = scratch + "/image"
+        let bpfcp = try startDumpHoldingTarget(fixture, dir: dir)
+
+        kill(bpfcp.processIdentifier, SIGINT)
+        bpfcp.waitUntilExit()
+        XCTAssertEqual(bpfcp.terminationStatus, 1)
+        CheckpointSupport.assertReleased(fixture.pid)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch), [], "the staging directory and page store are removed")
+    }
+
+    func testDumpThenShow() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "checkpoint_target", arguments: ["1", "1"])
+        let dir = scratch + "/image"
+        let dump = try runBpfcp(["dump", "\(fixture.pid)", "-D", dir])
+        XCTAssertEqual(dump.status, 0, dump.output)
+        XCTAssertTrue(dump.output.hasPrefix("checkpoint of process \(fixture.pid) written to \(dir): 1 process(es), 2 thread(s)"), dump.output)
+        XCTAssertTrue(dump.output.contains("frozen time "), dump.output)
+        CheckpointSupport.assertReleased(fixture.pid)
+
+        let show = try runBpfcp(["show", dir, "registers"])
+        XCTAssertEqual(show.status, 0, show.output)
+        XCTAssertTrue(show.output.contains("Registers (2)"), show.output)
+        XCTAssertFalse(show.output.contains("Saved memory"), "only the requested kind is shown")
+
+        let json = try runBpfcp(["--json", "show", dir])
+        let object = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any]
+        XCTAssertEqual((object?["image"] as? [String: Any])?["root_pid"] as? Int, Int(fixture.pid))
+
+        let notImage = try runBpfcp(["show", scratch])
+        XCTAssertEqual(notImage.status, 1)
+        XCTAssertEqual(notImage.error, "bpfcp: \(scratch) is not a bpfcp image: manifest.img not found\n")
+    }
+
+    func testDumpKillEndsTarget() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "checkpoint_target", arguments: ["1", "1"])
+        let result = try runBpfcp(["dump", "\(fixture.pid)", "-D", scratch + "/image", "--kill"])
+        XCTAssertEqual(result.status, 0, result.error)
+        fixture.process.waitUntilExit()
+        XCTAssertEqual(fixture.process.terminationReason, .uncaughtSignal)
+        XCTAssertEqual(fixture.process.terminationStatus, SIGKILL)
+        XCTAssertNoThrow(try CheckpointImage.open(scratch + "/image"))
+    }
+
+    private func runBpfcp(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try CheckpointSupport.bpfcpBinary())
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let output = out.fileHandleForReading.readDataToEndOfFile()
+        let error = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: error, as: UTF8.self))
+    }
+}
