@@ -5,7 +5,11 @@ public enum CaptureLoader {
         case .live(let pid):
             return try Dumper.dump(pid: pid)
         case .image(let path):
-            throw BpfcpError("image_unsupported", "cannot read image \(Escape.text(path)) yet")
+            let checkpoint = try CheckpointImage.open(path)
+            guard let root = checkpoint.process(checkpoint.info.rootPid) else {
+                throw ImageError.section("manifest", "does not list the root process \(checkpoint.info.rootPid)")
+            }
+            return CheckpointView.dump(root, info: checkpoint.info)
         }
     }
 }
