@@ -1,6 +1,9 @@
 /* sock_diag(7) dumps of unix, TCP and UDP sockets over NETLINK_SOCK_DIAG. */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,15 +163,50 @@ static long read_reply(int fd, int family, int protocol, struct bpfcp_diag_socke
 	return rc < 0 ? rc : count;
 }
 
-long bpfcp_sock_diag(int family, int protocol, struct bpfcp_diag_socket *out, long max)
+/* Opens a NETLINK_SOCK_DIAG socket in the namespace at netns_path. Such a
+ * socket reports on the namespace it was created in, so the calling thread
+ * enters that namespace just for socket() and returns to its own at once. */
+static int diag_socket(const char *netns_path)
+{
+	int own, target, fd, rc = 0;
+
+	if (!netns_path) {
+		fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+		return fd < 0 ? -errno : fd;
+	}
+	own = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (own < 0)
+		return -errno;
+	target = open(netns_path, O_RDONLY | O_CLOEXEC);
+	if (target < 0) {
+		rc = -errno;
+		close(own);
+		return rc;
+	}
+
+	if (setns(target, CLONE_NEWNET) != 0) {
+		rc = -errno;
+	} else {
+		fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+		rc = fd < 0 ? -errno : fd;
+		/* Failing to return would leave this thread in the target's namespace. */
+		if (setns(own, CLONE_NEWNET) != 0)
+			abort();
+	}
+	close(target);
+	close(own);
+	return rc;
+}
+
+long bpfcp_sock_diag(const char *netns_path, int family, int protocol, struct bpfcp_diag_socket *out, long max)
 {
 	struct { struct nlmsghdr h; struct inet_diag_req_v2 r; } inet_req;
 	struct { struct nlmsghdr h; struct unix_diag_req r; } unix_req;
 	long rc;
-	int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	int fd = diag_socket(netns_path);
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 
 	if (family == AF_UNIX) {
 		memset(&unix_req, 0, sizeof(unix_req));

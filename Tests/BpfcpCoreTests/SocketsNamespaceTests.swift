@@ -42,6 +42,21 @@ final class SocketsNamespaceTests: XCTestCase {
         XCTAssertEqual(childSocket.peerOwners.map(\.pid), [fixture.pid])
     }
 
+    /// The /proc collector must query sock_diag inside the child's namespace,
+    /// where the child's socket lives, or it finds no state for it.
+    func testProcCollectorQueriesTargetNamespace() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "sockets_netns")
+        let child = Int32(try XCTUnwrap(fixture.int("child")))
+        let bpf = try XCTUnwrap(try SocketsKind.collectBPF(pid: child).first { $0.peerInode != nil })
+        let proc = try XCTUnwrap(try SocketsProc.collect(pid: child).first { $0.fd == bpf.fd })
+
+        XCTAssertEqual(proc.state, "CONNECTED")
+        XCTAssertEqual(proc.peerInode, bpf.peerInode)
+        XCTAssertEqual(proc.sendQueue, bpf.sendQueue)
+        XCTAssertEqual(proc.peerOwners.map(\.pid), [fixture.pid])
+    }
+
     /// Sockets in the same namespace as their peer carry no label.
     func testSameNamespacePeerUnlabelled() throws {
         try requireBPF()

@@ -41,10 +41,11 @@ struct bpfcp_diag_socket {
 };
 
 /* Dumps every socket of family (AF_UNIX, AF_INET, AF_INET6) and, for inet,
- * protocol (IPPROTO_TCP, IPPROTO_UDP) in the caller's network namespace.
+ * protocol (IPPROTO_TCP, IPPROTO_UDP) in the network namespace that
+ * netns_path names ("/proc/PID/ns/net"), or the caller's when it is NULL.
  * Stores at most max entries in out and returns how many sockets there
  * were in total, or a negative errno. */
-long bpfcp_sock_diag(int family, int protocol, struct bpfcp_diag_socket *out, long max);
+long bpfcp_sock_diag(const char *netns_path, int family, int protocol, struct bpfcp_diag_socket *out, long max);
 
 /* Duplicates fd of process pid into this process with pidfd_getfd(2), so
  * that getsockopt() can read the socket's options without touching the

@@ -5,16 +5,17 @@ import Foundation
 /// for states, queues and unix peers, /proc/PID/net/netlink for netlink, and
 /// getsockopt() on a pidfd_getfd() copy of each fd for options and addresses.
 ///
-/// NOTE: sock_diag answers for this process's network namespace only, so for a
-/// target in another namespace the queue sizes, unix peers and pending
-/// connections stay empty. Each socket's namespace is taken to be the
-/// process's, and peers in other namespaces are not labelled. Sequence
+/// sock_diag runs in the target's network namespace. NOTE: each socket's
+/// namespace is taken to be the process's, so peers in other namespaces are
+/// not labelled, and a socket that belongs to another namespace than its
+/// process (the server end of a unix connection made from another namespace)
+/// has no sock_diag values. Sequence
 /// numbers and the bytes of pending connections are never available here,
 /// and a unix datagram socket's receive queue counts the first datagram only.
 public enum SocketsProc {
     public static func collect(pid: Int32) throws -> [Socket] {
         let fds = try socketFds(pid: pid)
-        let diag = try SockDiagTables.load()
+        let diag = try SockDiagTables.load(netnsPath: "/proc/\(pid)/ns/net")
         let netlink = NetlinkTable.load(pid: pid)
         let netns = namespaceInode("/proc/\(pid)/ns/net")
 
@@ -27,7 +28,7 @@ public enum SocketsProc {
         return sockets
     }
 
-    /// The fds of `pid` whose link reads "socket:[inode]", in fd order.
+    /// Lists the fds of `pid` whose link reads "socket:[inode]", in fd order.
     static func socketFds(pid: Int32) throws -> [(Int32, UInt64)] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else {
             throw BpfcpError.noSuchProcess(pid)
@@ -85,14 +86,15 @@ struct SockDiagTables {
     var unix: [UInt64: bpfcp_diag_socket] = [:]
     var inet: [UInt64: bpfcp_diag_socket] = [:]
 
-    static func load() throws -> SockDiagTables {
+    /// Dumps the sockets of the network namespace at `netnsPath`, or of this process's when nil.
+    static func load(netnsPath: String? = nil) throws -> SockDiagTables {
         var tables = SockDiagTables()
-        for socket in try dump(family: AF_UNIX, protocol: 0) where socket.ino != 0 {
+        for socket in try dump(netnsPath, family: AF_UNIX, protocol: 0) where socket.ino != 0 {
             tables.unix[socket.ino] = socket
         }
         for family in [AF_INET, AF_INET6] {
             for proto in [Int32(IPPROTO_TCP), Int32(IPPROTO_UDP)] {
-                for socket in try dump(family: family, protocol: proto) where socket.ino != 0 {
+                for socket in try dump(netnsPath, family: family, protocol: proto) where socket.ino != 0 {
                     tables.inet[socket.ino] = socket
                 }
             }
@@ -100,14 +102,15 @@ struct SockDiagTables {
         return tables
     }
 
-    /// One sock_diag dump, retried with a larger buffer when sockets were left out.
-    static func dump(family: Int32, protocol: Int32) throws -> [bpfcp_diag_socket] {
+    /// Runs one sock_diag dump, retrying with a larger buffer when sockets were left out.
+    static func dump(_ netnsPath: String?, family: Int32, protocol: Int32) throws -> [bpfcp_diag_socket] {
         var capacity = 4096
         while true {
             var out = [bpfcp_diag_socket](repeating: bpfcp_diag_socket(), count: capacity)
-            let n = bpfcp_sock_diag(family, `protocol`, &out, capacity)
+            let n = bpfcp_sock_diag(netnsPath, family, `protocol`, &out, capacity)
             guard n >= 0 else {
-                throw BpfcpError.system("sock_diag dump of family \(family) protocol \(`protocol`)", Int32(-n))
+                let namespace = netnsPath ?? "this network namespace"
+                throw BpfcpError.system("sock_diag dump of family \(family) protocol \(`protocol`) in \(namespace)", Int32(-n))
             }
             if n <= capacity { return Array(out.prefix(n)) }
             capacity = n + 256
