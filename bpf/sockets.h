@@ -121,8 +121,8 @@ struct bpfcp_socket_owner {
 	__u32 pad1;
 };
 
-/* Both the BPF compiler and the Swift importer must see these layouts; a
- * field added without its padding fails here rather than in a short read. */
+/* Both the BPF compiler and the Swift importer check these layouts, so a
+ * field added without its padding fails the build instead of a read. */
 _Static_assert(sizeof(struct bpfcp_socket) == 688, "bpfcp_socket layout changed");
 _Static_assert(__builtin_offsetof(struct bpfcp_socket, snd_nxt) == 124, "bpfcp_socket layout changed");
 _Static_assert(__builtin_offsetof(struct bpfcp_socket, pending) == 424, "bpfcp_socket layout changed");

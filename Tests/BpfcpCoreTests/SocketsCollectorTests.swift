@@ -173,6 +173,21 @@ final class SocketsCollectorTests: XCTestCase {
         XCTAssertTrue(entry.fields.contains(Field("receive queue", "37")))
     }
 
+    /// Peer links read back from a dump's JSON items must match a live collection.
+    func testPeerLinksFromDump() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "sockets_basic")
+        let dump = try Dumper.dump(pid: fixture.pid, kinds: [try XCTUnwrap(KindRegistry.named("sockets"))])
+        let links = try SocketPeers.links(in: dump)
+        let pair0 = Int32(try XCTUnwrap(fixture.int("pair0")))
+        let pair1 = Int32(try XCTUnwrap(fixture.int("pair1")))
+
+        XCTAssertEqual(links, try SocketPeers.links(pid: fixture.pid))
+        XCTAssertEqual(links.first { $0.fd == pair0 }?.peerOwners, [SocketOwner(pid: fixture.pid, fd: pair1, comm: "sockets_basic")])
+        XCTAssertEqual(links.first { $0.fd == pair0 }?.peerPids, [fixture.pid])
+        XCTAssertNil(links.first { Int64($0.fd) == fixture.int("udp") }, "an unconnected socket has no peer")
+    }
+
     private func stateNumber(_ name: String) -> Int {
         ["ESTABLISHED": 1, "SYN_SENT": 2, "CLOSE": 7, "LISTEN": 10][name] ?? -1
     }

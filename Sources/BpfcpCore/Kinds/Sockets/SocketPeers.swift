@@ -29,7 +29,7 @@ public struct SocketPeerLink: Sendable, Equatable {
 /// Who talks to whom: joins each socket to the processes holding its peer.
 /// Unix peers are matched by the peer's inode, which sockfs keeps unique
 /// across network namespaces, so a peer in another namespace is found too
-/// (and the socket's `peerNetns` says so). TCP and UDP peers are matched by
+/// (and the socket's `peerNetns` records it). TCP and UDP peers are matched by
 /// the reversed address pair within the same network namespace only, which
 /// finds the other end of a loopback connection; an address pair seen from
 /// another namespace could belong to an unrelated socket.
@@ -54,7 +54,7 @@ public enum SocketPeers {
         }
     }
 
-    /// Whether a socket can have a peer held by some process: connected unix
+    /// Returns whether a socket can have a peer held by some process: connected unix
     /// sockets and connected TCP or UDP sockets.
     static func mayHavePeer(_ socket: Socket) -> Bool {
         if let inode = socket.peerInode { return inode != 0 }
