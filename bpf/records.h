@@ -24,6 +24,8 @@ enum bpfcp_rec_kind {
 	BPFCP_REC_EVENT_FILE = 21,
 	BPFCP_REC_SOCKET = 10,
 	BPFCP_REC_SOCKET_OWNER = 11,
+	BPFCP_REC_EPOLL = 22,
+	BPFCP_REC_EPOLL_WATCH = 23,
 	/* New kinds take the next free number here. */
 };
 
@@ -44,5 +46,6 @@ struct bpfcp_rec_hdr {
 #include "pipe.h"
 #include "eventfd.h"
 #include "sockets.h"
+#include "epoll.h"
 
 #endif

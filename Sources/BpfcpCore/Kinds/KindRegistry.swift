@@ -11,6 +11,7 @@ public enum KindRegistry {
         KindDescriptor(PipesKind.self),
         KindDescriptor(EventFilesKind.self),
         KindDescriptor(SocketsKind.self),
+        KindDescriptor(EpollKind.self),
     ]
 
     public static func named(_ name: String) -> KindDescriptor? {

@@ -1,0 +1,72 @@
+import CBpfcpShim
+import Foundation
+
+/// Epoll instances and their watches (iter/task_file, filtered in the
+/// kernel, walking each instance's tree of epitems): one row per watch.
+public enum EpollKind: ResourceKind {
+    public static let name = "epoll"
+    public static let title = "Epoll"
+    public static let columns = [
+        Column("EPFD", width: 6, alignRight: true), Column("TFD", width: 6, alignRight: true),
+        Column("TARGET", width: 12), Column("INODE", width: 10, alignRight: true), Column("EVENTS", width: 40),
+        Column("DATA", width: 18),
+    ]
+
+    public static func collect(_ target: Target, source: CollectorSource) throws -> [EpollWatch] {
+        switch source {
+        case .bpf: try collectBPF(pid: target.pid)
+        case .proc: try EpollProc.collect(pid: target.pid)
+        }
+    }
+
+    public static func collectBPF(pid: Int32) throws -> [EpollWatch] {
+        let bytes = try BPFRuntime.shared.object("epoll").iterate("dump_epoll", pid: pid)
+        let reader = RecordReader(bytes)
+        var watches: [EpollWatch] = []
+
+        for record in try reader.records() {
+            switch Int(record.kind) {
+            case Int(BPFCP_REC_EPOLL_WATCH.rawValue):
+                watches.append(watch(try reader.load(record, as: bpfcp_epoll_watch.self)))
+            case Int(BPFCP_REC_EPOLL.rawValue):
+                let rec = try reader.load(record, as: bpfcp_epoll.self)
+                if rec.truncated != 0 {
+                    Log.shared.write("epoll fd \(rec.fd) of process \(pid): stopped after \(rec.watches) watches")
+                }
+                if rec.watches == 0 { watches.append(EpollWatch(epollFd: rec.fd, events: [])) }
+            default:
+                continue
+            }
+        }
+        return sorted(watches)
+    }
+
+    static func sorted(_ watches: [EpollWatch]) -> [EpollWatch] {
+        watches.sorted { ($0.epollFd, $0.targetFd ?? -1, $0.data ?? 0) < ($1.epollFd, $1.targetFd ?? -1, $1.data ?? 0) }
+    }
+
+    private static func watch(_ rec: bpfcp_epoll_watch) -> EpollWatch {
+        let type = FileType.classify(mode: rec.target_mode, magic: rec.target_magic)
+        return EpollWatch(
+            epollFd: rec.epoll_fd, targetFd: rec.target_fd, targetInode: rec.target_ino,
+            targetDevice: Format.kernelDev(rec.target_dev), targetType: type.rawValue,
+            events: EpollWatch.names(events: rec.events), data: rec.data
+        )
+    }
+
+    public static func entry(_ w: EpollWatch) -> Entry {
+        guard let targetFd = w.targetFd else {
+            let fields = [Field("epoll fd", "\(w.epollFd)"), Field("watches", "none")]
+            return Entry(key: "epoll \(w.epollFd)", cells: ["\(w.epollFd)", "-", "-", "-", "no watches", "-"], fields: fields)
+        }
+        let events = w.events.joined(separator: "|")
+        let data = w.data.map { Format.hex($0) } ?? "-"
+        let fields = [
+            Field("epoll fd", "\(w.epollFd)"), Field("target fd", "\(targetFd)"),
+            Field("target type", w.targetType ?? "unknown"), Field("target inode", w.targetInode.map(String.init) ?? "-"),
+            Field("target device", w.targetDevice ?? "-"), Field("events", events), Field("data", data),
+        ]
+        let cells = ["\(w.epollFd)", "\(targetFd)", w.targetType ?? "?", w.targetInode.map(String.init) ?? "-", events, data]
+        return Entry(key: "epoll \(w.epollFd) fd \(targetFd) inode \(w.targetInode ?? 0)", cells: cells, fields: fields)
+    }
+}

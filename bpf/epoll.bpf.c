@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Epoll watches: for each epoll fd, an in-order walk of the red-black tree
+ * of epitems in its struct eventpoll. The walk reads pointers with
+ * bpf_probe_read_kernel, so a tree changing under it can end it early or
+ * repeat an item but not fault. */
+#include "vmlinux.h"
+#include "common.bpf.h"
+#include "anon_inode.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Watches reported per epoll fd, and the tree depth a successor search may
+ * climb or descend: a red-black tree of 2^32 nodes is at most 64 deep. */
+#define MAX_WATCHES 65536
+#define MAX_DEPTH 64
+
+struct tree_walk {
+	struct seq_file *seq;
+	struct rb_node *node;
+	__s32 epoll_fd;
+	__u32 count;
+};
+
+static __always_inline struct rb_node *rb_parent_of(struct rb_node *node)
+{
+	return (struct rb_node *)(BPF_CORE_READ(node, __rb_parent_color) & ~3UL);
+}
+
+/* Returns the in-order successor of node, or NULL after the last one. */
+static __always_inline struct rb_node *rb_successor(struct rb_node *node)
+{
+	struct rb_node *next = BPF_CORE_READ(node, rb_right);
+	struct rb_node *parent;
+
+	if (next) {
+		for (int i = 0; i < MAX_DEPTH; i++) {
+			struct rb_node *left = BPF_CORE_READ(next, rb_left);
+
+			if (!left)
+				break;
+			next = left;
+		}
+		return next;
+	}
+	for (int i = 0; i < MAX_DEPTH; i++) {
+		parent = rb_parent_of(node);
+		if (!parent || BPF_CORE_READ(parent, rb_right) != node)
+			return parent;
+		node = parent;
+	}
+	return NULL;
+}
+
+static __always_inline void write_watch(struct tree_walk *walk, struct epitem *item)
+{
+	struct bpfcp_epoll_watch rec = {};
+	struct inode *inode = BPF_CORE_READ(item, ffd.file, f_inode);
+
+	set_header(&rec.hdr, BPFCP_REC_EPOLL_WATCH, sizeof(rec));
+	rec.epoll_fd = walk->epoll_fd;
+	rec.target_fd = BPF_CORE_READ(item, ffd.fd);
+	rec.target_ino = BPF_CORE_READ(inode, i_ino);
+	rec.target_dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	rec.target_mode = BPF_CORE_READ(inode, i_mode);
+	rec.target_magic = BPF_CORE_READ(inode, i_sb, s_magic);
+	rec.events = BPF_CORE_READ(item, event.events);
+	rec.data = BPF_CORE_READ(item, event.data);
+	bpf_seq_write(walk->seq, &rec, sizeof(rec));
+}
+
+static long visit_watch(__u32 i, void *data)
+{
+	struct tree_walk *walk = data;
+	struct epitem *item;
+
+	if (!walk->node)
+		return 1;
+	/* rbn is the first member of struct epitem, inside a union. */
+	item = (void *)walk->node - bpf_core_field_offset(struct epitem, rbn);
+	write_watch(walk, item);
+	walk->count++;
+	walk->node = rb_successor(walk->node);
+	return 0;
+}
+
+SEC("iter/task_file")
+int dump_epoll(struct bpf_iter__task_file *ctx)
+{
+	struct file *file = ctx->file;
+	struct eventpoll *ep;
+	struct tree_walk walk = {};
+	struct bpfcp_epoll rec = {};
+
+	if (!file || !ctx->task || !IS_ANON(file, "[eventpoll]"))
+		return 0;
+	ep = BPF_CORE_READ(file, private_data);
+	if (!ep)
+		return 0;
+
+	walk.seq = ctx->meta->seq;
+	walk.epoll_fd = ctx->fd;
+	walk.node = BPF_CORE_READ(ep, rbr.rb_leftmost);
+	bpf_loop(MAX_WATCHES, visit_watch, &walk, 0);
+
+	set_header(&rec.hdr, BPFCP_REC_EPOLL, sizeof(rec));
+	rec.fd = ctx->fd;
+	rec.watches = walk.count;
+	rec.truncated = walk.node != NULL;
+	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+	return 0;
+}
