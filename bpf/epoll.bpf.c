@@ -9,16 +9,25 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Watches reported per epoll fd, and the tree depth a successor search may
+/* Tree nodes one run visits at most, and the depth a successor search may
  * climb or descend: a red-black tree of 2^32 nodes is at most 64 deep. */
-#define MAX_WATCHES 65536
+#define MAX_VISITS (1 << 20)
 #define MAX_DEPTH 64
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpfcp_epoll_cursor);
+} epoll_cursor SEC(".maps");
 
 struct tree_walk {
 	struct seq_file *seq;
 	struct rb_node *node;
 	__s32 epoll_fd;
-	__u32 count;
+	__u32 skip;
+	__u32 visited;
+	__u32 written;
 };
 
 static __always_inline struct rb_node *rb_parent_of(struct rb_node *node)
@@ -73,12 +82,15 @@ static long visit_watch(__u32 i, void *data)
 	struct tree_walk *walk = data;
 	struct epitem *item;
 
-	if (!walk->node)
+	if (!walk->node || walk->written >= BPFCP_EPOLL_WATCHES_PER_RUN)
 		return 1;
-	/* rbn is the first member of struct epitem, inside a union. */
-	item = (void *)walk->node - bpf_core_field_offset(struct epitem, rbn);
-	write_watch(walk, item);
-	walk->count++;
+	if (walk->visited >= walk->skip) {
+		/* rbn is the first member of struct epitem, inside a union. */
+		item = (void *)walk->node - bpf_core_field_offset(struct epitem, rbn);
+		write_watch(walk, item);
+		walk->written++;
+	}
+	walk->visited++;
 	walk->node = rb_successor(walk->node);
 	return 0;
 }
@@ -90,8 +102,13 @@ int dump_epoll(struct bpf_iter__task_file *ctx)
 	struct eventpoll *ep;
 	struct tree_walk walk = {};
 	struct bpfcp_epoll rec = {};
+	struct bpfcp_epoll_cursor *cursor;
+	__u32 zero = 0;
 
 	if (!file || !ctx->task || !IS_ANON(file, "[eventpoll]"))
+		return 0;
+	cursor = bpf_map_lookup_elem(&epoll_cursor, &zero);
+	if (!cursor || (cursor->fd >= 0 && cursor->fd != ctx->fd))
 		return 0;
 	ep = BPF_CORE_READ(file, private_data);
 	if (!ep)
@@ -99,12 +116,14 @@ int dump_epoll(struct bpf_iter__task_file *ctx)
 
 	walk.seq = ctx->meta->seq;
 	walk.epoll_fd = ctx->fd;
+	walk.skip = cursor->fd >= 0 ? cursor->skip : 0;
 	walk.node = BPF_CORE_READ(ep, rbr.rb_leftmost);
-	bpf_loop(MAX_WATCHES, visit_watch, &walk, 0);
+	bpf_loop(MAX_VISITS, visit_watch, &walk, 0);
 
 	set_header(&rec.hdr, BPFCP_REC_EPOLL, sizeof(rec));
 	rec.fd = ctx->fd;
-	rec.watches = walk.count;
+	rec.first = walk.skip;
+	rec.watches = walk.written;
 	rec.truncated = walk.node != NULL;
 	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
 	return 0;

@@ -1,13 +1,13 @@
-/* Records of epoll.bpf.c: one per epoll fd, then one per watch it has. */
+/* Records of epoll.bpf.c: one per watch, then one for its epoll fd. */
 #ifndef BPFCP_EPOLL_H
 #define BPFCP_EPOLL_H
 
 struct bpfcp_epoll {
 	struct bpfcp_rec_hdr hdr;
 	__s32 fd;
-	__u32 watches;		/* watch records written after this one */
-	__u32 truncated;	/* 1 when the walk stopped at its limit before the last watch */
-	__u32 pad;
+	__u32 first;		/* tree position of the first watch written, the cursor's skip */
+	__u32 watches;		/* watch records written before this one in this run */
+	__u32 truncated;	/* 1 when watches remain after the last one written */
 };
 
 struct bpfcp_epoll_watch {
@@ -20,6 +20,16 @@ struct bpfcp_epoll_watch {
 	__u32 events;		/* EPOLLIN, EPOLLET...: epoll_ctl() adds EPOLLERR and EPOLLHUP */
 	__u32 target_magic;	/* s_magic of the target's superblock */
 	__u64 data;		/* epoll_event.data as given to epoll_ctl() */
+};
+
+/* Settings of the next run, in the one-entry map epoll_cursor. One visit may
+ * write at most 32 KiB, so a run writes BPFCP_EPOLL_WATCHES_PER_RUN watches
+ * per epoll fd, and further runs resume one fd after `skip` watches. */
+#define BPFCP_EPOLL_WATCHES_PER_RUN 600
+
+struct bpfcp_epoll_cursor {
+	__s32 fd;		/* the only epoll fd to report, or -1 for all */
+	__u32 skip;		/* watches to pass over, in tree order, before writing */
 };
 
 #endif

@@ -84,6 +84,15 @@ int bpfcp_object_has_program(struct bpf_object *obj, const char *prog)
 	return bpf_object__find_program_by_name(obj, prog) != NULL;
 }
 
+int bpfcp_object_map_update(struct bpf_object *obj, const char *map_name, const void *key, const void *value)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, map_name);
+
+	if (!map)
+		return -ENOENT;
+	return bpf_map_update_elem(bpf_map__fd(map), key, value, BPF_ANY) ? -errno : 0;
+}
+
 /* Reads the iterator fd to the end into one growing buffer. */
 static long read_all(int fd, void **out, char *err, size_t err_len)
 {

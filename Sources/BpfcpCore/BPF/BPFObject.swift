@@ -40,6 +40,16 @@ public final class BPFObject: @unchecked Sendable {
         return Array(UnsafeRawBufferPointer(start: out, count: n))
     }
 
+    /// Stores `value` under `key` in map `map` of this object, to pass settings to the next iterator run.
+    public func updateMap<Key, Value>(_ map: String, key: Key, value: Value) throws {
+        var key = key
+        var value = value
+        let result = bpfcp_object_map_update(raw, map, &key, &value)
+        guard result == 0 else {
+            throw BpfcpError.system("updating BPF map \(map) of object \(name)", -result)
+        }
+    }
+
     /// Attaches iterator `program` and creates one iterator without reading it,
     /// which shows that the kernel supports the program's iterator target.
     public func probeIterator(_ program: String, pid: Int32? = nil) throws {

@@ -29,6 +29,11 @@ int bpfcp_object_has_program(struct bpf_object *obj, const char *prog);
 long bpfcp_iter_run(struct bpf_object *obj, const char *prog, int pid,
 		    void **out, char *err, size_t err_len);
 
+/* Stores value under key in the map called map_name of a loaded object, so
+ * that user space can pass settings such as a resume cursor to the next
+ * iterator run. Returns 0 or a negative errno. */
+int bpfcp_object_map_update(struct bpf_object *obj, const char *map_name, const void *key, const void *value);
+
 /* Routes libbpf's messages to fn instead of stderr, which would corrupt a
  * curses screen. level follows enum libbpf_print_level. */
 typedef void (*bpfcp_log_fn)(int level, const char *message);

@@ -19,10 +19,34 @@ public enum EpollKind: ResourceKind {
         }
     }
 
+    /// Serialises runs, because the resume cursor lives in the shared BPF object.
+    private static let cursorLock = NSLock()
+
+    /// Runs the iterator once for all epoll fds, then again from a cursor for
+    /// each fd that had more watches than one run may write.
     public static func collectBPF(pid: Int32) throws -> [EpollWatch] {
-        let bytes = try BPFRuntime.shared.object("epoll").iterate("dump_epoll", pid: pid)
-        let reader = RecordReader(bytes)
+        let object = try BPFRuntime.shared.object("epoll")
+        cursorLock.lock()
+        defer { cursorLock.unlock() }
+
         var watches: [EpollWatch] = []
+        var pending: [bpfcp_epoll_cursor] = []
+        var cursor = bpfcp_epoll_cursor(fd: -1, skip: 0)
+        for _ in 0..<100_000 {
+            try object.updateMap("epoll_cursor", key: UInt32(0), value: cursor)
+            let (found, unfinished) = try run(object, pid: pid)
+            watches += found
+            pending += unfinished
+            guard let next = pending.popLast() else { break }
+            cursor = next
+        }
+        return sorted(watches)
+    }
+
+    private static func run(_ object: BPFObject, pid: Int32) throws -> ([EpollWatch], [bpfcp_epoll_cursor]) {
+        let reader = RecordReader(try object.iterate("dump_epoll", pid: pid))
+        var watches: [EpollWatch] = []
+        var unfinished: [bpfcp_epoll_cursor] = []
 
         for record in try reader.records() {
             switch Int(record.kind) {
@@ -30,15 +54,13 @@ public enum EpollKind: ResourceKind {
                 watches.append(watch(try reader.load(record, as: bpfcp_epoll_watch.self)))
             case Int(BPFCP_REC_EPOLL.rawValue):
                 let rec = try reader.load(record, as: bpfcp_epoll.self)
-                if rec.truncated != 0 {
-                    Log.shared.write("epoll fd \(rec.fd) of process \(pid): stopped after \(rec.watches) watches")
-                }
-                if rec.watches == 0 { watches.append(EpollWatch(epollFd: rec.fd, events: [])) }
+                if rec.truncated != 0 { unfinished.append(bpfcp_epoll_cursor(fd: rec.fd, skip: rec.first + rec.watches)) }
+                if rec.watches == 0 && rec.first == 0 { watches.append(EpollWatch(epollFd: rec.fd, events: [])) }
             default:
                 continue
             }
         }
-        return sorted(watches)
+        return (watches, unfinished)
     }
 
     static func sorted(_ watches: [EpollWatch]) -> [EpollWatch] {
