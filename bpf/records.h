@@ -26,6 +26,8 @@ enum bpfcp_rec_kind {
 	BPFCP_REC_SOCKET_OWNER = 11,
 	BPFCP_REC_EPOLL = 22,
 	BPFCP_REC_EPOLL_WATCH = 23,
+	BPFCP_REC_NOTIFY_MARK = 24,
+	BPFCP_REC_NOTIFY_GROUP = 25,
 	/* New kinds take the next free number here. */
 };
 
@@ -47,5 +49,6 @@ struct bpfcp_rec_hdr {
 #include "eventfd.h"
 #include "sockets.h"
 #include "epoll.h"
+#include "notify.h"
 
 #endif

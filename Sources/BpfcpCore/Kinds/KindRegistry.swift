@@ -12,6 +12,7 @@ public enum KindRegistry {
         KindDescriptor(EventFilesKind.self),
         KindDescriptor(SocketsKind.self),
         KindDescriptor(EpollKind.self),
+        KindDescriptor(NotifyKind.self),
     ]
 
     public static func named(_ name: String) -> KindDescriptor? {
