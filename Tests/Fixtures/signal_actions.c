@@ -2,6 +2,7 @@
  * blocked mask, for the signals kinds. */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,9 @@ static void on_usr2(int sig, siginfo_t *info, void *context)
 	(void)context;
 }
 
+static sem_t worker_ready;
+static long worker_tid;
+
 static void *worker(void *arg)
 {
 	sigset_t set;
@@ -28,9 +32,8 @@ static void *worker(void *arg)
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGWINCH);
 	pthread_sigmask(SIG_SETMASK, &set, NULL);
-	printf("READY handler=%p altstack=%p altsize=%d worker=%ld\n", (void *)on_usr2, arg, 65536,
-	       (long)syscall(SYS_gettid));
-	fflush(stdout);
+	worker_tid = syscall(SYS_gettid);
+	sem_post(&worker_ready);
 	for (;;)
 		pause();
 	return NULL;
@@ -63,7 +66,15 @@ int main(void)
 	sigemptyset(&main_mask);
 	sigaddset(&main_mask, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &main_mask, NULL);
+	sem_init(&worker_ready, 0, 0);
 	pthread_create(&thread, NULL, worker, ss.ss_sp);
+
+	/* READY comes from the main thread after pthread_create() returns,
+	 * because glibc blocks every signal in the creating thread while it
+	 * clones, and a reader must not see that passing mask. */
+	sem_wait(&worker_ready);
+	printf("READY handler=%p altstack=%p altsize=%d worker=%ld\n", (void *)on_usr2, ss.ss_sp, 65536, worker_tid);
+	fflush(stdout);
 	for (;;)
 		pause();
 }
