@@ -12,24 +12,23 @@ final class CLIExitDuringDumpTests: XCTestCase {
         let fixture = try Fixture(c: "cli_target")
         let pid = fixture.pid
 
-        let dump = Process()
-        dump.executableURL = URL(fileURLWithPath: CLI.binary)
-        dump.arguments = ["--json", "dump", "--only", "files,memory", "\(pid)"]
-        let out = Pipe()
-        dump.standardOutput = out
-        try dump.run()
+        let outPath = FileManager.default.temporaryDirectory.path + "/bpfcp-exit-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: outPath) }
+        let dump = try Spawned(CLI.binary, ["--json", "dump", "--only", "files,memory", "\(pid)"],
+                               stdout: outPath, stderr: "/dev/null")
 
-        // The task object's programs load first (target validation), then the files object's.
-        try waitForProgramCount(of: dump.processIdentifier, above: taskPrograms)
-        kill(dump.processIdentifier, SIGSTOP)
+        // Objects load on first use: the task object's programs for target
+        // validation, then the files object's. A dump that preloads every
+        // object up front would break this wait.
+        try waitForProgramCount(of: dump.pid, above: taskPrograms)
+        kill(dump.pid, SIGSTOP)
         fixture.stop()
-        kill(dump.processIdentifier, SIGCONT)
+        kill(dump.pid, SIGCONT)
 
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        dump.waitUntilExit()
-        XCTAssertEqual(dump.terminationReason, .exit)
-        XCTAssertEqual(dump.terminationStatus, 1)
-        let text = String(decoding: data, as: UTF8.self)
+        let (exitedNormally, status) = try dump.wait(timeout: 60)
+        XCTAssertTrue(exitedNormally)
+        XCTAssertEqual(status, 1)
+        let text = try String(contentsOfFile: outPath, encoding: .utf8)
         XCTAssertEqual(text, #"{"error":{"code":"process_exited","message":"process \#(pid) exited during the dump: nothing was kept; run the dump again if it restarts"},"schema_version":1}"# + "\n")
     }
 

@@ -37,36 +37,18 @@ enum CLI {
     /// Runs `bpfcp arguments...`. With `asNobody`, runs it through setpriv as
     /// uid and gid 65534 with no supplementary groups and no capabilities.
     static func run(_ arguments: [String], asNobody: Bool = false, timeout: TimeInterval = 60) throws -> CLIResult {
-        let process = Process()
-        if asNobody {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-            process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", binary] + arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: binary)
-            process.arguments = arguments
-        }
-        process.currentDirectoryURL = URL(fileURLWithPath: "/")
-
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("bpfcp-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let outURL = dir.appendingPathComponent("stdout"), errURL = dir.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: outURL.path, contents: nil)
-        FileManager.default.createFile(atPath: errURL.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: outURL)
-        process.standardError = try FileHandle(forWritingTo: errURL)
-        process.standardInput = FileHandle.nullDevice
+        let outPath = dir.path + "/stdout", errPath = dir.path + "/stderr"
 
-        try process.run()
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(10_000) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            throw FixtureError("bpfcp \(arguments.joined(separator: " ")) did not finish within \(Int(timeout)) s")
-        }
-        process.waitUntilExit()
-        return CLIResult(exitedNormally: process.terminationReason == .exit, status: process.terminationStatus,
-                         stdout: Array(try Data(contentsOf: outURL)), stderr: Array(try Data(contentsOf: errURL)))
+        let child = asNobody
+            ? try Spawned("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", binary] + arguments,
+                          stdout: outPath, stderr: errPath)
+            : try Spawned(binary, arguments, stdout: outPath, stderr: errPath)
+        let (exitedNormally, status) = try child.wait(timeout: timeout)
+        return CLIResult(exitedNormally: exitedNormally, status: status,
+                         stdout: Array(try Data(contentsOf: URL(fileURLWithPath: outPath))),
+                         stderr: Array(try Data(contentsOf: URL(fileURLWithPath: errPath))))
     }
 }
