@@ -27,7 +27,10 @@ let psCommand = Command(
     if !uids.isEmpty { list = list.filter { uids.contains($0.uid) } }
     list.sort { $0.pid < $1.pid }
     if !pids.isEmpty && list.isEmpty {
-        throw BpfcpError("no_such_process", "no process with pid \(pids.map(String.init).joined(separator: ", ")) found: check the pid with `bpfcp ps`")
+        let pidList = pids.map(String.init).joined(separator: ", ")
+        let userList = arguments.list("--user").map(Escape.text).joined(separator: ", ")
+        let owner = uids.isEmpty ? "" : " owned by user \(userList)"
+        throw BpfcpError("no_such_process", "no process with pid \(pidList)\(owner) found: check the pid with `bpfcp ps`")
     }
 
     if output.json {

@@ -55,6 +55,7 @@ public enum Dumper {
             throw BpfcpError.noSuchProcess(pid)
         }
         if process.isKernelThread { throw BpfcpError.kernelThread(pid, process.comm) }
+        if process.isZombie, let signal = process.exitSignal { throw BpfcpError.zombie(pid, process.comm, signal: signal) }
         if process.isZombie { throw BpfcpError.zombie(pid, process.comm, status: process.exitStatus ?? 0) }
         return process
     }

@@ -29,6 +29,10 @@ public struct BpfcpError: Error, CustomStringConvertible, Sendable, Equatable {
         BpfcpError("zombie", "process \(pid) (\(comm)) is a zombie that exited with status \(status): only its parent can reap it; dump the parent instead")
     }
 
+    public static func zombie(_ pid: Int32, _ comm: String, signal: String) -> BpfcpError {
+        BpfcpError("zombie", "process \(pid) (\(comm)) is a zombie killed by \(signal): only its parent can reap it; dump the parent instead")
+    }
+
     public static func exited(_ pid: Int32) -> BpfcpError {
         BpfcpError("process_exited", "process \(pid) exited during the dump: nothing was kept; run the dump again if it restarts")
     }

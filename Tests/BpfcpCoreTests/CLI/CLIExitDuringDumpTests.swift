@@ -64,7 +64,7 @@ final class CLIExitDuringDumpTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(outcomes["process_exited"] ?? 0, 1, "no run ended mid-dump; outcomes: \(outcomes)")
     }
 
-    /// A complete dump of cli_target: both threads, the /dev/null fd and the
+    /// Checks that a dump of cli_target is complete: both threads, the /dev/null fd and the
     /// mapping of the executable.
     private func assertComplete(_ object: [String: Any], fd: Int64) throws {
         let kinds = try XCTUnwrap(object["kinds"] as? [String: Any])
@@ -76,7 +76,7 @@ final class CLIExitDuringDumpTests: XCTestCase {
         XCTAssertTrue(memory.contains { ($0["path"] as? String)?.hasSuffix("/cli_target") == true }, "memory lists the executable")
     }
 
-    /// Polls until process `pid` holds more than `count` BPF program fds.
+    /// Polls until process `pid` has more than `count` BPF program fds.
     private func waitForProgramCount(of pid: Int32, above count: Int) throws {
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {

@@ -41,6 +41,16 @@ final class CLITargetTests: XCTestCase {
         XCTAssertEqual(parent.status, 0, parent.out)
     }
 
+    func testZombieKilledBySignal() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "cli_zombie_signal")
+        let zombie = try XCTUnwrap(fixture.int("zombie"))
+        for source in [[], ["--proc"]] {
+            try assertOneLineError(["dump", "\(zombie)"] + source, status: 1, code: "zombie",
+                                   message: "process \(zombie) (cli_zombie_sign) is a zombie killed by SIGKILL: only its parent can reap it; dump the parent instead")
+        }
+    }
+
     func testThreadIdInsteadOfPid() throws {
         try requireBPF()
         let fixture = try Fixture(c: "cli_target")
