@@ -1,11 +1,14 @@
-/* Fixture for command-line tests: a process with one extra thread and one
- * open file. Prints READY with the thread's id and the fd, then waits, or
- * exits after argv[1] milliseconds when given. */
+/* Fixture for command-line tests: a process with one extra thread, /dev/null
+ * open, a pipe, a unix socket pair and an eventfd. Prints READY with the
+ * thread's id and the /dev/null fd, then waits, or exits after argv[1]
+ * milliseconds when given. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -24,8 +27,11 @@ int main(int argc, char **argv)
 {
 	pthread_t thread;
 	int fd = open("/dev/null", O_RDONLY);
+	int pipe_fds[2], socket_fds[2];
 
-	if (fd < 0 || pthread_create(&thread, NULL, worker, NULL) != 0)
+	if (fd < 0 || pipe(pipe_fds) != 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, socket_fds) != 0)
+		return 1;
+	if (eventfd(3, 0) < 0 || pthread_create(&thread, NULL, worker, NULL) != 0)
 		return 1;
 	while (worker_tid == 0)
 		usleep(1000);

@@ -46,6 +46,11 @@ final class CLIJSONDocTests: XCTestCase {
 
             let kinds = try XCTUnwrap(object["kinds"] as? [String: [String: Any]])
             XCTAssertEqual(Set(kinds.keys), Set(KindRegistry.all.map(\.name)))
+            // cli_target has a thread, files, a pipe, a unix socket pair and an eventfd.
+            for name in ["threads", "files", "memory", "signals", "sigthreads", "pipes", "sockets", "events"] where kinds[name] != nil {
+                let items = (kinds[name]?["items"] as? [[String: Any]]) ?? []
+                XCTAssertFalse(items.isEmpty, "kinds.\(name) has items to compare with docs/JSON.md")
+            }
             for (name, entry) in kinds {
                 tables[1].assertMatches(entry, "kinds.\(name)")
                 let itemTable = try doc.table("kinds.\(name)")
@@ -54,6 +59,33 @@ final class CLIJSONDocTests: XCTestCase {
                 }
             }
         }
+    }
+
+    func testCheckpointAndShowMatchDoc() throws {
+        try requireBPF()
+        let doc = try JSONDoc.load()
+        let fixture = try Fixture(c: "cli_target")
+        let directory = FileManager.default.temporaryDirectory.path + "/bpfcp-doc-image-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+
+        let dump = try CLI.run(["--json", "dump", "-D", directory, "\(fixture.pid)"])
+        XCTAssertEqual(dump.status, 0, dump.out + dump.err)
+        let report = try dump.json()
+        XCTAssertEqual(Set(report.keys), try doc.topLevelKeys("checkpoint"))
+        try doc.table("checkpoint").assertMatches(report.filter { $0.key != "schema_version" }, "checkpoint")
+        let stats = try XCTUnwrap(report["stats"] as? [String: Any])
+        try doc.tables("checkpoint")[1].assertMatches(stats, "checkpoint stats")
+        XCTAssertEqual(report["pids"] as? [Int], [Int(fixture.pid)])
+        XCTAssertEqual(stats["threads"] as? Int, 2)
+
+        let show = try CLI.run(["--json", "show", directory])
+        XCTAssertEqual(show.status, 0, show.err)
+        let image = try show.json()
+        XCTAssertEqual(Set(image.keys), try doc.topLevelKeys("show"))
+        try doc.table("show").assertMatches(try XCTUnwrap(image["image"] as? [String: Any]), "show image")
+        let processes = try XCTUnwrap(image["processes"] as? [[String: Any]])
+        XCTAssertEqual(processes.count, 1)
+        XCTAssertEqual(Set(processes.first?.keys ?? [:].keys), try doc.topLevelKeys("dump"))
     }
 
     func testEveryKindDocumented() throws {

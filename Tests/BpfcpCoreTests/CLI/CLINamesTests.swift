@@ -8,7 +8,7 @@ final class CLINamesTests: XCTestCase {
     func testLongArgvTruncatedWithTrueLength() throws {
         try requireBPF()
         let pid = try XCTUnwrap(try runCase("bc35_long_argv.sh").values.first)
-        try waitUntil("bc35 execs sh") { comm(pid) == "sh" }
+        try waitUntil("bc35 execs sh") { comm(pid) == "sh" && cmdline(pid).hasPrefix("sh\0-c\0") }
         // sh, -c, the script and "bc35" take 27 bytes, then 150 arguments of 4000 'A'.
         let trueLength = try ProcFS.readBytes("/proc/\(pid)/cmdline").count
         XCTAssertEqual(trueLength, 27 + 150 * 4001)
@@ -34,6 +34,7 @@ final class CLINamesTests: XCTestCase {
         let b = try waitForChild(of: try XCTUnwrap(pids["b"]))
         try waitUntil("bc36 renames its processes") {
             comm(c) == "a) R 1 (b" && comm(b) == #"process-name-t\xc3"# && comm(a) == "sleep"
+                && cmdline(a).hasPrefix("bc36-") && cmdline(b).hasPrefix("/tmp/process-name-")
         }
         let ppidC = try XCTUnwrap(Int(ProcFS.keyValues(try ProcFS.readText("/proc/\(c)/status"))["PPid"] ?? ""))
 
@@ -63,7 +64,9 @@ final class CLINamesTests: XCTestCase {
         let pids = try runCase("bc43_escape_name.sh")
         let comm = try XCTUnwrap(pids["comm"]), argv0 = try XCTUnwrap(pids["argv0"])
         let escapedComm = #"\x1b[2J\x1b[31mX\x07"#
-        try waitUntil("bc43 renames its processes") { self.comm(comm) == escapedComm && self.comm(argv0) == "sleep" }
+        try waitUntil("bc43 renames its processes") {
+            self.comm(comm) == escapedComm && self.comm(argv0) == "sleep" && self.cmdline(argv0).hasPrefix("\u{1b}]0;")
+        }
 
         for source in [[], ["--proc"]] {
             XCTAssertEqual(try psJSON(comm, source)["comm"] as? String, escapedComm)
@@ -139,6 +142,12 @@ final class CLINamesTests: XCTestCase {
     private func comm(_ pid: Int32) -> String? {
         guard let bytes = try? ProcFS.readBytes("/proc/\(pid)/stat"), let stat = try? StatLine(bytes) else { return nil }
         return Escape.bytes(stat.comm)
+    }
+
+    /// Returns the raw /proc/PID/cmdline of `pid`, empty while an exec has
+    /// set the new comm but not yet the new argv.
+    private func cmdline(_ pid: Int32) -> String {
+        String(decoding: (try? ProcFS.readBytes("/proc/\(pid)/cmdline")) ?? [], as: UTF8.self)
     }
 
     /// Polls `condition` for up to 10 s, because the cases start their
