@@ -46,8 +46,9 @@ final class CLIJSONDocTests: XCTestCase {
 
             let kinds = try XCTUnwrap(object["kinds"] as? [String: [String: Any]])
             XCTAssertEqual(Set(kinds.keys), Set(KindRegistry.all.map(\.name)))
-            // cli_target has a thread, files, a pipe, a unix socket pair and an eventfd.
-            for name in ["threads", "files", "memory", "signals", "sigthreads", "pipes", "sockets", "events"] where kinds[name] != nil {
+            // cli_target has a thread, files, a pipe, a unix socket pair, an eventfd in an epoll set and an inotify watch.
+            for name in ["threads", "files", "memory", "signals", "sigthreads", "pipes", "sockets", "events", "epoll", "notify"]
+            where kinds[name] != nil {
                 let items = (kinds[name]?["items"] as? [[String: Any]]) ?? []
                 XCTAssertFalse(items.isEmpty, "kinds.\(name) has items to compare with docs/JSON.md")
             }
