@@ -23,11 +23,15 @@ let package = Package(
         .target(name: "BpfcpCore", dependencies: ["CBpfcpShim"], path: "Sources/BpfcpCore"),
 
         // The ncurses front end of bpfcp-top.
-        .target(name: "BpfcpTUI", dependencies: ["BpfcpCore", "CNcursesw"], path: "Sources/BpfcpTUI"),
+        .target(name: "BpfcpTUI", dependencies: ["BpfcpCore", "CNcursesw", "CBpfcpDemo"], path: "Sources/BpfcpTUI"),
 
         .executableTarget(name: "bpfcp", dependencies: ["BpfcpCore"], path: "Sources/bpfcp"),
-        .executableTarget(name: "bpfcp-top", dependencies: ["BpfcpTUI", "BpfcpCore"], path: "Sources/bpfcp-top"),
+        // The --demo workload, in C because it forks; linked into bpfcp-top.
+        .target(name: "CBpfcpDemo", path: "Sources/CBpfcpDemo"),
+
+        .executableTarget(name: "bpfcp-top", dependencies: ["BpfcpTUI", "BpfcpCore", "CBpfcpDemo"], path: "Sources/bpfcp-top"),
 
         .testTarget(name: "BpfcpCoreTests", dependencies: ["BpfcpCore", "CBpfcpShim"], path: "Tests/BpfcpCoreTests"),
+        .testTarget(name: "BpfcpTUITests", dependencies: ["BpfcpTUI", "BpfcpCore", "CBpfcpDemo"], path: "Tests/BpfcpTUITests"),
     ]
 )

@@ -27,5 +27,9 @@ static inline int bpfcp_key_f(int n) { return KEY_F(n); }
 static inline int bpfcp_addwstr(int y, int x, const wchar_t *s, int n) { return mvaddnwstr(y, x, s, n); }
 static inline int bpfcp_attron(unsigned int a) { return attron(a); }
 static inline int bpfcp_attroff(unsigned int a) { return attroff(a); }
+static inline int bpfcp_attrset(unsigned int a) { return attrset(a); }
+/* Makes the next refresh() repaint every cell, as Ctrl-L asks. */
+static inline int bpfcp_clear_all(void) { return clearok(curscr, TRUE); }
+static inline int bpfcp_key_code_yes(void) { return KEY_CODE_YES; }
 
 #endif

@@ -1,0 +1,100 @@
+/// One command of bpfcp-top: the keys that run it, the modes it works in and
+/// a small function that changes the state and returns what the main loop
+/// must do next.
+///
+/// The action table is the only place keys are bound. Commands that act on a
+/// process (checkpoint `c`, mark a capture `m`, diff two marks `D`, write an
+/// image `w`, open an image `o`, restore `R`) plug in as more rows. A row whose
+/// command changes a process sets `changesState`, and `--readonly` then
+/// rejects it before it runs.
+public struct Action: Sendable {
+    public let keys: [Key]
+    /// Short name for the footer, e.g. "Dump".
+    public let label: String
+    /// One line for the help screen.
+    public let help: String
+    public let modes: Set<Mode>
+    /// True for commands that change a process (kill, restore...): disabled by --readonly.
+    public let changesState: Bool
+    public let inFooter: Bool
+    public let run: @Sendable (inout AppState) -> Reaction
+
+    public init(_ keys: [Key], _ label: String, _ help: String, modes: Set<Mode>, changesState: Bool = false,
+                inFooter: Bool = true, run: @escaping @Sendable (inout AppState) -> Reaction) {
+        self.keys = keys
+        self.label = label
+        self.help = help
+        self.modes = modes
+        self.changesState = changesState
+        self.inFooter = inFooter
+        self.run = run
+    }
+}
+
+/// Routes keys to actions for the current mode.
+public enum Dispatcher {
+    /// Handles one key press. In search and filter modes, printable characters
+    /// are text; everything else goes through the action table.
+    public static func handle(_ key: Key, _ state: inout AppState, actions: [Action] = ActionTable.all) -> Reaction {
+        if state.mode == .help, !isGlobal(key) {
+            state.mode = state.modeBeforeHelp
+            return .redraw
+        }
+        if state.mode.takesText, case .char(let c) = key {
+            return TextInput.type(c, &state)
+        }
+
+        guard let action = actions.first(where: { $0.modes.contains(state.mode) && $0.keys.contains(key) }) else {
+            return .none
+        }
+        if action.changesState && state.options.readOnly {
+            state.report(.error("\(action.label) changes the process, so --readonly disables it"))
+            return .redraw
+        }
+        return action.run(&state)
+    }
+
+    /// Keys that work the same in every mode.
+    private static func isGlobal(_ key: Key) -> Bool {
+        key == .ctrl("c") || key == .ctrl("l")
+    }
+
+    /// Footer hints for `mode`: each footer action's first key and label.
+    public static func hints(for mode: Mode, actions: [Action] = ActionTable.all) -> [(key: String, label: String)] {
+        actions.filter { $0.inFooter && $0.modes.contains(mode) }.map { ($0.keys[0].label, $0.label) }
+    }
+}
+
+/// Typing in the search and filter prompts.
+enum TextInput {
+    static func type(_ c: Character, _ state: inout AppState) -> Reaction {
+        guard !(c.asciiValue.map { $0 < 0x20 || $0 == 0x7F } ?? false) else { return .none }
+        if state.mode == .search {
+            state.searchText.append(c)
+            return searchMoved(&state, fromNext: false)
+        }
+        state.table.filter.append(c)
+        state.table.rebuild(height: state.layout.listHeight)
+        return .redraw
+    }
+
+    static func erase(_ state: inout AppState) -> Reaction {
+        if state.mode == .search {
+            if !state.searchText.isEmpty { state.searchText.removeLast() }
+            return searchMoved(&state, fromNext: false)
+        }
+        if !state.table.filter.isEmpty { state.table.filter.removeLast() }
+        state.table.rebuild(height: state.layout.listHeight)
+        return .redraw
+    }
+
+    static func searchMoved(_ state: inout AppState, fromNext: Bool) -> Reaction {
+        let text = state.searchText
+        if !text.isEmpty, !state.table.search(text, fromNext: fromNext, height: state.layout.listHeight) {
+            state.report(.error("no process matches '\(text)'"))
+        } else {
+            state.status = nil
+        }
+        return .redraw
+    }
+}

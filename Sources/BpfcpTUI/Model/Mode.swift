@@ -1,0 +1,64 @@
+/// What the screen shows and how keys are read, as bpftop's mode enum.
+/// Each mode has its own footer of key hints, built from the action table.
+public enum Mode: Equatable, Sendable {
+    case list
+    /// Incremental search: typed text moves the selection to the next match.
+    case search
+    /// Filter: typed text hides the processes that do not contain it.
+    case filter
+    /// Picking the sort column from a menu (F6).
+    case sortMenu
+    case detail
+    case help
+
+    /// Modes that read typed characters as text instead of commands.
+    public var takesText: Bool { self == .search || self == .filter }
+}
+
+/// A key press, independent of curses.
+public enum Key: Hashable, Sendable {
+    case char(Character)
+    case ctrl(Character)
+    case up, down, left, right, pageUp, pageDown, home, end
+    case enter, escape, backspace, tab, backTab
+    case function(Int)
+    case resize
+
+    /// The key as the help screen and footer name it.
+    public var label: String {
+        switch self {
+        case .char(" "): "Space"
+        case .char(let c): String(c)
+        case .ctrl(let c): "^" + String(c).uppercased()
+        case .up: "Up"
+        case .down: "Down"
+        case .left: "Left"
+        case .right: "Right"
+        case .pageUp: "PgUp"
+        case .pageDown: "PgDn"
+        case .home: "Home"
+        case .end: "End"
+        case .enter: "Enter"
+        case .escape: "Esc"
+        case .backspace: "Bksp"
+        case .tab: "Tab"
+        case .backTab: "S-Tab"
+        case .function(let n): "F\(n)"
+        case .resize: "resize"
+        }
+    }
+}
+
+/// What the main loop must do after an action, as htop's reaction flags.
+public struct Reaction: OptionSet, Sendable {
+    public let rawValue: Int
+    public init(rawValue: Int) { self.rawValue = rawValue }
+
+    public static let redraw = Reaction(rawValue: 1 << 0)
+    /// Refresh the process list now instead of waiting for the delay.
+    public static let rescan = Reaction(rawValue: 1 << 1)
+    /// Clear the terminal and repaint everything (Ctrl-L).
+    public static let repaintAll = Reaction(rawValue: 1 << 2)
+    public static let quit = Reaction(rawValue: 1 << 3)
+    public static let none: Reaction = []
+}

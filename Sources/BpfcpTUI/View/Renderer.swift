@@ -1,0 +1,115 @@
+import BpfcpCore
+import Foundation
+
+/// Builds the whole screen from the state, without curses: two header
+/// lines, the body of the current mode, the status bar and the footer.
+/// Scrolling of expanded detail rows is settled here, so it takes the state inout.
+public enum Renderer {
+    static let spinner = ["|", "/", "-", "\\"]
+
+    public static func render(_ state: inout AppState) -> [ScreenLine] {
+        let layout = state.layout
+        if layout.tooSmall {
+            return [ScreenLine("terminal too small: bpfcp-top needs 30x8", .statusError).fitted(layout.cols)]
+                + Array(repeating: ScreenLine(), count: max(0, layout.rows - 1))
+        }
+
+        var lines: [ScreenLine]
+        switch state.mode {
+        case .detail where state.detail != nil:
+            lines = DetailView.header(state) + DetailView.body(&state)
+        case .help:
+            lines = ListView.header(state) + HelpView.body(state)
+        case .sortMenu:
+            lines = ListView.header(state) + ListView.sortMenu(state)
+        default:
+            lines = ListView.header(state) + ListView.body(state)
+        }
+
+        let bodyRows = layout.rows - Layout.bottomLines
+        lines = Array(lines.prefix(bodyRows))
+        while lines.count < bodyRows { lines.append(ScreenLine()) }
+        lines.append(statusLine(state))
+        lines.append(footer(state))
+        return lines.map { $0.fitted(layout.cols) }
+    }
+
+    /// The status bar: the spinner while work runs, else the last message.
+    static func statusLine(_ state: AppState) -> ScreenLine {
+        let cols = state.layout.cols
+        if let busy = state.busy {
+            let frame = spinner[state.spinnerFrame % spinner.count]
+            return ScreenLine("[\(frame)] \(busy)...", .statusInfo).fitted(cols, fill: .statusInfo)
+        }
+        if let status = state.status {
+            let style: Style = status.isError ? .statusError : .statusInfo
+            return ScreenLine(status.text, style).fitted(cols, fill: style)
+        }
+        if !state.localeIsUTF8 {
+            return ScreenLine("warning: the locale is not UTF-8, so non-ASCII names show as '?'; set LANG=C.UTF-8",
+                              .statusError).fitted(cols, fill: .statusError)
+        }
+        return ScreenLine()
+    }
+
+    /// Key hints for the mode, or the search/filter prompt.
+    static func footer(_ state: AppState) -> ScreenLine {
+        var spans: [Span] = []
+        switch state.mode {
+        case .search: spans = [Span("Search: ", .footerKey), Span(state.searchText + "_", .normal), Span("  ")]
+        case .filter: spans = [Span("Filter: ", .footerKey), Span(state.table.filter + "_", .normal), Span("  ")]
+        case .help: spans = [Span("any key", .footerKey), Span(" back  ", .footerLabel)]
+        default: break
+        }
+        if state.mode != .help {
+            for hint in Dispatcher.hints(for: state.mode) {
+                spans.append(Span(hint.key, .footerKey))
+                spans.append(Span(" " + hint.label + "  ", .footerLabel))
+            }
+        }
+        return ScreenLine(spans).fitted(state.layout.cols, fill: .footerLabel)
+    }
+
+    /// Columns of a table fitted to `cols`: fixed widths, and the last
+    /// column (or any column of width 0) takes the rest.
+    static func tableLine(_ cells: [String], columns: [(width: Int, alignRight: Bool)], cols: Int, style: Style) -> ScreenLine {
+        var text = ""
+        var used = 0
+        for (i, column) in columns.enumerated() where used < cols {
+            let last = i == columns.count - 1
+            let width = last || column.width == 0 ? max(0, cols - used) : min(column.width, cols - used)
+            let cell = i < cells.count ? cells[i] : ""
+            let gap = last ? "" : " "
+            text += TextWidth.fit(cell, max(0, width - gap.count), alignRight: column.alignRight) + gap
+            used += width
+        }
+        return ScreenLine(text, style).fitted(cols, fill: style)
+    }
+}
+
+/// The help screen, listed from the action table so new actions appear by themselves.
+enum HelpView {
+    static func body(_ state: AppState) -> [ScreenLine] {
+        var lines = [ScreenLine("Keys (any key returns)", .columnHeader).fitted(state.layout.cols, fill: .columnHeader)]
+        var seen = Set<String>()
+        for action in ActionTable.all {
+            let keys = action.keys.map(\.label).joined(separator: " ")
+            guard seen.insert(keys + action.help).inserted else { continue }
+            let modes = modeNames(action.modes)
+            let note = action.changesState ? " (disabled by --readonly)" : ""
+            lines.append(ScreenLine([Span(TextWidth.fit(keys, 16), .footerKey),
+                                     Span(" " + TextWidth.fit(modes, 14) + " " + action.help + note)]))
+        }
+        lines.append(ScreenLine())
+        lines.append(ScreenLine("CPU% is CPU time used since the previous refresh per wall-clock time; above 100 means several threads ran.", .dim))
+        lines.append(ScreenLine("Dumps are live: the process keeps running, so its state may move while it is read.", .dim))
+        return lines
+    }
+
+    private static func modeNames(_ modes: Set<Mode>) -> String {
+        if modes.count >= 5 { return "everywhere" }
+        let names: [(Mode, String)] = [(.list, "list"), (.search, "search"), (.filter, "filter"),
+                                       (.sortMenu, "sort"), (.detail, "dump")]
+        return names.filter { modes.contains($0.0) }.map(\.1).joined(separator: ",")
+    }
+}

@@ -1,0 +1,134 @@
+/* A small process tree with one of every common kind of state, so that each
+ * tab of bpfcp-top has rows: a parent and a child joined by a pipe and a
+ * unix socket pair, regular files at known offsets, an anonymous mapping,
+ * several threads and a periodic timerfd. */
+#define _GNU_SOURCE
+#include "bpfcp_demo.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#define DEMO_THREADS 3
+
+/* Dies with the process that started this one. The check after prctl closes
+ * the race where that process died before the death signal was armed. */
+static int die_with_parent(pid_t expected_parent)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
+		return -1;
+	return getppid() == expected_parent ? 0 : -1;
+}
+
+static int open_at(const char *path, off_t size, off_t offset)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0 || ftruncate(fd, size) != 0 || lseek(fd, offset, SEEK_SET) != offset)
+		return -1;
+	return fd;
+}
+
+static void *worker(void *arg)
+{
+	char name[16];
+
+	snprintf(name, sizeof(name), "demo-worker-%ld", (long)(size_t)arg);
+	prctl(PR_SET_NAME, name, 0, 0, 0);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+/* The child reads the pipe and keeps its socket end, so both show as peers. */
+static void run_child(int pipe_read, int sock)
+{
+	char byte;
+
+	prctl(PR_SET_NAME, "bpfcp-demo-kid", 0, 0, 0);
+	(void)sock;
+	for (;;) {
+		if (read(pipe_read, &byte, 1) <= 0)
+			pause();
+	}
+}
+
+static int start_timer(void)
+{
+	struct itimerspec spec = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+
+	if (fd < 0 || timerfd_settime(fd, 0, &spec, NULL) != 0)
+		return -1;
+	return fd;
+}
+
+int bpfcp_demo_pipe(int fds[2])
+{
+	return pipe2(fds, O_CLOEXEC);
+}
+
+int bpfcp_demo_main(void)
+{
+	char dir[] = "/tmp/bpfcp-demo-XXXXXX";
+	char notes[64], log[64];
+	int pipefd[2], socks[2], timer;
+	pthread_t threads[DEMO_THREADS];
+	void *area;
+	pid_t parent = getpid(), child;
+
+	if (die_with_parent(getppid()) != 0)
+		return 1;
+	prctl(PR_SET_NAME, "bpfcp-demo", 0, 0, 0);
+
+	if (!mkdtemp(dir))
+		return 2;
+	snprintf(notes, sizeof(notes), "%s/notes.txt", dir);
+	snprintf(log, sizeof(log), "%s/events.log", dir);
+	if (open_at(notes, 8192, BPFCP_DEMO_NOTES_OFFSET) < 0 || open_at(log, 16384, BPFCP_DEMO_LOG_OFFSET) < 0)
+		return 3;
+	/* bpfcp-top removes the directory when it stops the demo. */
+
+	if (pipe(pipefd) != 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, socks) != 0)
+		return 4;
+
+	child = fork();
+	if (child < 0)
+		return 5;
+	if (child == 0) {
+		if (die_with_parent(parent) != 0)
+			_exit(1);
+		close(pipefd[1]);
+		close(socks[0]);
+		run_child(pipefd[0], socks[1]);
+	}
+	close(pipefd[0]);
+	close(socks[1]);
+
+	area = mmap(NULL, 64 * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (area == MAP_FAILED)
+		return 6;
+	memset(area, 0x5a, 16 * 4096);
+	timer = start_timer();
+	if (timer < 0)
+		return 7;
+	for (long i = 0; i < DEMO_THREADS; i++)
+		pthread_create(&threads[i], NULL, worker, (void *)(size_t)(i + 1));
+
+	printf("READY parent=%d child=%d dir=%s\n", parent, child, dir);
+	fflush(stdout);
+	for (;;) {
+		unsigned long long expirations;
+
+		if (read(timer, &expirations, sizeof(expirations)) > 0 && write(pipefd[1], "t", 1) < 0)
+			pause();
+	}
+}
