@@ -1,0 +1,144 @@
+import Foundation
+import XCTest
+
+/// A fixture process with known state, built from Tests/Fixtures/NAME.c (or
+/// run as a script) and killed when the test ends.
+///
+/// Protocol: the fixture sets up its state, prints one line starting with
+/// "READY" followed by space-separated key=value pairs, then waits to be killed.
+/// Programs that print some other first line (the shared cases) are started
+/// with `readyPrefix: nil`, and that line is kept in `firstLine`.
+///
+/// Foundation starts each child in a process group of its own, so `stop()`
+/// kills the group and with it the children a fixture forked.
+final class Fixture {
+    let process: Process
+    let values: [String: String]
+    let firstLine: String
+    private let stdout: Pipe
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Compiles (once per test run) and starts Tests/Fixtures/NAME.c with `arguments`.
+    convenience init(c name: String, arguments: [String] = [], flags: [String] = []) throws {
+        let binary = try Fixture.compile(name, flags: flags)
+        try self.init(executable: binary, arguments: arguments)
+    }
+
+    init(executable: String, arguments: [String], environment: [String: String]? = nil,
+         readyPrefix: String? = "READY", timeout: TimeInterval = 20) throws {
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        stdout = Pipe()
+        process.standardOutput = stdout
+        process.standardError = FileHandle.standardError
+        try process.run()
+
+        guard let line = Fixture.readLine(stdout.fileHandleForReading, timeout: timeout),
+              line.hasPrefix(readyPrefix ?? "") else {
+            kill(-process.processIdentifier, SIGKILL)
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            throw FixtureError("fixture \(executable) did not print \(readyPrefix ?? "a line") within \(Int(timeout)) s")
+        }
+        firstLine = line
+        var parsed: [String: String] = [:]
+        for pair in line.split(separator: " ").dropFirst() {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            if parts.count == 2 { parsed[String(parts[0])] = String(parts[1]) }
+        }
+        values = parsed
+    }
+
+    deinit {
+        stop()
+    }
+
+    func int(_ key: String) -> Int64? {
+        values[key].flatMap { Int64($0) }
+    }
+
+    /// Kills the fixture's process group and reaps the fixture. Safe to call twice.
+    func stop() {
+        kill(-process.processIdentifier, SIGKILL)
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Builds Tests/Fixtures/NAME.c into build/fixtures/NAME when the source is newer.
+    static func compile(_ name: String, flags: [String] = []) throws -> String {
+        let root = repositoryRoot()
+        let source = root + "/Tests/Fixtures/\(name).c"
+        let outDir = root + "/build/fixtures"
+        let binary = outDir + "/\(name)"
+        try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
+
+        let fm = FileManager.default
+        if let built = try? fm.attributesOfItem(atPath: binary)[.modificationDate] as? Date,
+           let src = try? fm.attributesOfItem(atPath: source)[.modificationDate] as? Date, built > src {
+            return binary
+        }
+        let gcc = Process()
+        gcc.executableURL = URL(fileURLWithPath: "/usr/bin/gcc")
+        gcc.arguments = ["-Wall", "-O2", "-pthread", "-o", binary + ".tmp", source] + flags
+        try gcc.run()
+        gcc.waitUntilExit()
+        guard gcc.terminationStatus == 0 else { throw FixtureError("gcc failed on \(source)") }
+        try? fm.removeItem(atPath: binary)
+        try fm.moveItem(atPath: binary + ".tmp", toPath: binary)
+        return binary
+    }
+
+    /// The repository root, found from this source file's path.
+    static func repositoryRoot() -> String {
+        var url = URL(fileURLWithPath: #filePath)
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: url.path + "/Package.swift") { return url.path }
+        }
+        return FileManager.default.currentDirectoryPath
+    }
+
+    /// Path of a file in ../shared/cases beside the repository, or in $BPFCP_CASES.
+    static func casePath(_ file: String) -> String {
+        let base = ProcessInfo.processInfo.environment["BPFCP_CASES"] ?? (repositoryRoot() + "/../shared/cases")
+        return base + "/" + file
+    }
+
+    private static func readLine(_ handle: FileHandle, timeout: TimeInterval) -> String? {
+        let fd = handle.fileDescriptor
+        let deadline = Date().addingTimeInterval(timeout)
+        var bytes: [UInt8] = []
+        while Date() < deadline {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&pfd, 1, 100) > 0 else { continue }
+            var byte: UInt8 = 0
+            guard read(fd, &byte, 1) == 1 else { return nil }
+            if byte == 0x0A { return String(decoding: bytes, as: UTF8.self) }
+            bytes.append(byte)
+        }
+        return nil
+    }
+}
+
+struct FixtureError: Error, CustomStringConvertible {
+    let description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// Skips the test, saying why, when BPF cannot run here: not root, or no
+/// kernel BTF. CI runs as root with BTF, so nothing skips there.
+func requireBPF() throws {
+    if geteuid() != 0 {
+        throw XCTSkip("BPF tests need root (CAP_BPF, CAP_PERFMON); run `make test` as root")
+    }
+    if !FileManager.default.fileExists(atPath: "/sys/kernel/btf/vmlinux") {
+        throw XCTSkip("kernel has no BTF at /sys/kernel/btf/vmlinux, which CO-RE programs need")
+    }
+}

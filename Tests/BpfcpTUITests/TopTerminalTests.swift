@@ -1,0 +1,171 @@
+import XCTest
+
+/// bpfcp-top driven end to end under tmux, as a person at a terminal uses it.
+final class TopTerminalTests: XCTestCase {
+    private func start(_ session: TmuxSession, _ arguments: String) throws {
+        let log = NSTemporaryDirectory() + "bpfcp-top-test-\(getpid()).log"
+        try session.command("BPFCP_LOG=\(log) \(try bpfcpTopBinary()) \(arguments)")
+    }
+
+    /// Quits with `keys`, then checks the shell is back on the normal screen and usable.
+    private func assertRestored(_ session: TmuxSession, file: StaticString = #filePath, line: UInt = #line) throws {
+        XCTAssertTrue(session.waitUntil(timeout: 5) { _ in (try? session.format("#{alternate_on}")) == "0" },
+                      "the alternate screen is still on", file: file, line: line)
+        try session.command("echo shell-ok-$((6*7))")
+        XCTAssertTrue(session.waitFor("shell-ok-42", timeout: 5), "the shell does not answer after bpfcp-top exits",
+                      file: file, line: line)
+    }
+
+    /// Checks the layout follows the pane: header on the first row, footer on the last, nothing wider than the pane.
+    private func assertFooterOnLastRow(_ session: TmuxSession, width: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        let height = try XCTUnwrap(Int(try session.format("#{pane_height}")))
+        XCTAssertEqual(try session.format("#{pane_width}"), "\(width)", file: file, line: line)
+        let follows = session.waitUntil(timeout: 5) { screen in
+            let rows = screen.split(separator: "\n", omittingEmptySubsequences: false)
+            return rows.count >= height && rows[height - 1].contains("Next tab") && rows[0].hasPrefix("PID ")
+                && rows[2].contains("Files") && rows.allSatisfy { $0.count <= width }
+        }
+        XCTAssertTrue(follows, "the layout did not follow the resize to \(width)x\(height):\n\(session.screen)", file: file, line: line)
+    }
+
+    func testSearchDumpFilesTabResizeQuit() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "files_basic")
+        let dir = try XCTUnwrap(fixture.values["dir"])
+        let session = try TmuxSession()
+        try start(session, "")
+        XCTAssertTrue(session.waitFor("eBPF task/dump_procs"), "the process list did not appear")
+        XCTAssertEqual(try session.format("#{alternate_on}"), "1")
+
+        try session.keys("/")
+        try session.type("files_basic")
+        try session.keys("Enter", "Enter")
+        XCTAssertTrue(session.waitFor("PID \(fixture.pid) files_basic"), "the dump of the fixture did not open")
+
+        try session.keys("Tab", "Tab")
+        let alpha = session.waitUntil { screen in
+            screen.split(separator: "\n").contains { $0.contains(dir + "/alpha") && $0.contains(" 100 ") }
+        }
+        XCTAssertTrue(alpha, "the Files tab does not show \(dir)/alpha at offset 100:\n\(session.screen)")
+
+        try session.resize(width: 90, height: 25)
+        try assertFooterOnLastRow(session, width: 90)
+        try session.resize(width: 140, height: 45)
+        try assertFooterOnLastRow(session, width: 140)
+
+        try session.keys("Escape")
+        XCTAssertTrue(session.waitFor("eBPF task/dump_procs"), "Esc did not return to the process list")
+        try session.keys("q")
+        try assertRestored(session)
+    }
+
+    func testCtrlCRestoresTerminal() throws {
+        let session = try TmuxSession()
+        try start(session, "")
+        XCTAssertTrue(session.waitFor("bpfcp-top 0.1.0"))
+        try session.keys("C-c")
+        try assertRestored(session)
+    }
+
+    func testSigtermRestoresTerminal() throws {
+        let session = try TmuxSession()
+        try start(session, "")
+        XCTAssertTrue(session.waitFor("bpfcp-top 0.1.0"))
+        let pid = try XCTUnwrap(try session.foregroundPid(), "bpfcp-top is not running in the pane")
+        XCTAssertEqual(kill(pid, SIGTERM), 0)
+        try assertRestored(session)
+    }
+
+    func testCrashRestoresTerminal() throws {
+        let session = try TmuxSession()
+        try start(session, "")
+        XCTAssertTrue(session.waitFor("bpfcp-top 0.1.0"))
+        let pid = try XCTUnwrap(try session.foregroundPid(), "bpfcp-top is not running in the pane")
+        XCTAssertEqual(kill(pid, SIGSEGV), 0)
+        try assertRestored(session)
+    }
+
+    func testDemoFillsEveryTab() throws {
+        try requireBPF()
+        let session = try TmuxSession()
+        try start(session, "--demo")
+        XCTAssertTrue(session.waitFor("bpfcp-demo | live dump"), "--demo did not open the demo's dump")
+        let demoPid = try XCTUnwrap(Int32(try session.capture().split(separator: " ")[1]))
+        let overview = try session.capture()
+        XCTAssertTrue(overview.contains("threads         4"), overview)
+
+        try session.keys("Tab")
+        XCTAssertTrue(session.waitFor("demo-worker-3"), "the Threads tab does not list the demo's threads")
+        try session.keys("Tab")
+        let files = try session.capture()
+        let rows = files.split(separator: "\n")
+        XCTAssertTrue(rows.contains { $0.contains(" 1234 ") && $0.contains("/notes.txt") }, files)
+        XCTAssertTrue(rows.contains { $0.contains(" 4096 ") && $0.contains("/events.log") }, files)
+        XCTAssertTrue(files.contains("timerfd"), files)
+        XCTAssertTrue(files.contains("socket"), files)
+        XCTAssertTrue(files.contains("pipe"), files)
+        try session.keys("Tab")
+        XCTAssertFalse(try session.capture().contains("unavailable:"), "the Memory tab is unavailable")
+        XCTAssertFalse(try session.capture().contains("(no rows)"), "the Memory tab has no rows")
+
+        let children = try String(contentsOfFile: "/proc/\(demoPid)/task/\(demoPid)/children", encoding: .utf8)
+        let kidPid = try XCTUnwrap(children.split(separator: " ").first.flatMap { Int32($0) }, "the demo has no child")
+        try session.keys("Escape", "/")
+        try session.type("bpfcp-demo-kid")
+        try session.keys("Enter", "t")
+        let tree = session.waitUntil { screen in
+            let rows = screen.split(separator: "\n")
+            guard let parent = rows.firstIndex(where: { $0.hasPrefix(String(format: "%7d ", demoPid)) }) else { return false }
+            return rows[parent + 1].hasPrefix(String(format: "%7d ", kidPid)) && rows[parent + 1].contains("└─ bpfcp-demo")
+        }
+        XCTAssertTrue(tree, "the tree does not show the demo child \(kidPid) under its parent:\n\(session.screen)")
+
+        try session.keys("q")
+        try assertRestored(session)
+        XCTAssertFalse(processAlive(demoPid), "the demo outlived bpfcp-top")
+        XCTAssertFalse(processAlive(kidPid), "the demo's child outlived bpfcp-top")
+    }
+
+    func testEscapeSequencesInNamesShowEscaped() throws {
+        try requireBPF()
+        let (status, output) = try spawnAndWait("/bin/sh", [Fixture.casePath("bc43_escape_name.sh")])
+        XCTAssertEqual(status, 0, output)
+        let pids = output.split(separator: "\n").compactMap { $0.split(separator: " ").last.flatMap { Int32($0) } }
+        defer { pids.forEach { kill($0, SIGKILL) } }
+        XCTAssertEqual(pids.count, 2)
+        Thread.sleep(forTimeInterval: 0.5)
+
+        let session = try TmuxSession()
+        let titleBefore = try session.format("#{pane_title}")
+        try start(session, "-F fake")
+        XCTAssertTrue(session.waitFor(#"\x1b]0;pwned\x07\x1b[1;1H\x1b[2Jfake 100000"#),
+                      "the argv[0] with escapes is not shown escaped:\n\(session.screen)")
+        XCTAssertTrue(try session.capture().hasPrefix("bpfcp-top 0.1.0"), "the header was overwritten")
+
+        try session.keys("\\", "Escape", "\\")
+        try session.type("prctl(15")
+        try session.keys("Enter", "Enter")
+        XCTAssertTrue(session.waitFor(#"\x1b[2J\x1b[31mX\x07 | live dump"#),
+                      "the comm with escapes is not shown escaped:\n\(session.screen)")
+        XCTAssertEqual(try session.format("#{pane_title}"), titleBefore, "a process name retitled the terminal")
+        try session.keys("q")
+        try assertRestored(session)
+    }
+
+    func testExitedProcessGivesStatusLine() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "files_basic")
+        let session = try TmuxSession()
+        try start(session, "-d 3 -p \(fixture.pid)")
+        XCTAssertTrue(session.waitFor("PID \(fixture.pid) files_basic"), "-p did not open the dump")
+        fixture.stop()
+
+        XCTAssertTrue(session.waitFor("process \(fixture.pid) exited"), "no status line after the process exited")
+        let screen = try session.capture()
+        XCTAssertTrue(screen.hasPrefix("PID \(fixture.pid) files_basic"), "the dump view is gone:\n\(screen)")
+        try session.keys("r")
+        XCTAssertTrue(session.waitFor("not found") || session.waitFor("exited"), session.screen)
+        try session.keys("q")
+        try assertRestored(session)
+    }
+}
