@@ -95,8 +95,10 @@ static __always_inline void read_unix_name(struct sock *sk, __u8 *out, __u32 *le
 }
 
 /* Sums the unread bytes of a unix socket's receive queue, as unix_inq_len()
- * does for stream sockets: skb->len less what a reader already consumed. */
-static __always_inline __u32 unix_queued_bytes(struct sock *sk, __u32 max_skbs, __u32 *skbs, __u16 *flags)
+ * does for stream sockets: skb->len less what a reader already consumed.
+ * Also counts the fds passed with SCM_RIGHTS that wait in the queue. */
+static __always_inline __u32 unix_queued_bytes(struct sock *sk, __u32 max_skbs, __u32 *skbs, __u32 *fds,
+					       __u16 *flags)
 {
 	struct sk_buff *head = (struct sk_buff *)&sk->sk_receive_queue;
 	struct sk_buff *skb = BPF_CORE_READ(sk, sk_receive_queue.next);
@@ -105,11 +107,15 @@ static __always_inline __u32 unix_queued_bytes(struct sock *sk, __u32 max_skbs, 
 
 	for (i = 0; i < max_skbs; i++) {
 		struct unix_skb_parms *cb;
+		struct scm_fp_list *fp;
 
 		if (!skb || skb == head)
 			break;
 		cb = (struct unix_skb_parms *)&skb->cb;
 		bytes += BPF_CORE_READ(skb, len) - BPF_CORE_READ(cb, consumed);
+		fp = BPF_CORE_READ(cb, fp);
+		if (fp && fds)
+			*fds += BPF_CORE_READ(fp, count);
 		skb = BPF_CORE_READ(skb, next);
 	}
 	if (i == max_skbs && skb && skb != head)
@@ -137,7 +143,7 @@ static __always_inline void unix_pending(struct bpfcp_socket *rec, struct sock *
 			struct sock *client = BPF_CORE_READ((struct unix_sock *)embryo, peer);
 
 			conn->queued_bytes = unix_queued_bytes(embryo, MAX_PENDING_SKBS, &conn->queued_skbs,
-							       &rec->queue_flags);
+							       &rec->recv_fds, &rec->queue_flags);
 			conn->peer_ino = client ? sock_ino(client) : 0;
 		}
 		skb = BPF_CORE_READ(skb, next);
@@ -171,7 +177,7 @@ static __always_inline void fill_unix(struct bpfcp_socket *rec, struct sock *sk)
 		unix_pending(rec, sk);
 		return;
 	}
-	rec->recv_q = unix_queued_bytes(sk, MAX_QUEUE_SKBS, &rec->recv_skbs, &rec->queue_flags);
+	rec->recv_q = unix_queued_bytes(sk, MAX_QUEUE_SKBS, &rec->recv_skbs, &rec->recv_fds, &rec->queue_flags);
 	rec->send_q = BPF_CORE_READ(sk, sk_wmem_alloc.refs.counter) - 1;
 }
 

@@ -98,7 +98,8 @@ struct bpfcp_socket {
 	__u8 peer_path[BPFCP_UNIX_PATH_MAX];
 	struct bpfcp_pending_conn pending[BPFCP_MAX_PENDING];
 	__u32 recv_skbs;	/* unix: messages in the receive queue */
-	__u32 pad2;
+	__u32 recv_fds;		/* unix: fds passed with SCM_RIGHTS waiting in those messages,
+				 * or for a listener in its pending connections */
 };
 
 /* A socket fd of any process: enough to join the two ends of a connection. */

@@ -42,6 +42,11 @@ final class SocketsCollectorTests: XCTestCase {
         XCTAssertEqual(partial.recvMessages, 1)
         XCTAssertEqual(try socket(diag, fixture, "partial").recvQueue, partial.recvQueue, "sock_diag UNIX_DIAG_RQLEN")
 
+        let rights = try socket(sockets, fixture, "rights")
+        XCTAssertEqual(Int64(try XCTUnwrap(rights.inflightFds)), fixture.int("rights_fds"))
+        XCTAssertEqual(rights.recvMessages, 1)
+        XCTAssertEqual(partial.inflightFds, 0)
+
         let datagrams = try socket(sockets, fixture, "dgram")
         XCTAssertEqual(datagrams.type, "dgram")
         XCTAssertEqual(Int64(datagrams.recvQueue), fixture.int("dgram_total"))
@@ -197,6 +202,7 @@ final class SocketsCollectorTests: XCTestCase {
         var copy = s
         copy.queueTruncated = false
         copy.recvMessages = nil
+        copy.inflightFds = nil
         if s.family == "unix" && s.type == "dgram" {
             copy.recvQueue = 0
         }

@@ -27,6 +27,9 @@ public struct Socket: Codable, Sendable, Equatable {
     public var recvQueue: UInt32
     /// Unix sockets: messages (skbs) waiting to be read, nil when the source cannot count them (sock_diag).
     public var recvMessages: UInt32?
+    /// Unix sockets: file descriptors passed with SCM_RIGHTS and not yet received, those of a
+    /// listener's pending connections included; nil when the source cannot count them (sock_diag).
+    public var inflightFds: UInt32?
     /// As ss(8) shows it: for TCP the bytes not yet acknowledged, for other sockets the memory that sent
     /// but unread data takes (sk_wmem_alloc, overhead included), for a listener its backlog.
     public var sendQueue: UInt32

@@ -14,7 +14,7 @@ struct SocketReader {
     func read() -> Socket {
         var socket = Socket(
             fd: fd, inode: inode, netns: netns, processNetns: netns, family: "-", type: "-", protocol: "-", state: "-", local: "-",
-            peer: "-", recvQueue: 0, recvMessages: nil, sendQueue: 0, queueTruncated: false, shutdown: [], options: [],
+            peer: "-", recvQueue: 0, recvMessages: nil, inflightFds: nil, sendQueue: 0, queueTruncated: false, shutdown: [], options: [],
             receiveBuffer: 0, sendBuffer: 0, priority: 0, mark: 0, receiveLowWatermark: 0, listenBacklog: nil,
             acceptQueue: nil, pending: [], tcp: nil, peerInode: nil, peerNetns: nil, peerOwners: []
         )
