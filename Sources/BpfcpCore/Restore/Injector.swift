@@ -20,6 +20,9 @@ struct InjectedCall {
     let text: String
     /// The result the restore plan depends on, such as the fd an open must get.
     let expected: Int64?
+    /// Pointers between payloads: the address of payload `target` is stored
+    /// at byte `at` of payload `payload`, as a struct pointing at an array needs.
+    var pointers: [(payload: Int, at: Int, target: Int)] = []
 }
 
 /// Queues system calls, copies them into the child's trampoline in batches
@@ -51,7 +54,7 @@ final class Injector {
 
     /// Queues a call; a full trampoline is flushed first.
     func queue(_ number: Int, _ arguments: [SyscallArgument], payloads: [[UInt8]] = [], text: String,
-               expected: Int64? = nil) throws {
+               expected: Int64? = nil, pointers: [(payload: Int, at: Int, target: Int)] = []) throws {
         let size = payloads.reduce(0) { $0 + Self.aligned($1.count) }
         guard size <= payloadCapacity else {
             throw BpfcpError("restore_failed", "\(text): its \(size) bytes of arguments exceed the trampoline's \(payloadCapacity)")
@@ -59,15 +62,16 @@ final class Injector {
         if queue.count == Self.tableCapacity || queuedPayloadBytes + size > payloadCapacity {
             try flush()
         }
-        queue.append(InjectedCall(number: number, arguments: arguments, payloads: payloads, text: text, expected: expected))
+        queue.append(InjectedCall(number: number, arguments: arguments, payloads: payloads, text: text,
+                                  expected: expected, pointers: pointers))
         queuedPayloadBytes += size
     }
 
     /// Queues one call, runs everything queued and returns that call's result.
     @discardableResult
     func call(_ number: Int, _ arguments: [SyscallArgument], payloads: [[UInt8]] = [], text: String,
-              expected: Int64? = nil) throws -> Int64 {
-        try queue(number, arguments, payloads: payloads, text: text, expected: expected)
+              expected: Int64? = nil, pointers: [(payload: Int, at: Int, target: Int)] = []) throws -> Int64 {
+        try queue(number, arguments, payloads: payloads, text: text, expected: expected, pointers: pointers)
         return try flush().last ?? 0
     }
 
@@ -84,10 +88,17 @@ final class Injector {
         var payload: [UInt8] = []
         for (i, call) in calls.enumerated() {
             var addresses: [UInt64] = []
+            var starts: [Int] = []
             for bytes in call.payloads {
                 addresses.append(payloadAddress + UInt64(payload.count))
+                starts.append(payload.count)
                 payload += bytes
                 payload += [UInt8](repeating: 0, count: Self.aligned(bytes.count) - bytes.count)
+            }
+            for pointer in call.pointers {
+                withUnsafeBytes(of: addresses[pointer.target].littleEndian) { bytes in
+                    payload.replaceSubrange(starts[pointer.payload] + pointer.at ..< starts[pointer.payload] + pointer.at + 8, with: bytes)
+                }
             }
             table[i * 8] = UInt64(call.number)
             for (j, argument) in call.arguments.prefix(6).enumerated() {

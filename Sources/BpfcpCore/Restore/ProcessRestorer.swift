@@ -1,0 +1,93 @@
+import Foundation
+
+/// Settings of one restore.
+public struct RestoreOptions: Sendable {
+    /// Let the kernel pick the pid instead of reusing the image's.
+    public var newPid = false
+    /// File for the fds that were a terminal; nil attaches them to restore's stdin, stdout and stderr.
+    public var stdio: String?
+    /// Receives each injected system call with its result, strace style.
+    public var trace: (@Sendable (String) -> Void)?
+
+    public init(newPid: Bool = false, stdio: String? = nil, trace: (@Sendable (String) -> Void)? = nil) {
+        self.newPid = newPid
+        self.stdio = stdio
+        self.trace = trace
+    }
+}
+
+/// What one restore did.
+public struct RestoreOutcome: Sendable {
+    public var pid: Int32
+    public var syscalls: Int
+    public var elapsedNs: UInt64
+}
+
+/// Rebuilds one process from a plan. The stages run in this order because
+/// each needs the one before: the address space first (it removes restore's
+/// own code and data from the child), then process settings (PR_SET_MM_MAP
+/// checks the addresses against the new areas), then fds (reopening needs
+/// free numbers, which the earlier stages borrow and give back), and the
+/// registers last, as the child leaves the trampoline for good.
+enum ProcessRestorer {
+    /// Payload room in the trampoline for paths and structs of one batch.
+    static let payloadSize = 448 * 1024
+
+    static func restore(_ plan: RestorePlan, options: RestoreOptions) throws -> RestoreOutcome {
+        let start = Clock.now()
+        guard let main = plan.threads.first else {
+            throw BpfcpError("image_invalid", "process \(plan.pid) has no thread in the image")
+        }
+
+        let size = Injector.trampolineSize(payload: payloadSize)
+        let own = try MemoryProc.collect(pid: getpid()).map { ($0.start, $0.end) }
+        let trampoline = try MemoryRestore.findGap(size: size, avoiding: own + plan.areas.map { ($0.start, $0.end) })
+        let tracee = try Tracee(pid: options.newPid ? nil : plan.pid, trampoline: trampoline, trampolineSize: size)
+        options.trace?("clone3(set_tid=\(options.newPid ? "none" : "\(plan.pid)")) = \(tracee.pid), trampoline at \(Format.hex(trampoline))")
+
+        let injector = Injector(tracee: tracee, log: options.trace)
+        do {
+            let inherited = try MemoryProc.collect(pid: tracee.pid)
+            let fds = try FdTable(pid: tracee.pid)
+            try MemoryRestore(plan: plan, injector: injector, fds: fds).run(inherited: inherited)
+            try ProcessStateRestore(plan: plan, injector: injector, fds: fds).run()
+            try FileRestore(plan: plan, injector: injector, fds: fds, stdio: options.stdio).run()
+
+            let registers = resumeRegisters(main.registers)
+            options.trace?("munmap(\(Format.hex(trampoline)), \(size)) /* trampoline */, then PTRACE_SETREGS rip=\(Format.hex(registers[Registers.rip])) rsp=\(Format.hex(registers[Registers.rsp])), PTRACE_SETREGSET NT_X86_XSTATE, PTRACE_SETSIGMASK \(SignalName.describe(mask: main.signalMask)), PTRACE_DETACH")
+            try tracee.finish(registers: registers, xstate: main.xstate, signalMask: main.signalMask)
+        } catch {
+            tracee.kill()
+            throw error
+        }
+        return RestoreOutcome(pid: tracee.pid, syscalls: injector.injectedCount + 1, elapsedNs: Clock.now() - start)
+    }
+
+    /// Turns the registers of a thread stopped inside a system call into
+    /// the registers that repeat the call, as the kernel would on signal
+    /// return: back up over the 2-byte syscall instruction and reload the
+    /// call number. orig_rax becomes -1 so the kernel adds no restart of its own.
+    static func resumeRegisters(_ saved: Registers) -> Registers {
+        var regs = saved
+        let call = Int64(bitPattern: regs[Registers.origRax])
+        let result = Int64(bitPattern: regs[Registers.rax])
+        let restartSys: Int64 = -512, restartNoIntr: Int64 = -513, restartNoHand: Int64 = -514
+        let restartBlock: Int64 = -516, noSys: Int64 = -38
+        if call >= 0 {
+            switch result {
+            case restartSys, restartNoIntr, restartNoHand, noSys:
+                regs[Registers.rax] = UInt64(call)
+                regs[Registers.rip] -= 2
+            case restartBlock:
+                // NOTE: the kernel's restart block (the time left of a
+                // nanosleep, for one) is not part of the image, so the call
+                // returns EINTR, as CRIU does.
+                regs[Registers.rax] = UInt64(bitPattern: -Int64(EINTR))
+            default:
+                break
+            }
+        }
+        regs[Registers.origRax] = UInt64.max
+        return regs
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+
+/// What restore rebuilds for one process, in the terms of the system calls
+/// that rebuild it. `RestorePlan.init(image:)` derives it from a checkpoint,
+/// and everything that restore cannot rebuild is rejected there, before any
+/// process is created.
+struct RestorePlan {
+    var pid: Int32
+    /// comm, as raw bytes (at most 15).
+    var comm: [UInt8]
+    var areas: [AreaPlan]
+    var mm: MMFields?
+    var exePath: String?
+    var threads: [ThreadPlan]
+    var actions: [ActionPlan]
+    var files: [FilePlan]
+    var cwd: String?
+    var umask: UInt32?
+}
+
+/// One memory area to map, with the pages to write into it.
+struct AreaPlan {
+    enum Backing: Equatable {
+        case anonymous
+        /// A file mapped at byte `offset`; `size` and `mtimeNs`, when known,
+        /// must still match or restore rejects the image.
+        case file(path: String, offset: UInt64, identity: FileIdentity?)
+        /// A mapping the kernel provides: "[vdso]", "[vvar]", "[vvar_vclock]", "[vsyscall]".
+        case kernel(String)
+    }
+
+    var start: UInt64
+    var end: UInt64
+    /// PROT_* bits.
+    var prot: Int32
+    var shared: Bool
+    /// The [stack] area, which grows down.
+    var growsDown: Bool
+    var backing: Backing
+    /// Saved pages, each run written at its address after mapping.
+    var runs: [PageRunPlan]
+
+    var size: UInt64 { end - start }
+}
+
+/// Size and modification time of a file, to tell that it is the same file.
+struct FileIdentity: Equatable {
+    var size: UInt64
+    var mtimeNs: Int64
+}
+
+/// `count` bytes to copy to `address`, found at byte `offset` of `file`.
+struct PageRunPlan {
+    var address: UInt64
+    var count: Int
+    var file: String
+    var offset: UInt64
+}
+
+/// The fields of `struct prctl_mm_map` (linux/prctl.h) but the auxv and exe fd.
+struct MMFields {
+    var startCode: UInt64, endCode: UInt64
+    var startData: UInt64, endData: UInt64
+    var startBrk: UInt64, brk: UInt64
+    var startStack: UInt64
+    var argStart: UInt64, argEnd: UInt64
+    var envStart: UInt64, envEnd: UInt64
+    /// Pairs of AT_* type and value, AT_NULL included; empty keeps the kernel's copy.
+    var auxv: [UInt64]
+}
+
+struct ThreadPlan {
+    var tid: Int32
+    var registers: Registers
+    /// XSAVE area in the standard layout of PTRACE_GETREGSET NT_X86_XSTATE.
+    var xstate: [UInt8]?
+    var signalMask: UInt64
+}
+
+/// A signal action to install with rt_sigaction; signals without one keep SIG_DFL.
+struct ActionPlan {
+    var signal: Int32
+    /// Handler address, or 1 for SIG_IGN.
+    var handler: UInt64
+    var flags: UInt64
+    var restorer: UInt64
+    var mask: UInt64
+}
+
+/// One file descriptor to reopen.
+struct FilePlan {
+    enum Source: Equatable {
+        /// Reopen the path, then seek to `position`.
+        case path(String, position: Int64)
+        /// Use restore's own stdin, stdout or stderr (0, 1, 2), or the `--stdio` file.
+        case terminal(restorerFd: Int32)
+    }
+
+    var fd: Int32
+    /// open(2) flags, access mode and status flags, without O_CLOEXEC.
+    var flags: Int32
+    var closeOnExec: Bool
+    var source: Source
+}

@@ -1,0 +1,129 @@
+/* Fixture for restore: patterned heap and anonymous memory, a read-only
+ * page, and files open at known offsets. Usage: restore_basic DIR MIB NFILES.
+ * After READY its stdio is /dev/null. It counts in a loop, and whenever
+ * DIR/check appears it checks its whole state, writes "pass COUNTER PID" or
+ * "fail REASON" to DIR/result and removes DIR/check, so a restored copy can
+ * be asked how it is. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define FILE_SIZE 8192
+
+static const char *dir;
+static size_t size;
+static int nfiles;
+static uint64_t *heap, *anon;
+static unsigned char *readonly;
+static int *fds;
+static volatile unsigned long counter;
+
+static off_t offset_of(int i) { return (off_t)(i * 37 + 11) % (FILE_SIZE - 16); }
+static uint64_t pattern(uint64_t i, uint64_t salt) { return (i * 0x9E3779B97F4A7C15ull) ^ salt; }
+
+static void report(const char *text)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/result.tmp", dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return;
+	if (write(fd, text, strlen(text)) < 0) { }
+	close(fd);
+	char final[4096];
+	snprintf(final, sizeof(final), "%s/result", dir);
+	rename(path, final);
+}
+
+static int check(char *why, size_t len)
+{
+	for (size_t i = 0; i < size / 8; i++) {
+		if (heap[i] != pattern(i, 0x1111)) { snprintf(why, len, "heap word %zu", i); return 0; }
+		if (anon[i] != pattern(i, 0x2222)) { snprintf(why, len, "anon word %zu", i); return 0; }
+	}
+	for (int i = 0; i < 4096; i++)
+		if (readonly[i] != (unsigned char)(i * 7)) { snprintf(why, len, "read-only byte %d", i); return 0; }
+	for (int i = 0; i < nfiles; i++) {
+		off_t pos = lseek(fds[i], 0, SEEK_CUR);
+		if (pos != offset_of(i)) { snprintf(why, len, "file %d at %lld, expected %lld", i, (long long)pos, (long long)offset_of(i)); return 0; }
+		int flags = fcntl(fds[i], F_GETFL);
+		int want = (i % 2 ? O_RDWR : O_RDONLY) | (i % 3 == 0 ? O_APPEND : 0);
+		if ((flags & (O_ACCMODE | O_APPEND)) != want) { snprintf(why, len, "file %d flags %#o", i, flags); return 0; }
+		int cloexec = fcntl(fds[i], F_GETFD) & FD_CLOEXEC;
+		if (cloexec != (i % 5 == 0)) { snprintf(why, len, "file %d close-on-exec %d", i, cloexec); return 0; }
+		unsigned char byte;
+		if (pread(fds[i], &byte, 1, offset_of(i)) != 1 || byte != (unsigned char)(i + offset_of(i))) {
+			snprintf(why, len, "file %d content", i); return 0;
+		}
+	}
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 4) { fprintf(stderr, "usage: restore_basic DIR MIB NFILES\n"); return 2; }
+	dir = argv[1];
+	size = (size_t)atoi(argv[2]) << 20;
+	nfiles = atoi(argv[3]);
+	close_range(3, ~0U, 0);	/* fds the test runner leaked into this process */
+
+	heap = malloc(size);
+	anon = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	readonly = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	fds = calloc(nfiles, sizeof(int));
+	if (!heap || anon == MAP_FAILED || readonly == MAP_FAILED || !fds) { perror("alloc"); return 1; }
+	for (size_t i = 0; i < size / 8; i++) {
+		heap[i] = pattern(i, 0x1111);
+		anon[i] = pattern(i, 0x2222);
+	}
+	for (int i = 0; i < 4096; i++)
+		readonly[i] = (unsigned char)(i * 7);
+	mprotect(readonly, 4096, PROT_READ);
+
+	for (int i = 0; i < nfiles; i++) {
+		char path[4096];
+		unsigned char content[FILE_SIZE];
+		snprintf(path, sizeof(path), "%s/f%d", dir, i);
+		for (int j = 0; j < FILE_SIZE; j++)
+			content[j] = (unsigned char)(i + j);
+		int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || write(fd, content, FILE_SIZE) != FILE_SIZE) { perror(path); return 1; }
+		close(fd);
+		int flags = (i % 2 ? O_RDWR : O_RDONLY) | (i % 3 == 0 ? O_APPEND : 0) | (i % 5 == 0 ? O_CLOEXEC : 0);
+		fds[i] = open(path, flags);
+		if (fds[i] < 0 || lseek(fds[i], offset_of(i), SEEK_SET) != offset_of(i)) { perror(path); return 1; }
+	}
+
+	printf("READY pid=%d heap=%p anon=%p readonly=%p fd0=%d\n", getpid(), (void *)heap, (void *)anon, (void *)readonly,
+	       nfiles ? fds[0] : -1);
+	fflush(stdout);
+	int null = open("/dev/null", O_RDWR);
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	close(null);
+
+	char check_path[4096];
+	snprintf(check_path, sizeof(check_path), "%s/check", dir);
+	for (;;) {
+		struct timespec pause = { 0, 2 * 1000 * 1000 };
+		counter++;
+		nanosleep(&pause, NULL);
+		if (access(check_path, F_OK) != 0)
+			continue;
+		char why[256], text[512];
+		if (check(why, sizeof(why)))
+			snprintf(text, sizeof(text), "pass %lu %d\n", counter, getpid());
+		else
+			snprintf(text, sizeof(text), "fail %s\n", why);
+		unlink(check_path);
+		report(text);
+	}
+}
