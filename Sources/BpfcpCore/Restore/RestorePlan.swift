@@ -37,10 +37,13 @@ struct AreaPlan {
     /// The [stack] area, which grows down.
     var growsDown: Bool
     var backing: Backing
+    /// Name as /proc/PID/maps shows it: a path, "[heap]", "[stack]", or "" for anonymous memory.
+    var name: String
     /// Saved pages, each run written at its address after mapping.
     var runs: [PageRunPlan]
 
     var size: UInt64 { end - start }
+    var isHeap: Bool { name == "[heap]" }
 }
 
 /// Size and modification time of a file, to tell that it is the same file.

@@ -69,7 +69,7 @@ enum LiveCapture {
             var plan = AreaPlan(start: area.start, end: area.end, prot: Int32(prot), shared: area.shared,
                                 growsDown: area.path == "[stack]",
                                 backing: kernel ? .kernel(area.path) : (isFile ? .file(path: area.path, offset: area.offset, identity: nil) : .anonymous),
-                                runs: [])
+                                name: area.path, runs: [])
             // A private file area is saved when it holds copied-on-write pages, as a checkpoint does.
             if !kernel && !area.shared && (!isFile || hasPrivateCopies(pagemap, area)) {
                 var bytes = [UInt8](repeating: 0, count: Int(area.size))

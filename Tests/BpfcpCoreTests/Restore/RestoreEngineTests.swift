@@ -99,3 +99,27 @@ final class TraceLines: @unchecked Sendable {
         lock.unlock()
     }
 }
+
+final class InitialStackTests: XCTestCase {
+    func testDerivedFieldsEqualProcStat() throws {
+        try requireRoot()
+        let dir = try RestoredProcess.makeDirectory()
+        let fixture = try Fixture(c: "restore_basic", arguments: [dir, "1", "1"])
+        defer { fixture.stop() }
+        XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
+        let plan = try LiveCapture.capture(pid: fixture.pid, pagesFile: dir + "/pages")
+        let proc = try XCTUnwrap(plan.mm)
+
+        let (derived, exe) = try XCTUnwrap(InitialStack.derive(areas: plan.areas, pages: PageReader()))
+        XCTAssertEqual(exe, plan.exePath)
+        XCTAssertEqual(Format.hex(derived.startStack), Format.hex(proc.startStack))
+        XCTAssertEqual(Format.hex(derived.argStart), Format.hex(proc.argStart))
+        XCTAssertEqual(Format.hex(derived.argEnd), Format.hex(proc.argEnd))
+        XCTAssertEqual(Format.hex(derived.envStart), Format.hex(proc.envStart))
+        XCTAssertEqual(Format.hex(derived.envEnd), Format.hex(proc.envEnd))
+        XCTAssertEqual(derived.auxv, proc.auxv.prefix(derived.auxv.count).map { $0 })
+        XCTAssertEqual(derived.auxv.suffix(2), [0, 0])
+        XCTAssertEqual(Format.hex(derived.startBrk), Format.hex(proc.startBrk))
+        XCTAssertEqual(Format.hex(derived.brk), Format.hex(proc.brk))
+    }
+}
