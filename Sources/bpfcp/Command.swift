@@ -69,6 +69,7 @@ let commands: [Command] = [
     diffCommand,
     checkCommand,
     showCommand,
+    restoreCommand,
 ]
 
 /// Writes results and errors, as text or as JSON objects in JSON mode.

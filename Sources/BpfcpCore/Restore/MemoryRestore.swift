@@ -17,15 +17,23 @@ struct MemoryRestore {
 
     static let protRead: Int32 = 1, protWrite: Int32 = 2, protExec: Int32 = 4
     static let mapShared = 0x01, mapPrivate = 0x02, mapFixed = 0x10, mapAnonymous = 0x20
-    static let mapGrowsDown = 0x100, mapFixedNoReplace = 0x10_0000
+    static let mapGrowsDown = 0x100, mapNoReserve = 0x4000, mapFixedNoReplace = 0x10_0000
     static let mremapMayMove = 1, mremapFixed = 2
 
     /// Runs every step in order. `inherited` is the child's layout before the restore.
     func run(inherited: [MemoryArea]) throws {
         try unmapInherited(inherited)
         try placeKernelAreas(inherited)
-        try mapAreas()
+        let protections = try mapAreas()
         try writePages()
+
+        // After the pages: an anonymous area without pages (no anon_vma)
+        // loses VM_ACCOUNT when it becomes read-only.
+        for area in protections {
+            try injector.queue(SyscallNumber.mprotect, [.value(area.start), .value(area.size), .int(Int(area.prot))],
+                               text: "mprotect(\(Format.hex(area.start)), \(area.size), \(Self.protNames(area.prot)))")
+        }
+        try injector.flush()
     }
 
     // MARK: unmapping
@@ -91,8 +99,9 @@ struct MemoryRestore {
 
     // MARK: mapping
 
-    /// Opens each mapped file once, maps every area in address order, then closes the files.
-    private func mapAreas() throws {
+    /// Opens each mapped file once, maps every area in address order, then
+    /// closes the files. Returns the areas mapped writable that must become read-only.
+    private func mapAreas() throws -> [AreaPlan] {
         var opened: [String: Int32] = [:]
         for area in plan.areas {
             guard case .file(let path, _, _) = area.backing, opened[path] == nil else { continue }
@@ -106,9 +115,11 @@ struct MemoryRestore {
             opened[path] = fd
         }
 
+        var protections: [AreaPlan] = []
         for area in plan.areas {
             if case .kernel = area.backing { continue }
-            try mapArea(area, fd: { if case .file(let path, _, _) = area.backing { return opened[path] } else { return nil } }())
+            let fd: Int32? = if case .file(let path, _, _) = area.backing { opened[path] } else { nil }
+            if try mapArea(area, fd: fd) { protections.append(area) }
         }
 
         for (_, fd) in opened.sorted(by: { $0.value < $1.value }) {
@@ -116,9 +127,11 @@ struct MemoryRestore {
             fds.release(fd)
         }
         try injector.flush()
+        return protections
     }
 
-    private func mapArea(_ area: AreaPlan, fd: Int32?) throws {
+    /// Queues the mmap of `area`; returns true when it was mapped writable and still needs its mprotect.
+    private func mapArea(_ area: AreaPlan, fd: Int32?) throws -> Bool {
         var flags = (area.shared ? Self.mapShared : Self.mapPrivate) | Self.mapFixedNoReplace
         var offset: UInt64 = 0
         if case .file(_, let fileOffset, _) = area.backing {
@@ -128,23 +141,26 @@ struct MemoryRestore {
         }
         if area.growsDown { flags |= Self.mapGrowsDown }
 
-        // A read-only private file area with saved pages was written once,
-        // like the RELRO part of a library that the loader relocated and then
-        // made read-only. Mapping it writable first gives it the accounting
-        // flag (VM_ACCOUNT) it had, which keeps the kernel from merging it
-        // with the read-only area before it, as it did not in the original.
+        // The kernel merges adjacent areas with equal flags, and VM_ACCOUNT is
+        // one of them: a private area gets it when mapped writable and keeps
+        // it after mprotect. Mapping writable first, then mprotect, gives it
+        // back to an area that had it, such as the RELRO part of a library
+        // (relocated, then made read-only), so the kernel keeps it apart from
+        // its neighbour as it did in the original. When the image does not
+        // say, a read-only private area with saved pages is taken as one,
+        // because it must have been written while it was writable.
         var prot = area.prot
-        let relocated = fd != nil && !area.shared && !area.runs.isEmpty && area.prot & Self.protWrite == 0
-        if relocated { prot |= Self.protWrite }
+        let writable = area.prot & Self.protWrite != 0
+        let accounted = area.accounted ?? !area.runs.isEmpty
+        let remapProtection = !area.shared && !writable && accounted
+        if remapProtection { prot |= Self.protWrite }
+        if !area.shared && writable && area.accounted == false { flags |= Self.mapNoReserve }
 
         try injector.queue(SyscallNumber.mmap, [.value(area.start), .value(area.size), .int(Int(prot)), .int(flags),
                                                 .int(Int(fd ?? -1)), .value(offset)],
                            text: "mmap(\(Format.hex(area.start)), \(area.size), \(Self.protNames(prot)), \(Self.mapNames(flags)), \(fd ?? -1), \(Format.hex(offset)))",
                            expected: Int64(bitPattern: area.start))
-        if relocated {
-            try injector.queue(SyscallNumber.mprotect, [.value(area.start), .value(area.size), .int(Int(area.prot))],
-                               text: "mprotect(\(Format.hex(area.start)), \(area.size), \(Self.protNames(area.prot)))")
-        }
+        return remapProtection
     }
 
     // MARK: contents
@@ -188,7 +204,7 @@ struct MemoryRestore {
 
     static func mapNames(_ flags: Int) -> String {
         let all = [(mapShared, "MAP_SHARED"), (mapPrivate, "MAP_PRIVATE"), (mapFixed, "MAP_FIXED"), (mapAnonymous, "MAP_ANONYMOUS"),
-                   (mapGrowsDown, "MAP_GROWSDOWN"), (mapFixedNoReplace, "MAP_FIXED_NOREPLACE")]
+                   (mapGrowsDown, "MAP_GROWSDOWN"), (mapNoReserve, "MAP_NORESERVE"), (mapFixedNoReplace, "MAP_FIXED_NOREPLACE")]
         return all.filter { flags & $0.0 != 0 }.map(\.1).joined(separator: "|")
     }
 }

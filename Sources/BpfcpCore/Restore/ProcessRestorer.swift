@@ -20,6 +20,7 @@ public struct RestoreOptions: Sendable {
 public struct RestoreOutcome: Sendable {
     public var pid: Int32
     public var syscalls: Int
+    /// From the start to the final registers loaded, before any verification.
     public var elapsedNs: UInt64
 }
 
@@ -33,7 +34,9 @@ enum ProcessRestorer {
     /// Payload room in the trampoline for paths and structs of one batch.
     static let payloadSize = 448 * 1024
 
-    static func restore(_ plan: RestorePlan, options: RestoreOptions) throws -> RestoreOutcome {
+    /// Restores `plan`; `beforeDetach` gets the pid while the process is held at its final registers.
+    static func restore(_ plan: RestorePlan, options: RestoreOptions,
+                        beforeDetach: ((Int32) -> Void)? = nil) throws -> RestoreOutcome {
         let start = Clock.now()
         guard let main = plan.threads.first else {
             throw BpfcpError("image_invalid", "process \(plan.pid) has no thread in the image")
@@ -46,21 +49,24 @@ enum ProcessRestorer {
         options.trace?("clone3(set_tid=\(options.newPid ? "none" : "\(plan.pid)")) = \(tracee.pid), trampoline at \(Format.hex(trampoline))")
 
         let injector = Injector(tracee: tracee, log: options.trace)
+        var readyAt: UInt64 = 0
         do {
             let inherited = try MemoryProc.collect(pid: tracee.pid)
             let fds = try FdTable(pid: tracee.pid)
             try MemoryRestore(plan: plan, injector: injector, fds: fds).run(inherited: inherited)
             try ProcessStateRestore(plan: plan, injector: injector, fds: fds).run()
             try FileRestore(plan: plan, injector: injector, fds: fds, stdio: options.stdio).run()
+            try ProcessStateRestore(plan: plan, injector: injector, fds: fds).setCredentials()
 
             let registers = resumeRegisters(main.registers)
             options.trace?("munmap(\(Format.hex(trampoline)), \(size)) /* trampoline */, then PTRACE_SETREGS rip=\(Format.hex(registers[Registers.rip])) rsp=\(Format.hex(registers[Registers.rsp])), PTRACE_SETREGSET NT_X86_XSTATE, PTRACE_SETSIGMASK \(SignalName.describe(mask: main.signalMask)), PTRACE_DETACH")
-            try tracee.finish(registers: registers, xstate: main.xstate, signalMask: main.signalMask)
+            try tracee.finish(registers: registers, xstate: main.xstate, signalMask: main.signalMask, stopSignal: plan.stopSignal,
+                              beforeDetach: { readyAt = Clock.now(); beforeDetach?(tracee.pid) })
         } catch {
             tracee.kill()
             throw error
         }
-        return RestoreOutcome(pid: tracee.pid, syscalls: injector.injectedCount + 1, elapsedNs: Clock.now() - start)
+        return RestoreOutcome(pid: tracee.pid, syscalls: injector.injectedCount + 1, elapsedNs: readyAt - start)
     }
 
     /// Turns the registers of a thread stopped inside a system call into

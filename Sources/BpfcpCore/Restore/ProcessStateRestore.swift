@@ -23,6 +23,35 @@ struct ProcessStateRestore {
             try injector.queue(SyscallNumber.umask, [.value(UInt64(umask))], text: "umask(\(Format.octal(umask)))")
         }
         try setActions()
+        if let main = plan.threads.first { try register(main.registration) }
+        try injector.flush()
+    }
+
+    /// Registers the rseq area, robust futex list and alternate signal
+    /// stack again. The child dropped restore's own before the restore began.
+    private func register(_ registration: ThreadRegistration) throws {
+        if let head = registration.robustList {
+            try injector.queue(SyscallNumber.setRobustList, [.value(head), .int(24)], text: "set_robust_list(\(Format.hex(head)), 24)")
+        }
+        if let rseq = registration.rseq {
+            try injector.queue(SyscallNumber.rseq, [.value(rseq.address), .value(UInt64(rseq.length)), .int(0), .value(UInt64(rseq.signature))],
+                               text: "rseq(\(Format.hex(rseq.address)), \(rseq.length), 0, \(Format.hex(UInt64(rseq.signature))))")
+        }
+        if let stack = registration.altStack {
+            let ss = Self.bytes(stack.address) + Self.bytes(stack.flags) + Self.bytes(Int32(0)) + Self.bytes(stack.size)
+            try injector.queue(SyscallNumber.sigaltstack, [.payload(0), .int(0)], payloads: [ss],
+                               text: "sigaltstack({ss_sp=\(Format.hex(stack.address)), ss_flags=\(stack.flags == 0 ? "0" : "SS_AUTODISARM"), ss_size=\(stack.size)}, NULL)")
+        }
+    }
+
+    /// Drops to the image's user and group ids, the last injected calls,
+    /// because a process that is no longer root may not run the others.
+    func setCredentials() throws {
+        guard let ids = plan.credentials, ids.uid != 0 || ids.euid != 0 || ids.gid != 0 || ids.egid != 0 else { return }
+        try injector.queue(SyscallNumber.setresgid, [.value(UInt64(ids.gid)), .value(UInt64(ids.egid)), .value(UInt64(ids.egid))],
+                           text: "setresgid(\(ids.gid), \(ids.egid), \(ids.egid))")
+        try injector.queue(SyscallNumber.setresuid, [.value(UInt64(ids.uid)), .value(UInt64(ids.euid)), .value(UInt64(ids.euid))],
+                           text: "setresuid(\(ids.uid), \(ids.euid), \(ids.euid))")
         try injector.flush()
     }
 

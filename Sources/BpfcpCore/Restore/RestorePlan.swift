@@ -16,6 +16,15 @@ struct RestorePlan {
     var files: [FilePlan]
     var cwd: String?
     var umask: UInt32?
+    /// Signal that had stopped the process (SIGSTOP, SIGTSTP...); it is stopped again after restore.
+    var stopSignal: Int32?
+    /// Set last, when they differ from restore's own (root).
+    var credentials: Credentials?
+}
+
+struct Credentials {
+    var uid: UInt32, euid: UInt32
+    var gid: UInt32, egid: UInt32
 }
 
 /// One memory area to map, with the pages to write into it.
@@ -41,6 +50,9 @@ struct AreaPlan {
     var name: String
     /// Saved pages, each run written at its address after mapping.
     var runs: [PageRunPlan]
+    /// Whether the kernel charged the area to the commit limit (VM_ACCOUNT);
+    /// nil when the image does not say.
+    var accounted: Bool?
 
     var size: UInt64 { end - start }
     var isHeap: Bool { name == "[heap]" }
@@ -78,6 +90,35 @@ struct ThreadPlan {
     /// XSAVE area in the standard layout of PTRACE_GETREGSET NT_X86_XSTATE.
     var xstate: [UInt8]?
     var signalMask: UInt64
+    var registration = ThreadRegistration()
+}
+
+/// What a thread registered with the kernel: its rseq area, robust futex list and alternate signal stack.
+struct ThreadRegistration {
+    var rseq: (address: UInt64, length: UInt32, signature: UInt32)?
+    var robustList: UInt64?
+    /// sigaltstack(2) stack_t fields; nil when disabled.
+    var altStack: (address: UInt64, flags: Int32, size: UInt64)?
+
+    init() {}
+
+    init(_ state: ThreadSignalState) {
+        if let text = state.rseq, let address = Self.hex(text), let length = state.rseqLength,
+           let signature = state.rseqSignature.flatMap(Self.hex) {
+            rseq = (address, length, UInt32(truncatingIfNeeded: signature))
+        }
+        robustList = state.robustList.flatMap(Self.hex)
+        if let stack = state.altStack, !stack.flags.contains("SS_DISABLE"), let address = Self.hex(stack.address) {
+            let autoDisarm: Int32 = 1 << 31
+            altStack = (address, stack.flags.contains("SS_AUTODISARM") ? autoDisarm : 0, stack.size)
+        }
+    }
+
+    /// Parses "0x..." as the signal kinds write addresses; "none" and other text give nil.
+    private static func hex(_ text: String) -> UInt64? {
+        guard text.hasPrefix("0x") else { return nil }
+        return UInt64(text.dropFirst(2), radix: 16)
+    }
 }
 
 /// A signal action to install with rt_sigaction; signals without one keep SIG_DFL.

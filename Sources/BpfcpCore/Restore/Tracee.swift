@@ -173,7 +173,10 @@ final class Tracee {
     /// Unmaps the trampoline with the stub's own syscall instruction, then
     /// loads the final registers at the syscall-exit stop, before the
     /// process could return to the page it just unmapped, and lets it go.
-    func finish(registers final: Registers, xstate: [UInt8]?, signalMask: UInt64) throws {
+    /// A `stopSignal` is delivered on detaching, so the process stops again as it was.
+    /// `beforeDetach` runs while the process holds its final state but has not run yet.
+    func finish(registers final: Registers, xstate: [UInt8]?, signalMask: UInt64, stopSignal: Int32? = nil,
+                beforeDetach: (() -> Void)? = nil) throws {
         var regs = try registers()
         regs[Registers.rip] = trampoline + UInt64(bpfcp_stub_syscall_offset())
         regs[Registers.rax] = UInt64(SyscallNumber.munmap)
@@ -198,7 +201,8 @@ final class Tracee {
         if let xstate { try setXState(xstate) }
         try setRegisters(final)
         try setSignalMask(signalMask)
-        try ptrace(PtraceRequest.detach, what: "PTRACE_DETACH")
+        beforeDetach?()
+        try ptrace(PtraceRequest.detach, data: UInt(stopSignal ?? 0), what: "PTRACE_DETACH")
         alive = false
     }
 

@@ -15,6 +15,8 @@ public struct SignalAction: Codable, Sendable, Equatable {
     public var pendingShared: Bool
     /// Threads where this signal is pending privately.
     public var pendingIn: [Int32]
+    /// sa_restorer in hex, the code a handler returns through (SA_RESTORER); nil without a handler and from /proc.
+    public var restorer: String? = nil
 }
 
 public enum SignalDisposition: String, Codable, Sendable {

@@ -47,7 +47,8 @@ struct SignalSnapshot {
                 handlerMask: SignalName.names(mask: action.mask),
                 blockedIn: threads.filter { $0.blocked & bit != 0 }.map(\.tid).sorted(),
                 pendingShared: sharedPending & bit != 0,
-                pendingIn: threads.filter { $0.pending & bit != 0 }.map(\.tid).sorted()
+                pendingIn: threads.filter { $0.pending & bit != 0 }.map(\.tid).sorted(),
+                restorer: disposition == .handler ? Format.hex(action.restorer) : nil
             )
         }
     }

@@ -1,0 +1,177 @@
+import Foundation
+
+/// Turns one process of a checkpoint into a `RestorePlan`. Everything
+/// restore cannot rebuild is rejected here, naming the resource, before any
+/// process exists.
+enum ImagePlan {
+    /// Kinds whose items restore rebuilds, checks, or leaves out on purpose:
+    /// threads, memory and files are rebuilt from the image's own sections;
+    /// pipes, events and sockets are fds and rejected through `files`.
+    static let knownKinds: Set<String> = [
+        "threads", "files", "memory", "signals", "sigqueue", "sigthreads", "pipes", "events", "sockets",
+    ]
+
+    static func build(_ image: ProcessImage, checkpoint: Checkpoint) throws -> RestorePlan {
+        let pid = image.pid
+        if image.process.isZombie {
+            throw reject(pid, "it is a zombie (exit status \(image.process.exitStatus ?? 0)); restore of zombies is not supported")
+        }
+        guard image.threads.count == 1, let thread = image.threads.first else {
+            throw reject(pid, "it has \(image.threads.count) threads; restore of multi-threaded processes is not supported yet")
+        }
+        for section in image.sections where !knownKinds.contains(section.kind) && !section.items.isEmpty {
+            throw reject(pid, "its image holds \(section.items.count) items of the resource kind '\(Escape.text(section.kind))', which restore does not know")
+        }
+
+        // The memory kind's items carry the VM_* flags that the memory section may lack.
+        let flags = Dictionary(try image.items("memory", as: MemoryArea.self).compactMap { a in a.flags.map { (a.start, $0) } },
+                               uniquingKeysWith: { first, _ in first })
+        let areas = try image.memory.compactMap { saved -> AreaPlan? in
+            var copy = saved
+            if copy.area.flags == nil { copy.area.flags = flags[saved.area.start] }
+            return try area(copy, pid: pid, checkpoint: checkpoint)
+        }
+        let pages = PageReader()
+        let derived = InitialStack.derive(areas: areas, pages: pages)
+        var plan = RestorePlan(
+            pid: pid, comm: Escape.unescape(image.process.comm), areas: areas, mm: derived?.0, exePath: derived?.exe,
+            threads: [try threadPlan(thread, image: image)], actions: [], files: try files(image),
+            cwd: nil, umask: nil)
+        plan.actions = try SignalPlan.actions(image, areas: areas, pages: pages)
+        try SignalPlan.checkPending(image)
+        plan.stopSignal = image.stopSignal.flatMap(SignalName.number)
+        plan.credentials = Credentials(uid: image.process.uid, euid: image.process.euid,
+                                       gid: image.process.gid, egid: image.process.egid)
+        return plan
+    }
+
+    static func reject(_ pid: Int32, _ why: String) -> BpfcpError {
+        BpfcpError("restore_unsupported", "cannot restore process \(pid): \(why); nothing was created")
+    }
+
+    // MARK: memory
+
+    private static func area(_ saved: MemoryAreaImage, pid: Int32, checkpoint: Checkpoint) throws -> AreaPlan? {
+        let a = saved.area
+        let prot = (a.permissions.contains("r") ? MemoryRestore.protRead : 0)
+            | (a.permissions.contains("w") ? MemoryRestore.protWrite : 0) | (a.permissions.contains("x") ? MemoryRestore.protExec : 0)
+        let runs = saved.runs.map { run in
+            PageRunPlan(address: run.address, count: Int(run.pages * checkpoint.info.pageSize), file: checkpoint.pages.path,
+                        offset: UInt64(ImageFormat.headerSize) + run.offset)
+        }
+        var plan = AreaPlan(start: a.start, end: a.end, prot: prot, shared: a.shared, growsDown: a.backing == .stack,
+                            backing: .anonymous, name: a.path, runs: runs, accounted: a.flags.map { $0.contains("VM_ACCOUNT") })
+        let path = String(decoding: Escape.unescape(a.path), as: UTF8.self)
+
+        switch (saved.contents, a.backing) {
+        case (.kernel, _):
+            if a.path == "[vsyscall]" { return nil }
+            plan.backing = .kernel(a.path)
+        case (_, .anonymous), (_, .heap), (_, .stack), (_, .shmem):
+            plan.backing = .anonymous
+        case (_, .special) where a.path.hasPrefix("[anon"):
+            plan.backing = .anonymous
+        case (_, .file):
+            try checkMappedFile(path, area: a, pid: pid, takenAt: checkpoint.info.takenAt)
+            plan.backing = .file(path: path, offset: a.offset, identity: nil)
+        default:
+            throw reject(pid, "its memory area \(Format.hex(a.start))-\(Format.hex(a.end)) is \(a.backing.rawValue) memory (\(a.path)), which restore cannot map yet")
+        }
+        return plan
+    }
+
+    /// A file mapping is rebuilt from the file, so it must be the same file,
+    /// unchanged since the checkpoint: same device and inode, not modified after.
+    private static func checkMappedFile(_ path: String, area: MemoryArea, pid: Int32, takenAt: Double) throws {
+        if path.hasSuffix(" (deleted)") {
+            throw reject(pid, "it maps the deleted file \(Escape.text(path)) at \(Format.hex(area.start))")
+        }
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw reject(pid, "the file \(Escape.text(path)) it maps at \(Format.hex(area.start)) is missing: \(String(cString: strerror(errno)))")
+        }
+        let device = "\(PipesProc.major(info.st_dev)):\(PipesProc.minor(info.st_dev))"
+        guard UInt64(info.st_ino) == area.inode, device == area.device else {
+            throw reject(pid, "the file \(Escape.text(path)) mapped at \(Format.hex(area.start)) changed since the checkpoint (inode \(area.inode) on \(area.device), now \(info.st_ino) on \(device))")
+        }
+        let mtime = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
+        guard mtime <= takenAt else {
+            throw reject(pid, "the file \(Escape.text(path)) mapped at \(Format.hex(area.start)) was modified after the checkpoint")
+        }
+    }
+
+    // MARK: threads
+
+    private static func threadPlan(_ thread: ThreadState, image: ProcessImage) throws -> ThreadPlan {
+        var words: [UInt64] = []
+        for name in ThreadInfo.registerNames {
+            guard let value = thread.registers[name] else {
+                throw BpfcpError("image_invalid", "thread \(thread.tid) of process \(image.pid) has no register \(name) in the image")
+            }
+            words.append(value)
+        }
+        var plan = ThreadPlan(tid: thread.tid, registers: Registers(words: words), xstate: Array(thread.xsave),
+                              signalMask: thread.sigmask)
+        if let state = try image.items("sigthreads", as: ThreadSignalState.self).first(where: { $0.tid == thread.tid }) {
+            plan.registration = ThreadRegistration(state)
+        }
+        return plan
+    }
+
+    // MARK: files
+
+    private static func files(_ image: ProcessImage) throws -> [FilePlan] {
+        try image.items("files", as: OpenFile.self).map { file in
+            let pid = image.pid
+            let path = String(decoding: Escape.unescape(file.path), as: UTF8.self)
+            let flags = OpenFlags.value(file.flags.filter { $0 != "O_CLOEXEC" })
+            switch file.type {
+            case .regular, .directory, .symlink:
+                if file.deleted {
+                    throw reject(pid, "fd \(file.fd) is the deleted file \(file.path); restore of deleted files is not supported yet")
+                }
+                return FilePlan(fd: file.fd, flags: flags, closeOnExec: file.closeOnExec, source: .path(path, position: file.position))
+            case .charDevice:
+                if isTerminal(path) {
+                    return FilePlan(fd: file.fd, flags: flags, closeOnExec: file.closeOnExec,
+                                    source: .terminal(restorerFd: file.fd <= 2 ? file.fd : 0))
+                }
+                return FilePlan(fd: file.fd, flags: flags, closeOnExec: file.closeOnExec, source: .path(path, position: file.position))
+            case .anonInode where file.anonKind == "io_uring" || file.path.contains("io_uring"):
+                throw reject(pid, "fd \(file.fd) is an io_uring instance; restore of io_uring is not supported")
+            default:
+                let what = file.anonKind.map { "\($0) (anonymous inode)" } ?? file.type.rawValue
+                throw reject(pid, "fd \(file.fd) is a \(what), \(file.path); restore of this file type is not supported yet")
+            }
+        }
+    }
+
+    static func isTerminal(_ path: String) -> Bool {
+        path.hasPrefix("/dev/pts/") || path.hasPrefix("/dev/tty") || path == "/dev/console" || path == "/dev/ptmx"
+    }
+}
+
+extension ProcessImage {
+    /// The typed items of the section `kind`; empty when the image has no such section.
+    func items<T: Decodable>(_ kind: String, as type: T.Type) throws -> [T] {
+        guard let section = sections.first(where: { $0.kind == kind }), section.unavailable == nil else { return [] }
+        return try section.items.map { try $0.decode(as: T.self) }
+    }
+}
+
+extension OpenFlags {
+    /// Reverses `names(_:)`: the bits of flag names such as "O_RDWR" or "O_APPEND".
+    static func value(_ names: [String]) -> Int32 {
+        var flags: UInt32 = 0
+        for bit in 0..<32 {
+            let single = UInt32(1) << UInt32(bit)
+            if let name = OpenFlags.names(single).last, names.contains(name), name.hasPrefix("O_") || name.hasPrefix("__O_") {
+                flags |= single
+            }
+        }
+        flags &= ~3
+        if names.contains("O_WRONLY") { flags |= 1 }
+        if names.contains("O_RDWR") { flags |= 2 }
+        return Int32(bitPattern: flags)
+    }
+}

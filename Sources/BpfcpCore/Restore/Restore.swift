@@ -1,0 +1,50 @@
+import Foundation
+
+/// The result of `bpfcp restore`.
+public struct RestoreReport: Codable, Sendable {
+    /// Pid of the process in the image.
+    public var imagePid: Int32
+    public var pid: Int32
+    /// System calls injected into the new process, the final munmap included.
+    public var syscalls: Int
+    /// From opening the image to the final registers loaded.
+    public var elapsedNs: UInt64
+    public var verified: Bool
+    public var verifyNs: UInt64
+    public var differences: [VerifyDifference]
+
+    public var unexpected: [VerifyDifference] { differences.filter { !$0.expected } }
+}
+
+/// Restores a process from a checkpoint image.
+public enum Restore {
+    /// Opens the image at `dir` (checksums and format version are checked
+    /// there), plans the restore, rejecting what it cannot rebuild, and runs it.
+    public static func run(imageDirectory dir: String, options: RestoreOptions, verify: Bool = true) throws -> RestoreReport {
+        let start = Clock.now()
+        let checkpoint = try CheckpointImage.open(dir)
+        guard let image = checkpoint.process(checkpoint.info.rootPid) else {
+            throw BpfcpError("image_invalid", "image \(Escape.text(dir)) does not hold its root process \(checkpoint.info.rootPid)")
+        }
+        if checkpoint.processes.count > 1 {
+            throw ImagePlan.reject(image.pid, "the image holds a family of \(checkpoint.processes.count) processes; restore of process families is not supported yet")
+        }
+        let plan = try ImagePlan.build(image, checkpoint: checkpoint)
+
+        var differences: [VerifyDifference] = []
+        var verifyNs: UInt64 = 0
+        let outcome = try ProcessRestorer.restore(plan, options: options, beforeDetach: verify ? { pid in
+            let verifyStart = Clock.now()
+            defer { verifyNs = Clock.now() - verifyStart }
+            do {
+                differences = try RestoreVerifier.verify(image, info: checkpoint.info, pid: pid, plan: plan)
+            } catch {
+                differences = [VerifyDifference(kind: "verify", key: "process \(pid)", summary: "verification failed: \(error)",
+                                                expected: false, reason: nil)]
+            }
+        } : nil)
+        let elapsed = Clock.now() - start - verifyNs
+        return RestoreReport(imagePid: image.pid, pid: outcome.pid, syscalls: outcome.syscalls, elapsedNs: elapsed,
+                             verified: verify, verifyNs: verifyNs, differences: differences)
+    }
+}

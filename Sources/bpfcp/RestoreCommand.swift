@@ -1,0 +1,61 @@
+import BpfcpCore
+import Foundation
+
+let restoreCommand = Command(
+    name: "restore",
+    summary: "bring a checkpointed process back to life from an image",
+    options: [
+        OptionSpec("--dir", short: "-D", value: "DIR", help: "image directory written by `bpfcp dump PID -D DIR`"),
+        OptionSpec("--new-pid", help: "let the kernel pick a new pid instead of the image's"),
+        OptionSpec("--stdio", value: "FILE", help: "attach the fds that were a terminal to FILE (appended to, created 0600)"),
+        OptionSpec("--no-verify", help: "skip the comparison of the restored process with the image"),
+        OptionSpec("--verbose", short: "-v", help: "print each system call injected into the new process"),
+    ],
+    needsRoot: true,
+    validate: { arguments in
+        guard arguments.value("--dir") != nil else {
+            throw BpfcpError("usage", "restore needs an image directory: bpfcp restore -D DIR")
+        }
+        guard arguments.operands.isEmpty else {
+            throw BpfcpError("usage", "restore takes no operands: bpfcp restore -D DIR [--new-pid] [--stdio FILE]")
+        }
+    },
+    run: runRestore
+)
+
+private func runRestore(_ arguments: Arguments, _ output: Output) throws -> Int32 {
+    var options = RestoreOptions(newPid: arguments.has("--new-pid"), stdio: arguments.value("--stdio"))
+    if arguments.has("--verbose") {
+        options.trace = { @Sendable line in FileHandle.standardError.write(Data(("  " + line + "\n").utf8)) }
+    }
+    let directory = arguments.value("--dir") ?? ""
+    let report = try Restore.run(imageDirectory: directory, options: options, verify: !arguments.has("--no-verify"))
+
+    if output.json {
+        try output.emit(RestoreJSON(schemaVersion: Dump.schemaVersion, restore: report))
+    } else {
+        printRestore(report, output: output)
+    }
+    return report.unexpected.isEmpty ? ExitCode.success : ExitCode.failure
+}
+
+struct RestoreJSON: Encodable {
+    let schemaVersion: Int
+    let restore: RestoreReport
+}
+
+private func printRestore(_ report: RestoreReport, output: Output) {
+    let pid = report.pid == report.imagePid ? "\(report.pid)" : "\(report.pid) (was \(report.imagePid))"
+    output.text("restored process \(pid) in \(Format.milliseconds(report.elapsedNs)) with \(report.syscalls) system calls")
+    guard report.verified else { return }
+    let unexpected = report.unexpected
+    output.text("verify (\(Format.milliseconds(report.verifyNs))): \(unexpected.count) unexpected and \(report.differences.count - unexpected.count) expected differences from the image")
+    for difference in report.differences {
+        let label = difference.expected ? "expected" : "DIFFERS"
+        let reason = difference.reason.map { " (\($0))" } ?? ""
+        output.text("  \(label): \(difference.kind) \(difference.key): \(difference.summary)\(reason)")
+    }
+    if !unexpected.isEmpty {
+        output.text("the restored process \(report.pid) is running; compare it with `bpfcp diff` or stop it with kill \(report.pid)")
+    }
+}
