@@ -73,7 +73,7 @@ enum ImagePlan {
             plan.backing = .anonymous
         case (_, .file):
             try checkMappedFile(path, area: a, pid: pid, takenAt: checkpoint.info.takenAt)
-            plan.backing = .file(path: path, offset: a.offset, identity: nil)
+            plan.backing = .file(path: path, offset: a.offset)
         default:
             throw reject(pid, "its memory area \(Format.hex(a.start))-\(Format.hex(a.end)) is \(a.backing.rawValue) memory (\(a.path)), which restore cannot map yet")
         }

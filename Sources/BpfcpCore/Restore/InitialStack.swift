@@ -17,9 +17,9 @@ enum InitialStack {
         let phdr = block.auxv.enumerated().first { $0.offset % 2 == 0 && $0.element == atPhdr }.map { block.auxv[$0.offset + 1] }
         let exeArea = phdr.flatMap { address in areas.first { $0.start <= address && address < $0.end } }
         var exePath: String?
-        if case .file(let path, _, _)? = exeArea?.backing { exePath = path }
+        if case .file(let path, _)? = exeArea?.backing { exePath = path }
         let exeAreas = areas.filter { area in
-            if case .file(let path, _, _) = area.backing { return path == exePath }
+            if case .file(let path, _) = area.backing { return path == exePath }
             return false
         }
         let code = exeAreas.first { $0.prot & MemoryRestore.protExec != 0 }

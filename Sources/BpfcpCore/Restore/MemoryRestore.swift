@@ -104,7 +104,7 @@ struct MemoryRestore {
     private func mapAreas() throws -> [AreaPlan] {
         var opened: [String: Int32] = [:]
         for area in plan.areas {
-            guard case .file(let path, _, _) = area.backing, opened[path] == nil else { continue }
+            guard case .file(let path, _) = area.backing, opened[path] == nil else { continue }
             let writable = area.shared && area.prot & Self.protWrite != 0
             let flags = (writable ? O_RDWR : O_RDONLY) | O_CLOEXEC
             let fd = fds.allocate()
@@ -118,7 +118,7 @@ struct MemoryRestore {
         var protections: [AreaPlan] = []
         for area in plan.areas {
             if case .kernel = area.backing { continue }
-            let fd: Int32? = if case .file(let path, _, _) = area.backing { opened[path] } else { nil }
+            let fd: Int32? = if case .file(let path, _) = area.backing { opened[path] } else { nil }
             if try mapArea(area, fd: fd) { protections.append(area) }
         }
 
@@ -134,7 +134,7 @@ struct MemoryRestore {
     private func mapArea(_ area: AreaPlan, fd: Int32?) throws -> Bool {
         var flags = (area.shared ? Self.mapShared : Self.mapPrivate) | Self.mapFixedNoReplace
         var offset: UInt64 = 0
-        if case .file(_, let fileOffset, _) = area.backing {
+        if case .file(_, let fileOffset) = area.backing {
             offset = fileOffset
         } else {
             flags |= Self.mapAnonymous

@@ -31,9 +31,9 @@ struct Credentials {
 struct AreaPlan {
     enum Backing: Equatable {
         case anonymous
-        /// A file mapped at byte `offset`; `size` and `mtimeNs`, when known,
-        /// must still match or restore rejects the image.
-        case file(path: String, offset: UInt64, identity: FileIdentity?)
+        /// A file mapped at byte `offset`. `ImagePlan` has checked it is the
+        /// file the image mapped (device, inode, not modified since).
+        case file(path: String, offset: UInt64)
         /// A mapping the kernel provides: "[vdso]", "[vvar]", "[vvar_vclock]", "[vsyscall]".
         case kernel(String)
     }
@@ -56,12 +56,6 @@ struct AreaPlan {
 
     var size: UInt64 { end - start }
     var isHeap: Bool { name == "[heap]" }
-}
-
-/// Size and modification time of a file, to tell that it is the same file.
-struct FileIdentity: Equatable {
-    var size: UInt64
-    var mtimeNs: Int64
 }
 
 /// `count` bytes to copy to `address`, found at byte `offset` of `file`.

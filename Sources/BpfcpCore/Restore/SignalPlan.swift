@@ -84,7 +84,7 @@ struct RestorerFinder {
         if let cached { return cached }
         var found: UInt64?
         for area in areas where area.prot & MemoryRestore.protExec != 0 {
-            guard case .file(let path, let offset, _) = area.backing, let file = try? pages.file(path) else { continue }
+            guard case .file(let path, let offset) = area.backing, let file = try? pages.file(path) else { continue }
             let start = Int(offset)
             let end = min(file.size, start + Int(area.size))
             guard start < end else { continue }

@@ -68,7 +68,7 @@ enum LiveCapture {
             let kernel = MemoryRestore.kernelAreaNames.contains(area.path)
             var plan = AreaPlan(start: area.start, end: area.end, prot: Int32(prot), shared: area.shared,
                                 growsDown: area.path == "[stack]",
-                                backing: kernel ? .kernel(area.path) : (isFile ? .file(path: area.path, offset: area.offset, identity: nil) : .anonymous),
+                                backing: kernel ? .kernel(area.path) : (isFile ? .file(path: area.path, offset: area.offset) : .anonymous),
                                 name: area.path, runs: [])
             // A private file area is saved when it holds copied-on-write pages, as a checkpoint does.
             if !kernel && !area.shared && (!isFile || hasPrivateCopies(pagemap, area)) {
