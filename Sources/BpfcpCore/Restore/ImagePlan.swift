@@ -4,11 +4,11 @@ import Foundation
 /// restore cannot rebuild is rejected here, naming the resource, before any
 /// process exists.
 enum ImagePlan {
-    /// Kinds whose items restore rebuilds, checks, or leaves out on purpose:
-    /// threads, memory and files are rebuilt from the image's own sections;
-    /// pipes, events and sockets are fds and rejected through `files`.
+    /// Kinds whose items restore rebuilds or checks. Threads, memory, files
+    /// and the signal kinds are rebuilt. Pipes, events, sockets, epoll and
+    /// notify describe fds, which `files` rejects.
     static let knownKinds: Set<String> = [
-        "threads", "files", "memory", "signals", "sigqueue", "sigthreads", "pipes", "events", "sockets",
+        "threads", "files", "memory", "signals", "sigqueue", "sigthreads", "pipes", "events", "sockets", "epoll", "notify",
     ]
 
     static func build(_ image: ProcessImage, checkpoint: Checkpoint) throws -> RestorePlan {
