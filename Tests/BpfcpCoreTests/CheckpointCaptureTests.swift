@@ -64,6 +64,21 @@ final class CheckpointCaptureTests: XCTestCase {
         XCTAssertTrue(image.memory.filter { $0.contents == .kernel }.allSatisfy { $0.runs.isEmpty })
     }
 
+    func testMemoryStreamsPastStagingBudget() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "checkpoint_target", arguments: ["8", "0"])
+        let region = UInt64(try XCTUnwrap(fixture.values["region"]))!
+        let size = UInt64(try XCTUnwrap(fixture.values["size"]))!
+
+        let checkpoint = try Checkpointer.capture(pid: fixture.pid, options: CaptureOptions(stagingBudget: 1 << 20))
+        let image = try XCTUnwrap(checkpoint.process(fixture.pid))
+        let bytes = try CheckpointSupport.savedBytes(checkpoint, image, address: region, count: size)
+        let words = bytes.withUnsafeBytes { raw in (0..<Int(size / 8)).map { raw.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self) } }
+        XCTAssertEqual(words, (0..<size / 8).map(CheckpointSupport.pattern))
+        XCTAssertGreaterThan(checkpoint.info.stats.pagesWritten, size / 4096)
+        CheckpointSupport.assertReleased(fixture.pid)
+    }
+
     func testTreeStoresSharedPagesOnce() throws {
         try requireBPF()
         let fixture = try Fixture(c: "checkpoint_target", arguments: ["1", "0", "fork"])

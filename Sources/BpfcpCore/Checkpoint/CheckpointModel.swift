@@ -34,7 +34,7 @@ public struct CaptureStats: Codable, Sendable, Equatable {
     public var frozenNs: UInt64
     /// From the start of the capture to the image written, in nanoseconds.
     public var totalNs: UInt64
-    /// Time spent reading memory and writing it to the page store.
+    /// Time spent reading memory while held plus writing it out after release.
     public var memoryNs: UInt64
     /// Time spent in the resource-kind collectors.
     public var kindsNs: UInt64

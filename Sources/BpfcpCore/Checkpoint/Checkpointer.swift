@@ -9,11 +9,17 @@ public struct CaptureOptions: Sendable {
     /// the image so that writing the image links the pages instead of copying them.
     public var scratchDirectory: String
     public var kinds: [KindDescriptor]
+    /// Bytes of pages kept in memory while the target is held, so it can be
+    /// released before they are written; larger images stream to disk while held.
+    public var stagingBudget: Int
+    public static let defaultStagingBudget = 256 << 20
 
-    public init(tree: Bool = false, scratchDirectory: String = NSTemporaryDirectory(), kinds: [KindDescriptor] = KindRegistry.all) {
+    public init(tree: Bool = false, scratchDirectory: String = NSTemporaryDirectory(), kinds: [KindDescriptor] = KindRegistry.all,
+                stagingBudget: Int = CaptureOptions.defaultStagingBudget) {
         self.tree = tree
         self.scratchDirectory = scratchDirectory
         self.kinds = kinds
+        self.stagingBudget = stagingBudget
     }
 }
 
@@ -30,24 +36,28 @@ public enum Checkpointer {
     /// state is kept in memory; the pages go to a temporary store that lives
     /// as long as the returned checkpoint. The targets keep running afterwards.
     public static func capture(pid: Int32, options: CaptureOptions = CaptureOptions()) throws -> Checkpoint {
+        try preloadBPF(options.kinds)
         let start = Clock.now()
         let root = try Dumper.validTarget(pid: pid, source: .bpf)
         try validate(root)
-        try preloadBPF(options.kinds)
 
         let scratch = options.scratchDirectory + "/.bpfcp-pages-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         guard mkdir(scratch, 0o700) == 0 else { throw BpfcpError.system("creating \(scratch)", errno) }
         let store = PageStore(path: scratch + "/" + CheckpointImage.pagesFile, temporaryDirectory: scratch)
         let writer = try SectionWriter(path: store.path, type: .pages)
+        let sink = PageSink(writer: writer, budget: options.stagingBudget, expected: Int(residentBytes(pid)))
 
         let freezer = Freezer()
         defer { freezer.release() }
         var stats = CaptureStats()
-        let processes = try captureHeld(root: root, options: options, freezer: freezer, writer: writer, stats: &stats)
+        let processes = try captureHeld(root: root, options: options, freezer: freezer, sink: sink, stats: &stats)
         freezer.release()
         stats.frozenNs = Clock.now() - freezer.frozenAt
 
+        let flushStart = Clock.now()
+        try sink.flush()
         try writer.finish()
+        stats.memoryNs += Clock.now() - flushStart
         stats.totalNs = Clock.now() - start
         let info = CheckpointInfo(rootPid: pid, tree: options.tree, takenAt: Date().timeIntervalSince1970,
                                   toolVersion: bpfcpVersion, kernelRelease: kernelRelease(), pageSize: pageSize(), stats: stats)
@@ -73,10 +83,10 @@ public enum Checkpointer {
     // MARK: - stages
 
     private static func captureHeld(root: ProcessEntry, options: CaptureOptions, freezer: Freezer,
-                                    writer: SectionWriter, stats: inout CaptureStats) throws -> [ProcessImage] {
+                                    sink: PageSink, stats: inout CaptureStats) throws -> [ProcessImage] {
         let family = try freezeFamily(root: root, tree: options.tree, freezer: freezer)
 
-        let memory = MemoryCapture(writer: writer, pageSize: pageSize())
+        let memory = MemoryCapture(sink: sink, pageSize: pageSize())
         memory.checkInterrupted = { try freezer.checkInterrupted() }
         var images: [ProcessImage] = []
         for process in family {
@@ -189,6 +199,14 @@ public enum Checkpointer {
         for name in BPFRuntime.embeddedObjects {
             _ = try? BPFRuntime.shared.object(name)
         }
+    }
+
+    /// Anonymous and shared-memory resident bytes of `pid`, to size the prefaulted staging area.
+    private static func residentBytes(_ pid: Int32) -> UInt64 {
+        guard let status = try? ProcFS.readText("/proc/\(pid)/status") else { return 0 }
+        let fields = ProcFS.keyValues(status)
+        let kib = ["RssAnon", "RssShmem"].compactMap { fields[$0]?.split(separator: " ").first.flatMap { UInt64($0) } }
+        return kib.reduce(0, +) * 1024
     }
 
     static func pageSize() -> UInt64 {

@@ -88,6 +88,12 @@ final class Freezer {
             if let tracer = Freezer.tracerPid(of: tid), tracer != 0 {
                 throw Freezer.alreadyTraced(pid, tracer: tracer)
             }
+            // The kernel rejects attaching to a thread that is exiting with
+            // EPERM; such a thread is about to disappear, so skip it.
+            if err == EPERM, [nil, "Z", "X"].contains(Freezer.taskState(tid)) {
+                exitedThreads.insert(tid)
+                return false
+            }
             throw BpfcpError("ptrace", "PTRACE_SEIZE of thread \(tid) of process \(pid) failed: \(String(cString: strerror(err))); check kernel.yama.ptrace_scope and CAP_SYS_PTRACE")
         }
         bpfcp_hold_add(tid)

@@ -5,27 +5,20 @@ import Foundation
 ///
 /// PAGEMAP_SCAN finds the pages worth saving in one ioctl per batch of
 /// runs, walking only populated page tables, so a huge reservation with
-/// nothing in it costs nothing. Pages are read with process_vm_readv and
-/// streamed to the section file through a fixed 4 MiB buffer.
+/// nothing in it costs nothing. Pages are read with process_vm_readv into
+/// a `PageSink`, which stages them in memory up to its budget.
 final class MemoryCapture {
-    private let writer: SectionWriter
+    private let sink: PageSink
     private let pageSize: UInt64
     /// Offsets of shared pages already stored, by "device:inode" and page index in the object.
     private var sharedOffsets: [String: [UInt64: UInt64]] = [:]
-    private var buffer: UnsafeMutableRawPointer
-    private let bufferSize = 4 << 20
     private(set) var pagesWritten: UInt64 = 0
     private(set) var pagesShared: UInt64 = 0
     var checkInterrupted: () throws -> Void = {}
 
-    init(writer: SectionWriter, pageSize: UInt64) {
-        self.writer = writer
+    init(sink: PageSink, pageSize: UInt64) {
+        self.sink = sink
         self.pageSize = pageSize
-        buffer = UnsafeMutableRawPointer.allocate(byteCount: bufferSize, alignment: Int(pageSize))
-    }
-
-    deinit {
-        buffer.deallocate()
     }
 
     /// Captures every memory area of the held process `pid`.
@@ -111,14 +104,15 @@ final class MemoryCapture {
 
     /// Copies `pages` pages at `address` to the store and returns their run.
     private func copyRun(pid: Int32, mem: Int32, from address: UInt64, pages: UInt64) throws -> PageRun {
-        let run = PageRun(address: address, pages: pages, offset: writer.length)
+        let run = PageRun(address: address, pages: pages, offset: sink.offset)
         var done: UInt64 = 0
         let total = pages * pageSize
         while done < total {
             try checkInterrupted()
-            let chunk = Int(min(UInt64(bufferSize), total - done))
-            try readRemote(pid: pid, mem: mem, address: address + done, count: chunk)
-            try writer.append(buffer, count: chunk)
+            let chunk = Int(min(UInt64(sink.chunkSize), total - done))
+            let buffer = try sink.reserve(chunk)
+            try readRemote(pid: pid, mem: mem, into: buffer, address: address + done, count: chunk)
+            try sink.commit(chunk)
             done += UInt64(chunk)
         }
         pagesWritten += pages
@@ -154,9 +148,9 @@ final class MemoryCapture {
         return runs
     }
 
-    /// Fills the buffer from the target: process_vm_readv first, then
+    /// Fills `buffer` from the target: process_vm_readv first, then
     /// /proc/PID/mem, which also reads pages the target cannot read itself (PROT_NONE).
-    private func readRemote(pid: Int32, mem: Int32, address: UInt64, count: Int) throws {
+    private func readRemote(pid: Int32, mem: Int32, into buffer: UnsafeMutableRawPointer, address: UInt64, count: Int) throws {
         var done = max(0, bpfcp_read_remote(pid, buffer, address, count))
         while done < count {
             let n = pread(mem, buffer + done, count - done, off_t(Int64(bitPattern: address + UInt64(done))))
