@@ -29,8 +29,10 @@ public struct CaptureOptions: Sendable {
 ///    thread, not traced, no io_uring. A refusal here leaves the target as it was.
 /// 2. Freeze: hold every thread, then with `tree` every child, and scan
 ///    again until neither set changes.
-/// 3. Collect while held: kernel state of every kind, registers, memory.
+/// 3. Collect while held: kernel state of every kind, registers, memory
+///    (into the in-memory staging area of `PageSink` while it has room).
 /// 4. Release, always, also on errors and signals (`Freezer`).
+/// 5. Write the staged pages and sync the page store.
 public enum Checkpointer {
     /// Captures `pid` (and its descendants with `options.tree`). The kernel
     /// state is kept in memory; the pages go to a temporary store that lives
@@ -134,23 +136,31 @@ public enum Checkpointer {
             return ProcessImage(pid: process.pid, process: process, stopSignal: nil, sections: [], threads: [], memory: [])
         }
 
+        // The collectors need no ptrace, so they run on another thread while
+        // this one, the tracer, reads registers and memory.
         let kindsStart = Clock.now()
-        let sections = try collectKinds(process, kinds: kinds)
-        stats.kindsNs += Clock.now() - kindsStart
-
-        let threads = try freezer.threads(of: process.pid).map(ThreadCapture.capture)
+        let pending = KindCollection(process, kinds: kinds)
+        let threads: [ThreadState]
+        let areas: [MemoryAreaImage]
+        do {
+            threads = try freezer.threads(of: process.pid).map(ThreadCapture.capture)
+            let memoryStart = Clock.now()
+            areas = try memory.capture(pid: process.pid)
+            stats.memoryNs += Clock.now() - memoryStart
+        } catch {
+            _ = try? pending.wait()
+            throw error
+        }
         stats.threads += threads.count
-
-        let memoryStart = Clock.now()
-        let areas = try memory.capture(pid: process.pid)
-        stats.memoryNs += Clock.now() - memoryStart
+        let sections = try pending.wait()
+        stats.kindsNs += pending.elapsedNs ?? (Clock.now() - kindsStart)
         return ProcessImage(pid: process.pid, process: process, stopSignal: stopSignal, sections: sections,
                             threads: threads, memory: areas)
     }
 
     /// Runs every kind's collector on the held process, so kinds added to
     /// `KindRegistry` are part of every image without changes here.
-    private static func collectKinds(_ process: ProcessEntry, kinds: [KindDescriptor]) throws -> [Section] {
+    static func collectKinds(_ process: ProcessEntry, kinds: [KindDescriptor]) throws -> [Section] {
         let target = Target(pid: process.pid, process: process)
         return try kinds.map { kind in
             do {

@@ -1,0 +1,80 @@
+#!/bin/sh
+# Checkpoint benchmark: frozen and total time for a target with 200 open
+# files, a pipe, an eventfd, a unix socket pair and 64 MiB of touched
+# anonymous memory; then, at 1 GiB, the page write bandwidth of a
+# checkpoint against dd writing and syncing the same bytes to the same
+# file system. Needs root and the release build (make bench builds it).
+set -eu
+cd "$(dirname "$0")/../.."
+BPFCP=.build/release/bpfcp
+WORK=${BENCH_DIR:-build/bench/checkpoint}
+RUNS=${BENCH_RUNS:-5}
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+gcc -O2 -Wall -o "$WORK/target" tools/bench/checkpoint_target.c
+target_pid=""
+cleanup() {
+	if [ -n "$target_pid" ]; then kill "$target_pid" 2>/dev/null || true; fi
+	rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+# Starts the target with $1 MiB and waits for its READY line.
+start_target() {
+	"$WORK/target" "$1" "$WORK" > "$WORK/ready" &
+	target_pid=$!
+	while ! grep -q READY "$WORK/ready" 2>/dev/null; do sleep 0.05; done
+}
+
+stop_target() {
+	kill "$target_pid"
+	wait "$target_pid" 2>/dev/null || true
+	target_pid=""
+}
+
+# Prints "frozen_ms total_ms memory_ms pages wall_ms" for one checkpoint to $1.
+checkpoint() {
+	start_ns=$(date +%s%N)
+	"$BPFCP" --json dump "$target_pid" -D "$1" > "$WORK/report.json"
+	end_ns=$(date +%s%N)
+	python3 - "$WORK/report.json" "$start_ns" "$end_ns" <<'PY'
+import json, sys
+stats = json.load(open(sys.argv[1]))["stats"]
+wall = (int(sys.argv[3]) - int(sys.argv[2])) / 1e6
+print("%.2f %.2f %.2f %d %.1f" % (stats["frozen_ns"] / 1e6, stats["total_ns"] / 1e6,
+                                  stats["memory_ns"] / 1e6, stats["pages_written"], wall))
+PY
+}
+
+echo "64 MiB target, 200 files, pipe, eventfd, unix socket pair ($RUNS runs)"
+echo "run frozen_ms total_ms memory_ms pages command_wall_ms"
+start_target 64
+for run in $(seq 1 "$RUNS"); do
+	echo "$run $(checkpoint "$WORK/image-$run")"
+	rm -rf "$WORK/image-$run"
+done
+stop_target
+
+echo
+echo "1 GiB target: checkpoint page bandwidth against dd of the same bytes"
+start_target 1024
+set -- $(checkpoint "$WORK/image-big")
+pages=$4
+memory_ms=$3
+bytes=$((pages * 4096))
+rm -rf "$WORK/image-big"
+stop_target
+dd_start=$(date +%s%N)
+dd if=/dev/zero of="$WORK/plain" bs=4M count=$((bytes / 4194304)) conv=fsync status=none
+dd_end=$(date +%s%N)
+rm -f "$WORK/plain"
+python3 - "$bytes" "$memory_ms" "$dd_start" "$dd_end" "$1" <<'PY'
+import sys
+size, memory_ms, start, end, frozen = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+plain_ms = (end - start) / 1e6
+checkpoint_bw = size / (memory_ms / 1e3) / 2**20
+plain_bw = (size // 4194304 * 4194304) / (plain_ms / 1e3) / 2**20
+print("pages %.0f MiB: checkpoint %.0f MiB/s (%.0f ms, frozen %s ms), dd %.0f MiB/s (%.0f ms): %.0f%%"
+      % (size / 2**20, checkpoint_bw, memory_ms, frozen, plain_bw, plain_ms, 100 * checkpoint_bw / plain_bw))
+PY
