@@ -1,7 +1,8 @@
 /* A small process tree with one of every common kind of state, so that each
  * tab of bpfcp-top has rows: a parent and a child joined by a pipe and a
  * unix socket pair, regular files at known offsets, an anonymous mapping,
- * several threads and a periodic timerfd. */
+ * several threads, a periodic timerfd and an eventfd watched by an epoll
+ * instance, an inotify watch, a signal handler and a queued pending signal. */
 #define _GNU_SOURCE
 #include "bpfcp_demo.h"
 
@@ -11,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -71,6 +75,48 @@ static int start_timer(void)
 	return fd;
 }
 
+static void on_usr2(int sig)
+{
+	(void)sig;
+}
+
+/* SIGUSR2 gets a handler; SIGUSR1 is blocked in every thread and queued
+ * once with a value, so it stays pending. Runs before the threads start,
+ * so they inherit the mask. */
+static int set_up_signals(void)
+{
+	struct sigaction action = { .sa_handler = on_usr2, .sa_flags = SA_RESTART };
+	union sigval value = { .sival_int = BPFCP_DEMO_SIGNAL_VALUE };
+	sigset_t blocked;
+
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGUSR1);
+	if (sigaction(SIGUSR2, &action, NULL) != 0 || sigprocmask(SIG_BLOCK, &blocked, NULL) != 0)
+		return -1;
+	return sigqueue(getpid(), SIGUSR1, value);
+}
+
+/* An epoll instance watching the timer, the socket and an eventfd holding
+ * 7, and an inotify watch on the demo directory. Returns the epoll fd. */
+static int set_up_watches(int timer, int sock, const char *dir)
+{
+	struct epoll_event tick = { .events = EPOLLIN, .data.u64 = 1 };
+	struct epoll_event peer = { .events = EPOLLIN | EPOLLRDHUP, .data.u64 = 2 };
+	struct epoll_event counter = { .events = EPOLLIN | EPOLLET, .data.u64 = 3 };
+	int epfd = epoll_create1(EPOLL_CLOEXEC);
+	int event = eventfd(7, EFD_CLOEXEC | EFD_NONBLOCK);
+	int notify = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+
+	if (epfd < 0 || event < 0 || notify < 0)
+		return -1;
+	if (inotify_add_watch(notify, dir, IN_CREATE | IN_DELETE | IN_MODIFY) < 0)
+		return -1;
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, timer, &tick) != 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, sock, &peer) != 0 ||
+	    epoll_ctl(epfd, EPOLL_CTL_ADD, event, &counter) != 0)
+		return -1;
+	return epfd;
+}
+
 int bpfcp_demo_pipe(int fds[2])
 {
 	return pipe2(fds, O_CLOEXEC);
@@ -80,7 +126,7 @@ int bpfcp_demo_main(void)
 {
 	char dir[] = "/tmp/bpfcp-demo-XXXXXX";
 	char notes[64], log[64];
-	int pipefd[2], socks[2], timer;
+	int pipefd[2], socks[2], timer, epfd;
 	pthread_t threads[DEMO_THREADS];
 	void *area;
 	pid_t parent = getpid(), child;
@@ -120,15 +166,23 @@ int bpfcp_demo_main(void)
 	timer = start_timer();
 	if (timer < 0)
 		return 7;
+	epfd = set_up_watches(timer, socks[0], dir);
+	if (epfd < 0)
+		return 8;
+	if (set_up_signals() != 0)
+		return 9;
 	for (long i = 0; i < DEMO_THREADS; i++)
 		pthread_create(&threads[i], NULL, worker, (void *)(size_t)(i + 1));
 
 	printf("READY parent=%d child=%d dir=%s\n", parent, child, dir);
 	fflush(stdout);
+	/* Each timer tick sends one byte down the pipe to the child. */
 	for (;;) {
+		struct epoll_event ready;
 		unsigned long long expirations;
 
-		if (read(timer, &expirations, sizeof(expirations)) > 0 && write(pipefd[1], "t", 1) < 0)
+		if (epoll_wait(epfd, &ready, 1, -1) == 1 && ready.data.u64 == 1 &&
+		    read(timer, &expirations, sizeof(expirations)) > 0 && write(pipefd[1], "t", 1) < 0)
 			pause();
 	}
 }

@@ -1,3 +1,4 @@
+@testable import BpfcpCore
 import XCTest
 
 /// bpfcp-top driven end to end under tmux, as a person at a terminal uses it.
@@ -42,7 +43,8 @@ final class TopTerminalTests: XCTestCase {
         try session.keys("Enter", "Enter")
         XCTAssertTrue(session.waitFor("PID \(fixture.pid) files_basic"), "the dump of the fixture did not open")
 
-        try session.keys("Tab", "Tab")
+        let filesTab = try XCTUnwrap(KindRegistry.all.firstIndex { $0.name == "files" }) + 1
+        for _ in 0..<filesTab { try session.keys("Tab") }
         let alpha = session.waitUntil { screen in
             screen.split(separator: "\n").contains { $0.contains(dir + "/alpha") && $0.contains(" 100 ") }
         }
@@ -94,19 +96,32 @@ final class TopTerminalTests: XCTestCase {
         let overview = try session.capture()
         XCTAssertTrue(overview.contains("threads         4"), overview)
 
+        for kind in KindRegistry.all {
+            try session.keys("Tab")
+            let names = kind.columns.prefix(2).map(\.name)
+            let shown = session.waitUntil(timeout: 5) { screen in
+                let rows = screen.split(separator: "\n", omittingEmptySubsequences: false)
+                return rows.count > 4 && names.allSatisfy { rows[3].contains($0) }
+            }
+            XCTAssertTrue(shown, "Tab did not reach the \(kind.title) tab:\n\(session.screen)")
+            let rows = try session.capture().split(separator: "\n", omittingEmptySubsequences: false)
+            XCTAssertTrue(rows[4].hasPrefix("+ "),
+                          "the demo (Sources/CBpfcpDemo/demo.c) leaves the \(kind.title) tab empty:\n\(rows[3...5].joined(separator: "\n"))")
+            if kind.name == "threads" {
+                XCTAssertTrue(rows.contains { $0.contains("demo-worker-3") }, "the Threads tab does not list the demo's threads")
+            }
+            if kind.name == "files" {
+                XCTAssertTrue(rows.contains { $0.contains(" 1234 ") && $0.contains("/notes.txt") }, rows.joined(separator: "\n"))
+                XCTAssertTrue(rows.contains { $0.contains(" 4096 ") && $0.contains("/events.log") }, rows.joined(separator: "\n"))
+                XCTAssertTrue(rows.contains { $0.contains(" timerfd ") }, "the Files tab does not show the timerfd")
+            }
+        }
         try session.keys("Tab")
-        XCTAssertTrue(session.waitFor("demo-worker-3"), "the Threads tab does not list the demo's threads")
-        try session.keys("Tab")
-        let files = try session.capture()
-        let rows = files.split(separator: "\n")
-        XCTAssertTrue(rows.contains { $0.contains(" 1234 ") && $0.contains("/notes.txt") }, files)
-        XCTAssertTrue(rows.contains { $0.contains(" 4096 ") && $0.contains("/events.log") }, files)
-        XCTAssertTrue(files.contains("timerfd"), files)
-        XCTAssertTrue(files.contains("socket"), files)
-        XCTAssertTrue(files.contains("pipe"), files)
-        try session.keys("Tab")
-        XCTAssertFalse(try session.capture().contains("unavailable:"), "the Memory tab is unavailable")
-        XCTAssertFalse(try session.capture().contains("(no rows)"), "the Memory tab has no rows")
+        XCTAssertTrue(session.waitFor("argv length"), "Tab after the last tab did not return to the Overview")
+
+        try session.keys("p")
+        XCTAssertTrue(session.waitFor("/proc takes"), "p did not show the eBPF and /proc times with the ratio:\n\(session.screen)")
+        XCTAssertTrue(try session.capture().contains("through eBPF and"), "the status bar does not sum the comparison up")
 
         let children = try String(contentsOfFile: "/proc/\(demoPid)/task/\(demoPid)/children", encoding: .utf8)
         let kidPid = try XCTUnwrap(children.split(separator: " ").first.flatMap { Int32($0) }, "the demo has no child")
@@ -150,6 +165,34 @@ final class TopTerminalTests: XCTestCase {
         XCTAssertEqual(try session.format("#{pane_title}"), titleBefore, "a process name retitled the terminal")
         try session.keys("q")
         try assertRestored(session)
+    }
+
+    func testHelpListsTheKeys() throws {
+        let session = try TmuxSession()
+        try start(session, "--readonly")
+        XCTAssertTrue(session.waitFor("read-only"), "the header does not say read-only")
+        try session.keys("F1")
+        XCTAssertTrue(session.waitFor("Keys (any key returns)"))
+        XCTAssertTrue(try session.capture().contains("time the same dump through /proc and eBPF"))
+        try session.keys("x")
+        XCTAssertTrue(session.waitFor("Dump"), "a key did not leave the help screen")
+        try session.keys("q")
+        try assertRestored(session)
+    }
+
+    func testWithoutRootFallsBackToProc() throws {
+        guard geteuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else {
+            throw XCTSkip("needs root and setpriv to start bpfcp-top as an unprivileged user")
+        }
+        let session = try TmuxSession()
+        let log = NSTemporaryDirectory() + "bpfcp-top-nobody-\(getpid()).log"
+        try session.command("setpriv --reuid=65534 --regid=65534 --clear-groups env BPFCP_LOG=\(log) \(try bpfcpTopBinary())")
+        XCTAssertTrue(session.waitFor("source: /proc"), "the header does not say source: /proc:\n\(session.screen)")
+        XCTAssertTrue(session.waitFor("sudo"), "the status bar does not say to use sudo")
+        XCTAssertTrue(session.waitFor("/proc: "), "the /proc read time is missing")
+        try session.keys("q")
+        try assertRestored(session)
+        try? FileManager.default.removeItem(atPath: log)
     }
 
     func testExitedProcessGivesStatusLine() throws {

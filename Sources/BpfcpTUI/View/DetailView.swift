@@ -15,7 +15,8 @@ enum DetailView {
 
         var lines = [ScreenLine(first, .title).fitted(cols, fill: .title)]
         if let pair = detail.comparison {
-            lines.append(ScreenLine(comparisonLine(pair), .statusInfo).fitted(cols, fill: .statusInfo))
+            let kind = detail.currentTab.section?.kind
+            lines.append(ScreenLine(comparisonLine(pair, current: kind), .statusInfo).fitted(cols, fill: .statusInfo))
         } else {
             lines.append(ScreenLine(sectionsLine(dump), .dim))
         }
@@ -31,14 +32,16 @@ enum DetailView {
         }.joined(separator: " | ")
     }
 
-    /// eBPF and /proc times of the same dump, in total and per kind, with the ratio.
-    static func comparisonLine(_ pair: (proc: Dump, bpf: Dump)) -> String {
+    /// eBPF and /proc times of the same dump, in total and per kind, with the
+    /// ratio. The kind of the current tab comes first, so it is never cut off.
+    static func comparisonLine(_ pair: (proc: Dump, bpf: Dump), current: String?) -> String {
         func ratio(_ proc: UInt64, _ bpf: UInt64) -> String {
             String(format: "%.1fx", Double(proc) / Double(max(1, bpf)))
         }
         var text = "eBPF \(Format.milliseconds(pair.bpf.totalNs)) vs /proc \(Format.milliseconds(pair.proc.totalNs))"
         text += " (/proc takes \(ratio(pair.proc.totalNs, pair.bpf.totalNs)))"
-        for section in pair.bpf.sections {
+        let ordered = pair.bpf.sections.filter { $0.kind == current } + pair.bpf.sections.filter { $0.kind != current }
+        for section in ordered {
             guard let other = pair.proc.section(section.kind) else { continue }
             text += " | \(section.kind) \(Format.milliseconds(section.elapsedNs)) vs \(Format.milliseconds(other.elapsedNs))"
         }

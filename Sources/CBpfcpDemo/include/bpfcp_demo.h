@@ -10,6 +10,9 @@
 #define BPFCP_DEMO_NOTES_OFFSET 1234
 #define BPFCP_DEMO_LOG_OFFSET 4096
 
+/* Value queued with the demo's pending SIGUSR1. */
+#define BPFCP_DEMO_SIGNAL_VALUE 42
+
 /* Sets up the demo's state, prints "READY parent=PID child=PID dir=PATH" on
  * stdout and waits until killed. The parent and the child both die when the
  * process that started them dies (PR_SET_PDEATHSIG). Call it before any

@@ -1,0 +1,154 @@
+@testable import BpfcpCore
+@testable import BpfcpTUI
+import Foundation
+import XCTest
+
+final class DispatcherTests: XCTestCase {
+    private func state(readOnly: Bool = false) -> AppState {
+        var options = TopOptions()
+        options.readOnly = readOnly
+        var state = AppState(options: options, layout: Layout(rows: 30, cols: 100), source: .bpf)
+        state.applyProcesses([process(1, comm: "init-like"), process(7, comm: "target")], sampleNs: 1, readNs: 1)
+        return state
+    }
+
+    func testReadOnlyRejectsStateChangingAction() {
+        let restore = Action([.char("R")], "Restore", "restore a process", modes: [.list], changesState: true) { state in
+            state.status = .info("restore ran")
+            return .redraw
+        }
+        var readOnly = state(readOnly: true)
+        _ = Dispatcher.handle(.char("R"), &readOnly, actions: [restore])
+        XCTAssertEqual(readOnly.status?.isError, true)
+        XCTAssertEqual(readOnly.status?.text, "Restore changes the process, so --readonly disables it")
+
+        var writable = state()
+        _ = Dispatcher.handle(.char("R"), &writable, actions: [restore])
+        XCTAssertEqual(writable.status?.text, "restore ran")
+    }
+
+    func testEveryKeyIsBoundOncePerMode() {
+        var seen = Set<String>()
+        for action in ActionTable.all {
+            for mode in action.modes {
+                for key in action.keys {
+                    XCTAssertTrue(seen.insert("\(mode) \(key)").inserted, "\(key.label) is bound twice in \(mode)")
+                }
+            }
+        }
+    }
+
+    func testSearchTypingMovesSelection() {
+        var s = state()
+        s.table.sort(by: .pid, height: s.layout.listHeight)
+        _ = Dispatcher.handle(.char("/"), &s)
+        XCTAssertEqual(s.mode, .search)
+        for c in "targ" { _ = Dispatcher.handle(.char(c), &s) }
+        XCTAssertEqual(s.table.selectedRow?.process.pid, 7)
+        _ = Dispatcher.handle(.char("q"), &s)
+        XCTAssertEqual(s.searchText, "targq", "q is text while searching")
+        _ = Dispatcher.handle(.escape, &s)
+        XCTAssertEqual(s.mode, .list)
+        XCTAssertEqual(Dispatcher.handle(.char("q"), &s), .quit)
+    }
+
+    func testFilterEscapeClears() {
+        var s = state()
+        _ = Dispatcher.handle(.function(4), &s)
+        for c in "targ" { _ = Dispatcher.handle(.char(c), &s) }
+        XCTAssertEqual(s.table.rows.map(\.process.pid), [7])
+        _ = Dispatcher.handle(.escape, &s)
+        XCTAssertEqual(s.table.filter, "")
+        XCTAssertEqual(s.table.rows.count, 2)
+    }
+
+    func testDumpRequestAndExitNotice() throws {
+        var s = state()
+        s.table.sort(by: .pid, height: s.layout.listHeight)
+        _ = Dispatcher.handle(.down, &s)
+        _ = Dispatcher.handle(.enter, &s)
+        XCTAssertEqual(s.jobs, [.dump(pid: 7)])
+        XCTAssertNotNil(s.busy)
+
+        let dump = Dump(pid: 7, process: process(7, comm: "target"), source: .bpf, takenAt: 0, totalNs: 1, sections: [])
+        s.applyDump(.success(dump), pid: 7)
+        XCTAssertEqual(s.mode, .detail)
+        XCTAssertNil(s.busy)
+
+        s.applyProcesses([process(1, comm: "init-like")], sampleNs: 2, readNs: 1)
+        XCTAssertEqual(s.detail?.exitedNote, "exited")
+        XCTAssertTrue(s.status?.text.contains("process 7 exited") ?? false)
+    }
+}
+
+final class RendererTests: XCTestCase {
+    override func setUp() {
+        setlocale(LC_ALL, "C.UTF-8")
+    }
+
+    private func dump() -> Dump {
+        let files = Section(kind: "files", source: .bpf, unavailable: nil, elapsedNs: 410_000, items: [], entries: [
+            Entry(key: "fd 3", cells: ["3", "regular", "100", "O_RDWR", "/tmp/日本語/x"],
+                  fields: [Field("fd", "3"), Field("path", "/tmp/日本語/x")]),
+        ])
+        let memory = Section(kind: "memory", source: .bpf, unavailable: "no vma iterator", elapsedNs: 1, items: [], entries: [])
+        return Dump(pid: 9, process: process(9, comm: "日本"), source: .bpf, takenAt: 0, totalNs: 2_000_000,
+                    sections: [files, memory])
+    }
+
+    private func detailState(rows: Int, cols: Int) -> AppState {
+        var s = AppState(options: TopOptions(), layout: Layout(rows: rows, cols: cols), source: .bpf)
+        s.awaitedDump = 9
+        s.applyDump(.success(dump()), pid: 9)
+        return s
+    }
+
+    func testEveryLineFitsTheScreen() {
+        for (rows, cols) in [(24, 80), (40, 120), (8, 30)] {
+            var s = detailState(rows: rows, cols: cols)
+            for tab in 0..<s.detail!.tabs.count {
+                s.detail?.selectTab(tab)
+                let lines = Renderer.render(&s)
+                XCTAssertEqual(lines.count, rows)
+                for line in lines {
+                    XCTAssertLessThanOrEqual(TextWidth.width(line.text), cols, "\(rows)x\(cols) tab \(tab): \(line.text)")
+                }
+                XCTAssertTrue(lines[rows - 1].text.contains("Next tab"), "the footer is on the last row")
+            }
+        }
+    }
+
+    func testUnavailableTabShowsReason() throws {
+        var s = detailState(rows: 30, cols: 100)
+        let memory = try XCTUnwrap(s.detail?.tabs.firstIndex { $0.title == "Memory" })
+        s.detail?.selectTab(memory)
+        let text = Renderer.render(&s).map(\.text)
+        XCTAssertTrue(text.contains { $0.hasPrefix("unavailable: no vma iterator") }, text.joined(separator: "\n"))
+    }
+
+    func testExpandShowsEveryField() throws {
+        var s = detailState(rows: 30, cols: 100)
+        let files = try XCTUnwrap(s.detail?.tabs.firstIndex { $0.title == "Files" })
+        s.detail?.selectTab(files)
+        _ = Dispatcher.handle(.enter, &s)
+        let text = Renderer.render(&s).map(\.text)
+        XCTAssertTrue(text.contains { $0.contains("path") && $0.contains(": /tmp/日本語/x") }, text.joined(separator: "\n"))
+        XCTAssertTrue(text.contains { $0.hasPrefix("- ") }, "an expanded row is marked with -")
+    }
+
+    func testWideNamesKeepColumnsAligned() {
+        var s = AppState(options: TopOptions(), layout: Layout(rows: 10, cols: 60), source: .bpf)
+        s.applyProcesses([process(1, comm: "日本語日本語"), process(2, comm: "ascii")], sampleNs: 1, readNs: 1)
+        let lines = Renderer.render(&s)
+        let rows = lines.filter { $0.text.contains(" root ") }
+        XCTAssertEqual(rows.count, 2)
+        XCTAssertEqual(Set(rows.map { TextWidth.width($0.text) }), [60])
+    }
+
+    func testLocaleWarning() {
+        var s = AppState(options: TopOptions(), layout: Layout(rows: 10, cols: 100), source: .proc)
+        s.localeIsUTF8 = false
+        let status = Renderer.render(&s)[8].text
+        XCTAssertTrue(status.contains("locale is not UTF-8"), status)
+    }
+}
