@@ -31,7 +31,7 @@ keys() {
 
 # Renders the pane to $out/$1.png through aha and Chromium.
 shoot() {
-	tmux -L "$socket" capture-pane -e -p -t shots > "$work/$1.ansi"
+	tmux -L "$socket" capture-pane -e -p -N -t shots > "$work/$1.ansi"
 	aha --black --title "bpfcp-top" < "$work/$1.ansi" |
 		sed 's|</head>|<style>body{margin:8px;font-family:"DejaVu Sans Mono",monospace;font-size:14px;line-height:17px}pre{margin:0}</style></head>|' \
 		> "$work/$1.html"
@@ -42,7 +42,7 @@ shoot() {
 }
 
 tmux -L "$socket" -f /dev/null new-session -d -s shots -x "$cols" -y "$rows" \
-	"env TERM=xterm-256color LANG=C.UTF-8 $binary --demo -F bpfcp"
+	"env LANG=C.UTF-8 $binary --demo -F bpfcp-"
 tmux -L "$socket" set-option -t shots status off
 sleep 4
 
