@@ -108,7 +108,7 @@ public enum UserNames {
         return entry.pointee.pw_uid
     }
 
-    /// The login name of `uid`, or the number when it has none.
+    /// Returns the login name of `uid`, or the number when it has none.
     public static func name(of uid: UInt32) -> String {
         guard let entry = getpwuid(uid), let name = entry.pointee.pw_name else { return "\(uid)" }
         return Escape.bytes(Array(String(cString: name).utf8))

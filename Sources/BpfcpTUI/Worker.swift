@@ -3,7 +3,7 @@ import Foundation
 
 /// A finished piece of background work, applied to the state by the main loop.
 enum WorkerResult: Sendable {
-    /// A process-list read. `fallback` says why eBPF failed when /proc was read instead.
+    /// A process-list read. `fallback` contains the eBPF error when /proc was read instead.
     case processes(Result<[ProcessEntry], BpfcpError>, source: CollectorSource, sampleNs: UInt64, readNs: UInt64, fallback: String?)
     case dump(pid: Int32, Result<Dump, BpfcpError>)
     case comparison(pid: Int32, Result<(proc: Dump, bpf: Dump), BpfcpError>)

@@ -1,8 +1,9 @@
 /* A small process tree with one of every common kind of state, so that each
- * tab of bpfcp-top has rows: a parent and a child joined by a pipe and a
- * unix socket pair, regular files at known offsets, an anonymous mapping,
- * several threads, a periodic timerfd and an eventfd watched by an epoll
- * instance, an inotify watch, a signal handler and a queued pending signal. */
+ * tab of bpfcp-top has rows. A parent and a child are joined by a pipe and a
+ * unix socket pair. The parent has regular files at known offsets, an
+ * anonymous mapping and several threads. An epoll instance watches its
+ * periodic timerfd and an eventfd, and it has an inotify watch, a signal
+ * handler and a queued pending signal. */
 #define _GNU_SOURCE
 #include "bpfcp_demo.h"
 

@@ -69,22 +69,32 @@ final class TopTerminalTests: XCTestCase {
         try assertRestored(session)
     }
 
-    func testSigtermRestoresTerminal() throws {
+    /// Starts bpfcp-top --demo, sends `signal` to it, and checks the terminal
+    /// comes back and the demo processes die with it.
+    private func assertSignalRestores(_ signal: Int32, file: StaticString = #filePath, line: UInt = #line) throws {
         let session = try TmuxSession()
-        try start(session, "")
-        XCTAssertTrue(session.waitFor("bpfcp-top 0.1.0"))
-        let pid = try XCTUnwrap(try session.foregroundPid(), "bpfcp-top is not running in the pane")
-        XCTAssertEqual(kill(pid, SIGTERM), 0)
-        try assertRestored(session)
+        try start(session, "--demo")
+        XCTAssertTrue(session.waitFor("bpfcp-demo | live dump"), "--demo did not open", file: file, line: line)
+        let demoPid = try XCTUnwrap(Int32(try session.capture().split(separator: " ")[1]), file: file, line: line)
+        let pid = try XCTUnwrap(try session.foregroundPid(), "bpfcp-top is not running in the pane", file: file, line: line)
+
+        XCTAssertEqual(kill(pid, signal), 0, file: file, line: line)
+        try assertRestored(session, file: file, line: line)
+        let deadline = Date().addingTimeInterval(3)
+        while processAlive(demoPid) && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
+        XCTAssertFalse(processAlive(demoPid), "the demo outlived bpfcp-top after signal \(signal)", file: file, line: line)
+    }
+
+    func testSigtermRestoresTerminal() throws {
+        try assertSignalRestores(SIGTERM)
+    }
+
+    func testSighupRestoresTerminal() throws {
+        try assertSignalRestores(SIGHUP)
     }
 
     func testCrashRestoresTerminal() throws {
-        let session = try TmuxSession()
-        try start(session, "")
-        XCTAssertTrue(session.waitFor("bpfcp-top 0.1.0"))
-        let pid = try XCTUnwrap(try session.foregroundPid(), "bpfcp-top is not running in the pane")
-        XCTAssertEqual(kill(pid, SIGSEGV), 0)
-        try assertRestored(session)
+        try assertSignalRestores(SIGSEGV)
     }
 
     func testDemoFillsEveryTab() throws {

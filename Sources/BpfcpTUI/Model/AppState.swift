@@ -46,7 +46,7 @@ public struct AppState: Sendable {
     public var options: TopOptions
     public var layout: Layout
     public var mode: Mode = .list
-    /// Where Esc returns from the help screen.
+    /// Mode that any key returns to from the help screen.
     public var modeBeforeHelp: Mode = .list
     public var table = ProcessTable()
     public var detail: DetailModel?

@@ -6,7 +6,7 @@ public struct DetailTab: Equatable, Sendable {
     public let title: String
     public let columns: [Column]
     public let entries: [Entry]
-    /// Why the kind could not be collected; the tab shows only this.
+    /// Reason the kind could not be collected. The tab shows only this line.
     public let unavailable: String?
     /// The section behind the tab, nil for the Overview.
     public let section: Section?
@@ -103,7 +103,7 @@ public struct DetailModel: Sendable {
         return tabs
     }
 
-    /// The process itself as rows of (field, value), from the ProcessEntry.
+    /// Builds the Overview tab: the ProcessEntry as rows of (field, value).
     static func overviewTab(_ dump: Dump) -> DetailTab {
         let entries = overviewFields(dump.process).map { field in
             Entry(key: field.name, cells: [field.name, field.value], fields: [field])

@@ -1,12 +1,13 @@
-/// What the screen shows and how keys are read, as bpftop's mode enum.
-/// Each mode has its own footer of key hints, built from the action table.
+/// Screen mode, which decides the body shown and how keys are read (bpftop
+/// keeps a mode enum the same way). Each mode has its own footer of key
+/// hints, built from the action table.
 public enum Mode: Equatable, Sendable {
     case list
     /// Incremental search: typed text moves the selection to the next match.
     case search
     /// Filter: typed text hides the processes that do not contain it.
     case filter
-    /// Picking the sort column from a menu (F6).
+    /// The sort column menu (F6).
     case sortMenu
     case detail
     case help
@@ -49,7 +50,7 @@ public enum Key: Hashable, Sendable {
     }
 }
 
-/// What the main loop must do after an action, as htop's reaction flags.
+/// Follow-up work for the main loop after an action, like htop's reaction flags.
 public struct Reaction: OptionSet, Sendable {
     public let rawValue: Int
     public init(rawValue: Int) { self.rawValue = rawValue }

@@ -152,7 +152,7 @@ public struct ProcessTable: Sendable {
         rebuild(height: height)
     }
 
-    /// The login name for `uid`, looked up once.
+    /// Looks up the login name for `uid` once and caches it.
     mutating func userName(_ uid: UInt32) -> String {
         if let known = userNames[uid] { return known }
         let name = UserNames.name(of: uid)

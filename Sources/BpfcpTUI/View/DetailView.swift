@@ -24,7 +24,7 @@ enum DetailView {
         return lines
     }
 
-    /// What each program returned and how long it took, e.g. "files 9 rows 0.41 ms".
+    /// Lists the rows each program returned and its time, e.g. "files 9 rows 0.41 ms".
     static func sectionsLine(_ dump: Dump) -> String {
         dump.sections.map { section in
             section.unavailable != nil ? "\(section.kind) unavailable"
@@ -94,7 +94,7 @@ enum DetailView {
         return lines
     }
 
-    /// Every screen line of the tab, and the index of the selected row's line.
+    /// Lays out every screen line of the tab and returns them with the index of the selected row's line.
     static func flatten(_ detail: DetailModel, specs: [(Int, Bool)], cols: Int) -> ([ScreenLine], Int) {
         var lines: [ScreenLine] = []
         var selectedLine = 0

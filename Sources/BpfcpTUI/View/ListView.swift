@@ -18,7 +18,7 @@ enum ListView {
                 ScreenLine(readLine(state), .dim)]
     }
 
-    /// What the last read returned and how long it took, and what loading BPF cost.
+    /// Describes the last read (rows and time) and the time each BPF object took to load.
     static func readLine(_ state: AppState) -> String {
         guard let read = state.listRead else { return "reading the process list..." }
         var text: String
@@ -40,8 +40,9 @@ enum ListView {
 
     static func body(_ state: AppState) -> [ScreenLine] {
         let cols = state.layout.cols
+        let arrow = state.table.descending ? "v" : "^"
         let titles = ProcessColumn.allCases.map { column in
-            column == state.table.sortColumn ? column.title + (state.table.descending ? "v" : "^") : column.title
+            column == state.table.sortColumn ? column.title + arrow : column.title
         }
         var lines = [Renderer.tableLine(titles, columns: columnSpecs, cols: cols, style: .columnHeader)]
 

@@ -34,7 +34,7 @@ public enum Renderer {
         return lines.map { $0.fitted(layout.cols) }
     }
 
-    /// The status bar: the spinner while work runs, else the last message.
+    /// Builds the status bar: the spinner while work runs, else the last message.
     static func statusLine(_ state: AppState) -> ScreenLine {
         let cols = state.layout.cols
         if let busy = state.busy {

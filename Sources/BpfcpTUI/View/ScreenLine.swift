@@ -1,5 +1,5 @@
-/// How a span of text is drawn; the curses layer maps each style to colors
-/// or, without colors, to bold, reverse and dim.
+/// Role of a span of text on screen. The curses layer maps each style to
+/// colors or, without colors, to bold, reverse and dim.
 public enum Style: Int, CaseIterable, Sendable {
     case normal
     case title

@@ -2,7 +2,7 @@ import CNcursesw
 
 /// Measures and fits text by terminal columns, so that wide characters
 /// (CJK, emoji) keep table columns aligned. Needs `setlocale(LC_ALL, "")`
-/// first, because `wcwidth` only knows non-ASCII characters in a UTF-8 locale.
+/// first, because `wcwidth` returns -1 for non-ASCII characters outside a UTF-8 locale.
 public enum TextWidth {
     /// Columns that `scalar` occupies after `sanitize`: 0 for combining marks,
     /// 2 for wide characters, 1 otherwise.
