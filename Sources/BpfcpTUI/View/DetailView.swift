@@ -18,15 +18,17 @@ enum DetailView {
             let kind = detail.currentTab.section?.kind
             lines.append(ScreenLine(comparisonLine(pair, current: kind), .statusInfo).fitted(cols, fill: .statusInfo))
         } else {
-            lines.append(ScreenLine(sectionsLine(dump), .dim))
+            lines.append(ScreenLine(sectionsLine(dump, current: detail.currentTab.section?.kind), .dim))
         }
         lines.append(tabBar(detail, cols: cols))
         return lines
     }
 
     /// Lists the rows each program returned and its time, e.g. "files 9 rows 0.41 ms".
-    static func sectionsLine(_ dump: Dump) -> String {
-        dump.sections.map { section in
+    /// The kind of the current tab comes first, so it is never cut off.
+    static func sectionsLine(_ dump: Dump, current: String?) -> String {
+        let ordered = dump.sections.filter { $0.kind == current } + dump.sections.filter { $0.kind != current }
+        return ordered.map { section in
             section.unavailable != nil ? "\(section.kind) unavailable"
                 : "\(section.kind) \(section.entries.count) rows \(Format.milliseconds(section.elapsedNs))"
         }.joined(separator: " | ")
