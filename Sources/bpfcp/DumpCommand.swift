@@ -16,13 +16,13 @@ let dumpCommand = Command(
             throw BpfcpError("usage", "dump takes one PID, got \(arguments.operands.count) operands: bpfcp dump PID")
         }
         _ = try parsePid(arguments.operands[0])
-        if arguments.has("--only") { _ = try KindRegistry.parseOnly(arguments.list("--only").joined(separator: ",")) }
+        _ = try selectedKinds(arguments)
         try validateCheckpointOptions(arguments)
     }
 ) { arguments, output in
     let pid = try parsePid(arguments.operands[0])
     let source: CollectorSource = arguments.has("--proc") ? .proc : .bpf
-    let kinds = arguments.has("--only") ? try KindRegistry.parseOnly(arguments.list("--only").joined(separator: ",")) : KindRegistry.all
+    let kinds = try selectedKinds(arguments)
     if let directory = arguments.value("--images-dir") {
         return try runCheckpoint(pid: pid, directory: directory, arguments: arguments, kinds: kinds, output: output)
     }
@@ -34,6 +34,16 @@ let dumpCommand = Command(
     }
     printDump(dump, output: output)
     return ExitCode.success
+}
+
+/// The kinds `--only` names, in registry order and each once, or every kind without `--only`.
+func selectedKinds(_ arguments: Arguments) throws -> [KindDescriptor] {
+    guard arguments.has("--only") else { return KindRegistry.all }
+    let names = Set(try KindRegistry.parseOnly(arguments.list("--only").joined(separator: ",")).map(\.name))
+    guard !names.isEmpty else {
+        throw BpfcpError("usage", "--only needs at least one kind: choose from \(KindRegistry.all.map(\.name).joined(separator: ", "))")
+    }
+    return KindRegistry.all.filter { names.contains($0.name) }
 }
 
 /// JSON form of a dump: kinds keyed by name, each with its typed items.

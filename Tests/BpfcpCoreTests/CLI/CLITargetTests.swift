@@ -39,6 +39,16 @@ final class CLITargetTests: XCTestCase {
         }
         let parent = try CLI.run(["--json", "dump", "--only", "threads", "\(fixture.pid)"])
         XCTAssertEqual(parent.status, 0, parent.out)
+
+        for source in [[], ["--proc"]] {
+            let listed = try CLI.run(["--json", "ps", "--pid", "\(zombie)"] + source).json()
+            let process = try XCTUnwrap((listed["processes"] as? [[String: Any]])?.first)
+            XCTAssertEqual(process["state"] as? String, "Z")
+            XCTAssertEqual(process["exit_status"] as? Int, 3)
+            XCTAssertEqual(process["is_kernel_thread"] as? Bool, false)
+            let row = try CLI.run(["ps", "--pid", "\(zombie)"] + source).outLines.last ?? ""
+            XCTAssertTrue(row.hasSuffix(" Z    1       0 B  00:00:00 [bc31_zombie] <defunct>"), row)
+        }
     }
 
     func testZombieKilledBySignal() throws {
@@ -59,6 +69,15 @@ final class CLITargetTests: XCTestCase {
             try assertOneLineError(["dump", "\(tid)"] + source, status: 1, code: "thread_id",
                                    message: "pid \(tid) is a thread of process \(fixture.pid), not a process: run `bpfcp dump \(fixture.pid)`")
         }
+    }
+
+    func testOnlyKeepsRegistryOrderOnce() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "cli_target")
+        let result = try CLI.run(["dump", "--only", "files,threads,files", "\(fixture.pid)"])
+        XCTAssertEqual(result.status, 0, result.err)
+        let titles = result.outLines.filter { $0.hasPrefix("Threads (") || $0.hasPrefix("Files (") }.map { $0.prefix { $0 != " " } }
+        XCTAssertEqual(titles, ["Threads", "Files"])
     }
 
     func testDumpSucceedsOnFixture() throws {
