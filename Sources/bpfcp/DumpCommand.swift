@@ -36,7 +36,7 @@ let dumpCommand = Command(
     return ExitCode.success
 }
 
-/// The kinds `--only` names, in registry order and each once, or every kind without `--only`.
+/// Returns the kinds `--only` names, in registry order and each once, or every kind without `--only`.
 func selectedKinds(_ arguments: Arguments) throws -> [KindDescriptor] {
     guard arguments.has("--only") else { return KindRegistry.all }
     let names = Set(try KindRegistry.parseOnly(arguments.list("--only").joined(separator: ",")).map(\.name))

@@ -64,6 +64,28 @@ final class CLIExitDuringDumpTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(outcomes["process_exited"] ?? 0, 1, "no run ended mid-dump; outcomes: \(outcomes)")
     }
 
+    /// The /proc collectors are too fast to end mid-dump on purpose, but every
+    /// run must still be complete or one of the exit errors.
+    func testSelfExitingTargetsWithProc() throws {
+        try requireBPF()
+        for delay in stride(from: 0, through: 200, by: 10) {
+            let fixture = try Fixture(c: "cli_target", arguments: ["\(delay)"])
+            let fd = try XCTUnwrap(fixture.int("fd"))
+            let result = try CLI.run(["--json", "dump", "--proc", "--only", "threads,files,memory", "\(fixture.pid)"])
+            fixture.stop()
+
+            XCTAssertTrue(result.exitedNormally)
+            let object = try result.json()
+            if result.status == 0 {
+                try assertComplete(object, fd: fd)
+                continue
+            }
+            XCTAssertEqual(result.status, 1)
+            let code = try XCTUnwrap((object["error"] as? [String: Any])?["code"] as? String)
+            XCTAssertTrue(["process_exited", "no_such_process", "zombie"].contains(code), "unexpected error \(code)")
+        }
+    }
+
     /// Checks that a dump of cli_target is complete: both threads, the /dev/null fd and the
     /// mapping of the executable.
     private func assertComplete(_ object: [String: Any], fd: Int64) throws {
