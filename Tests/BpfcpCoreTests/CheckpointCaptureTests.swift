@@ -79,6 +79,26 @@ final class CheckpointCaptureTests: XCTestCase {
         CheckpointSupport.assertReleased(fixture.pid)
     }
 
+    func testMemfdContentsSavedOnce() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "memfd_holder")
+        let fd = Int32(try XCTUnwrap(fixture.int("fd")))
+        let dup = Int32(try XCTUnwrap(fixture.int("fd_dup")))
+        let checkpoint = try Checkpointer.capture(pid: fixture.pid)
+        let image = try XCTUnwrap(checkpoint.process(fixture.pid))
+        CheckpointSupport.assertReleased(fixture.pid)
+
+        let file = try XCTUnwrap(image.files.first { $0.fd == fd })
+        XCTAssertEqual(file.path, "/memfd:bpfcp-memfd (deleted)")
+        XCTAssertEqual(file.size, (1 << 20) + 4)
+        XCTAssertEqual(file.runs.map(\.fileOffset), [0, 1 << 20], "two extents around the hole")
+        let head = try checkpoint.pages.read(offset: file.runs[0].offset, count: 10000)
+        XCTAssertEqual(head, (0..<10000).map { UInt8(truncatingIfNeeded: $0 * 7) })
+        let tail = try checkpoint.pages.read(offset: file.runs[1].offset, count: Int(file.runs[1].length))
+        XCTAssertEqual(tail, Array("tail".utf8))
+        XCTAssertEqual(image.files.first { $0.fd == dup }?.runs, file.runs, "the second fd points at the same stored bytes")
+    }
+
     func testTreeStoresSharedPagesOnce() throws {
         try requireBPF()
         let fixture = try Fixture(c: "checkpoint_target", arguments: ["1", "0", "fork"])

@@ -93,7 +93,8 @@ public enum CheckpointImage {
             let payloads: [(SectionType, [UInt8])] = [
                 (.process, try encode(ProcessPayload(pid: image.pid, process: image.process, stopSignal: image.stopSignal, sections: image.sections))),
                 (.threads, try encode(ThreadsPayload(pid: image.pid, threads: image.threads))),
-                (.memory, try encode(MemoryPayload(pid: image.pid, pageSize: pageSize, areas: image.memory))),
+                (.memory, try encode(MemoryPayload(pid: image.pid, pageSize: pageSize, areas: image.memory,
+                                                   files: image.files.isEmpty ? nil : image.files))),
             ]
             for (type, payload) in payloads {
                 let file = "\(type.label)-\(image.pid).img"
@@ -190,7 +191,7 @@ public enum CheckpointImage {
         }
         try ImageValidation.checkRuns(memory, pagesLength: pagesLength, pageSize: manifest.info.pageSize, section: "memory-\(pid)")
         return ProcessImage(pid: pid, process: process.process, stopSignal: process.stopSignal, sections: process.sections,
-                            threads: threads.threads, memory: memory.areas)
+                            threads: threads.threads, memory: memory.areas, files: memory.files ?? [])
     }
 
     private static func decodeSection<T: Decodable>(dir: String, file: String, name: String, type: SectionType) throws -> T {
@@ -251,4 +252,6 @@ struct MemoryPayload: Codable {
     var pid: Int32
     var pageSize: UInt64
     var areas: [MemoryAreaImage]
+    /// Omitted when the process has no saved files.
+    var files: [SavedFile]?
 }

@@ -67,6 +67,28 @@ public struct ProcessImage: Sendable, Equatable {
     public var sections: [Section]
     public var threads: [ThreadState]
     public var memory: [MemoryAreaImage]
+    /// Contents of open memfd and deleted tmpfs files, which exist nowhere else.
+    public var files: [SavedFile] = []
+}
+
+/// The saved contents of one file open in the process, by fd.
+public struct SavedFile: Codable, Sendable, Equatable {
+    public var fd: Int32
+    /// The fd's link text (escaped), e.g. "/memfd:name (deleted)".
+    public var path: String
+    public var device: UInt64
+    public var inode: UInt64
+    public var size: UInt64
+    /// Data extents; holes between them read as zeros.
+    public var runs: [FileRun]
+}
+
+/// `length` bytes at `fileOffset` of a saved file, stored at byte `offset`
+/// of the pages payload. Each run starts page-aligned in the payload.
+public struct FileRun: Codable, Sendable, Equatable {
+    public var fileOffset: UInt64
+    public var length: UInt64
+    public var offset: UInt64
 }
 
 /// Registers and signal state of one held thread.

@@ -72,7 +72,14 @@ public enum CheckpointView {
                           Field("saved", Format.bytes(saved)), Field("runs", "\(area.runs.count)"), Field("path", path)]
             return Entry(key: "\(Format.hex(area.area.start))-\(Format.hex(area.area.end)) \(path)", cells: cells, fields: fields)
         }
-        let items = (try? image.memory.map { try JSONValue.from($0) }) ?? []
-        return Section(kind: pagesKind, source: .bpf, unavailable: nil, elapsedNs: 0, items: items, entries: entries)
+        let fileEntries = image.files.map { file in
+            let saved = file.runs.reduce(UInt64(0)) { $0 + $1.length }
+            let cells = ["fd \(file.fd)", "", "file_contents", Format.bytes(saved), file.path]
+            let fields = [Field("fd", "\(file.fd)"), Field("size", Format.bytes(file.size)), Field("saved", Format.bytes(saved)),
+                          Field("extents", "\(file.runs.count)"), Field("inode", "\(file.inode)"), Field("path", file.path)]
+            return Entry(key: "fd \(file.fd) \(file.path)", cells: cells, fields: fields)
+        }
+        let items = (try? image.memory.map { try JSONValue.from($0) } + image.files.map { try JSONValue.from($0) }) ?? []
+        return Section(kind: pagesKind, source: .bpf, unavailable: nil, elapsedNs: 0, items: items, entries: entries + fileEntries)
     }
 }

@@ -142,10 +142,12 @@ public enum Checkpointer {
         let pending = KindCollection(process, kinds: kinds)
         let threads: [ThreadState]
         let areas: [MemoryAreaImage]
+        let files: [SavedFile]
         do {
             threads = try freezer.threads(of: process.pid).map(ThreadCapture.capture)
             let memoryStart = Clock.now()
             areas = try memory.capture(pid: process.pid)
+            files = try memory.captureFiles(pid: process.pid)
             stats.memoryNs += Clock.now() - memoryStart
         } catch {
             _ = try? pending.wait()
@@ -155,7 +157,7 @@ public enum Checkpointer {
         let sections = try pending.wait()
         stats.kindsNs += pending.elapsedNs ?? (Clock.now() - kindsStart)
         return ProcessImage(pid: process.pid, process: process, stopSignal: stopSignal, sections: sections,
-                            threads: threads, memory: areas)
+                            threads: threads, memory: areas, files: files)
     }
 
     /// Runs every kind's collector on the held process, so kinds added to

@@ -14,6 +14,15 @@ enum ImageValidation {
                 try checkRun(run, area: a, pagesLength: pagesLength, pageSize: pageSize, section: section)
             }
         }
+        for file in memory.files ?? [] {
+            for run in file.runs {
+                let (fileEnd, fileOverflow) = run.fileOffset.addingReportingOverflow(run.length)
+                let (storeEnd, storeOverflow) = run.offset.addingReportingOverflow(run.length)
+                guard !fileOverflow, !storeOverflow, fileEnd <= file.size, storeEnd <= pagesLength, run.offset % pageSize == 0 else {
+                    throw ImageError.section(section, "has an invalid saved extent of fd \(file.fd) at file offset \(run.fileOffset)")
+                }
+            }
+        }
     }
 
     private static func checkRun(_ run: PageRun, area: MemoryArea, pagesLength: UInt64, pageSize: UInt64, section: String) throws {

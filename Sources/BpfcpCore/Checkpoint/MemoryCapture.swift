@@ -8,8 +8,10 @@ import Foundation
 /// nothing in it costs nothing. Pages are read with process_vm_readv into
 /// a `PageSink`, which stages them in memory up to its budget.
 final class MemoryCapture {
-    private let sink: PageSink
-    private let pageSize: UInt64
+    let sink: PageSink
+    let pageSize: UInt64
+    /// Runs of files already saved, by "device:inode", so a file open in several processes is stored once.
+    var savedFiles: [String: [FileRun]] = [:]
     /// Offsets of shared pages already stored, by "device:inode" and page index in the object.
     private var sharedOffsets: [String: [UInt64: UInt64]] = [:]
     private(set) var pagesWritten: UInt64 = 0
