@@ -12,7 +12,7 @@ let showCommand = Command(
             throw BpfcpError("usage", "show takes an image directory: bpfcp show DIR [KIND...]")
         }
         for kind in arguments.operands.dropFirst() where CheckpointView.layout(kind) == nil {
-            let known = (KindRegistry.all.map(\.name) + [CheckpointView.registersKind, CheckpointView.pagesKind]).joined(separator: ", ")
+            let known = (KindRegistry.all.map(\.name) + [CheckpointView.registersKind, CheckpointView.pagesKind, CheckpointView.savedFilesKind]).joined(separator: ", ")
             throw BpfcpError("unknown_kind", "unknown kind '\(Escape.text(kind))': choose from \(known)")
         }
     }

@@ -164,7 +164,7 @@ final class CheckpointCaptureTests: XCTestCase {
                           "\(error)")
         }
         XCTAssertEqual(Freezer.tracerPid(of: fixture.pid), tracer.pid, "the first tracer keeps the process")
-        XCTAssertEqual(Freezer.taskState(fixture.pid), "S")
+        XCTAssertTrue(CheckpointSupport.waitUntil(5) { Freezer.taskState(fixture.pid) == "S" }, "the target sleeps on, not stopped")
     }
 
     func testIoUringRejectedUntouched() throws {
@@ -176,7 +176,7 @@ final class CheckpointCaptureTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("io_uring instance on fd \(fd)"), "\(error)")
         }
         XCTAssertEqual(Freezer.tracerPid(of: fixture.pid), 0)
-        XCTAssertEqual(Freezer.taskState(fixture.pid), "S")
+        XCTAssertTrue(CheckpointSupport.waitUntil(5) { Freezer.taskState(fixture.pid) == "S" }, "the target sleeps on, not stopped")
     }
 
     func testZombieChildRecorded() throws {

@@ -5,6 +5,7 @@ import Foundation
 public enum CheckpointView {
     public static let registersKind = "registers"
     public static let pagesKind = "pages"
+    public static let savedFilesKind = "saved_files"
 
     public static let registerColumns = [
         Column("TID", width: 8, alignRight: true), Column("RIP", width: 18), Column("RSP", width: 18),
@@ -16,12 +17,18 @@ public enum CheckpointView {
         Column("SAVED", width: 9, alignRight: true), Column("PATH", width: 40),
     ]
 
+    public static let savedFileColumns = [
+        Column("FD", width: 5, alignRight: true), Column("SIZE", width: 9, alignRight: true),
+        Column("SAVED", width: 9, alignRight: true), Column("EXTENTS", width: 7, alignRight: true), Column("PATH", width: 40),
+    ]
+
     /// Titles and columns of the checkpoint-only sections, by kind name.
     public static func layout(_ kind: String) -> (title: String, columns: [Column])? {
         if let registered = KindRegistry.named(kind) { return (registered.title, registered.columns) }
         switch kind {
         case registersKind: return ("Registers", registerColumns)
         case pagesKind: return ("Saved memory", pageColumns)
+        case savedFilesKind: return ("Saved files", savedFileColumns)
         default: return nil
         }
     }
@@ -35,6 +42,7 @@ public enum CheckpointView {
         var sections = image.sections.map(rerendered)
         sections.append(registers(image))
         sections.append(pages(image, pageSize: info.pageSize))
+        sections.append(savedFiles(image))
         return Dump(pid: image.pid, process: image.process, source: .bpf, takenAt: info.takenAt,
                     totalNs: info.stats.totalNs, sections: sections)
     }
@@ -72,14 +80,19 @@ public enum CheckpointView {
                           Field("saved", Format.bytes(saved)), Field("runs", "\(area.runs.count)"), Field("path", path)]
             return Entry(key: "\(Format.hex(area.area.start))-\(Format.hex(area.area.end)) \(path)", cells: cells, fields: fields)
         }
+        let items = (try? image.memory.map { try JSONValue.from($0) }) ?? []
+        return Section(kind: pagesKind, source: .bpf, unavailable: nil, elapsedNs: 0, items: items, entries: entries)
+    }
+
+    private static func savedFiles(_ image: ProcessImage) -> Section {
         let fileEntries = image.files.map { file in
             let saved = file.runs.reduce(UInt64(0)) { $0 + $1.length }
-            let cells = ["fd \(file.fd)", "", "file_contents", Format.bytes(saved), file.path]
+            let cells = ["\(file.fd)", Format.bytes(file.size), Format.bytes(saved), "\(file.runs.count)", file.path]
             let fields = [Field("fd", "\(file.fd)"), Field("size", Format.bytes(file.size)), Field("saved", Format.bytes(saved)),
                           Field("extents", "\(file.runs.count)"), Field("inode", "\(file.inode)"), Field("path", file.path)]
             return Entry(key: "fd \(file.fd) \(file.path)", cells: cells, fields: fields)
         }
-        let items = (try? image.memory.map { try JSONValue.from($0) } + image.files.map { try JSONValue.from($0) }) ?? []
-        return Section(kind: pagesKind, source: .bpf, unavailable: nil, elapsedNs: 0, items: items, entries: entries + fileEntries)
+        let items = (try? image.files.map { try JSONValue.from($0) }) ?? []
+        return Section(kind: savedFilesKind, source: .bpf, unavailable: nil, elapsedNs: 0, items: items, entries: fileEntries)
     }
 }
