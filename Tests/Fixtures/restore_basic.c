@@ -1,5 +1,7 @@
 /* Fixture for restore: patterned heap and anonymous memory, a read-only
- * page, and files open at known offsets. Usage: restore_basic DIR MIB NFILES.
+ * page, and files open at known offsets. Usage: restore_basic DIR MIB NFILES
+ * [events]. With "events" it also holds an eventfd at 42, an empty pipe, a
+ * signalfd for SIGUSR2 and a timerfd ticking every millisecond.
  * After READY its stdio is /dev/null. It counts in a loop, and whenever
  * DIR/check appears it checks its whole state, writes "pass COUNTER PID" or
  * "fail REASON" to DIR/result and removes DIR/check, so a restored copy can
@@ -11,7 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +30,26 @@ static uint64_t *heap, *anon;
 static unsigned char *readonly;
 static int *fds;
 static volatile unsigned long counter;
+static int events, efd = -1, sfd = -1, tfd = -1, pipefd[2] = { -1, -1 };
+
+static int check_events(char *why, size_t len)
+{
+	uint64_t value = 0;
+	if (read(efd, &value, 8) != 8 || value != 42) { snprintf(why, len, "eventfd holds %llu", (unsigned long long)value); return 0; }
+	if (write(efd, &value, 8) != 8) { snprintf(why, len, "eventfd write"); return 0; }
+	char byte = 'x';
+	if (write(pipefd[1], &byte, 1) != 1 || read(pipefd[0], &byte, 1) != 1 || byte != 'x') { snprintf(why, len, "pipe"); return 0; }
+	uint64_t ticks = 0;
+	if (read(tfd, &ticks, 8) != 8 || ticks == 0) { snprintf(why, len, "timerfd ticks %llu", (unsigned long long)ticks); return 0; }
+	char path[64], info[512];
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", sfd);
+	int fd = open(path, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, info, sizeof(info) - 1) : -1;
+	if (fd >= 0) close(fd);
+	info[n > 0 ? n : 0] = 0;
+	if (!strstr(info, "sigmask:\t0000000000000800")) { snprintf(why, len, "signalfd mask"); return 0; }
+	return 1;
+}
 
 static off_t offset_of(int i) { return (off_t)(i * 37 + 11) % (FILE_SIZE - 16); }
 static uint64_t pattern(uint64_t i, uint64_t salt) { return (i * 0x9E3779B97F4A7C15ull) ^ salt; }
@@ -63,7 +89,7 @@ static int check(char *why, size_t len)
 			snprintf(why, len, "file %d content", i); return 0;
 		}
 	}
-	return 1;
+	return !events || check_events(why, len);
 }
 
 int main(int argc, char **argv)
@@ -72,6 +98,7 @@ int main(int argc, char **argv)
 	dir = argv[1];
 	size = (size_t)atoi(argv[2]) << 20;
 	nfiles = atoi(argv[3]);
+	events = argc > 4 && strcmp(argv[4], "events") == 0;
 	close_range(3, ~0U, 0);	/* fds the test runner leaked into this process */
 
 	heap = malloc(size);
@@ -99,6 +126,21 @@ int main(int argc, char **argv)
 		int flags = (i % 2 ? O_RDWR : O_RDONLY) | (i % 3 == 0 ? O_APPEND : 0) | (i % 5 == 0 ? O_CLOEXEC : 0);
 		fds[i] = open(path, flags);
 		if (fds[i] < 0 || lseek(fds[i], offset_of(i), SEEK_SET) != offset_of(i)) { perror(path); return 1; }
+	}
+
+	if (events) {
+		sigset_t mask;
+		sigemptyset(&mask);
+		sigaddset(&mask, SIGUSR2);
+		sigprocmask(SIG_BLOCK, &mask, NULL);
+		struct itimerspec every = { { 0, 1000000 }, { 0, 1000000 } };
+		efd = eventfd(42, EFD_NONBLOCK);
+		sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+		tfd = timerfd_create(CLOCK_MONOTONIC, 0);
+		if (efd < 0 || sfd < 0 || tfd < 0 || pipe(pipefd) != 0 || timerfd_settime(tfd, 0, &every, NULL) != 0) {
+			perror("events");
+			return 1;
+		}
 	}
 
 	printf("READY pid=%d heap=%p anon=%p readonly=%p fd0=%d\n", getpid(), (void *)heap, (void *)anon, (void *)readonly,

@@ -10,13 +10,15 @@ struct FileRestore {
     /// File that takes the place of the image's terminal, from `--stdio`.
     let stdio: String?
 
-    static let fDupFdCloexec = 1030
+    static let fDupFdCloexec = 1030, fSetPipeSize = 1031
     static let oCloexec: Int32 = 0o2000000
     /// Flags that would change the file if passed again on reopening.
     static let creationFlags: Int32 = O_CREAT | O_EXCL | O_TRUNC
 
     func run() throws {
         let stash = try stashRestorerStdio()
+        let base = (plan.files.map(\.fd).max() ?? 2) + 1
+        var createdPipes: Set<String> = []
 
         for file in plan.files.sorted(by: { $0.fd < $1.fd }) {
             switch file.source {
@@ -27,6 +29,25 @@ struct FileRestore {
                     throw BpfcpError("restore_failed", "fd \(file.fd) is a terminal, but restore has no fd \(restorerFd) to attach it to: run restore with --stdio FILE")
                 }
                 try place(source, at: file, text: "terminal")
+            case .eventfd(let count, let flags):
+                try create(file, SyscallNumber.eventfd2, [.value(count), .int(Int(flags))],
+                           text: "eventfd2(\(count), \(Format.hex(UInt64(flags))))")
+            case .signalfd(let mask, let flags):
+                try create(file, SyscallNumber.signalfd4, [.int(-1), .payload(0), .int(8), .int(Int(flags))],
+                           payloads: [ProcessStateRestore.bytes(mask)],
+                           text: "signalfd4(-1, [\(SignalName.describe(mask: mask))], 8, \(Format.hex(UInt64(flags))))")
+            case .timerfd(let clock, let flags, let value, let interval):
+                try create(file, SyscallNumber.timerfdCreate, [.int(Int(clock)), .int(Int(flags))],
+                           text: "timerfd_create(\(clock), \(Format.hex(UInt64(flags))))")
+                let spec = [interval / 1_000_000_000, interval % 1_000_000_000, value / 1_000_000_000, value % 1_000_000_000]
+                try injector.queue(SyscallNumber.timerfdSettime, [.int(Int(file.fd)), .int(0), .payload(0), .int(0)],
+                                   payloads: [spec.flatMap { ProcessStateRestore.bytes($0) }],
+                                   text: "timerfd_settime(\(file.fd), 0, {interval=\(interval) ns, value=\(value) ns}, NULL)")
+            case .pipe(let identity, _, let capacity):
+                if !createdPipes.contains(identity) {
+                    try createPipe(identity, capacity: capacity, base: base)
+                    createdPipes.insert(identity)
+                }
             }
         }
 
@@ -86,6 +107,56 @@ struct FileRestore {
         if position != 0 {
             try injector.queue(SyscallNumber.lseek, [.int(Int(file.fd)), .value(UInt64(bitPattern: position)), .int(Int(SEEK_SET))],
                                text: "lseek(\(file.fd), \(position), SEEK_SET)", expected: position)
+        }
+    }
+
+    /// Queues a call that returns a new fd (the lowest free one), then moves it to the image's number.
+    private func create(_ file: FilePlan, _ number: Int, _ arguments: [SyscallArgument], payloads: [[UInt8]] = [],
+                        text: String) throws {
+        let target = fds.allocate()
+        try injector.queue(number, arguments, payloads: payloads, text: text, expected: Int64(target))
+        if target != file.fd {
+            try place(target, at: file, text: "created")
+            try injector.queue(SyscallNumber.close, [.int(Int(target))], text: "close(\(target))")
+            fds.release(target)
+        } else if file.closeOnExec {
+            try injector.queue(SyscallNumber.fcntl, [.int(Int(target)), .int(Int(F_SETFD)), .int(Int(FD_CLOEXEC))],
+                               text: "fcntl(\(target), F_SETFD, FD_CLOEXEC)")
+        }
+    }
+
+    /// Creates the pipe `identity` and places both its ends. pipe2() returns
+    /// the two lowest free fds; both move above every image fd first, so
+    /// placing one end cannot close the other.
+    private func createPipe(_ identity: String, capacity: UInt64, base: Int32) throws {
+        let ends = plan.files.filter { if case .pipe(identity, _, _) = $0.source { true } else { false } }
+        let low = (fds.allocate(), fds.allocate())
+        try injector.queue(SyscallNumber.pipe2, [.payload(0), .int(0)], payloads: [[UInt8](repeating: 0, count: 8)],
+                           text: "pipe2([\(low.0), \(low.1)], 0) /* \(identity) */")
+        let high = (fds.allocate(from: base), fds.allocate(from: base))
+        for (from, to) in [(low.0, high.0), (low.1, high.1)] {
+            try injector.queue(SyscallNumber.fcntl, [.int(Int(from)), .int(Self.fDupFdCloexec), .int(Int(base))],
+                               text: "fcntl(\(from), F_DUPFD_CLOEXEC, \(base))", expected: Int64(to))
+        }
+        for fd in [low.0, low.1] {
+            try injector.queue(SyscallNumber.close, [.int(Int(fd))], text: "close(\(fd))")
+            fds.release(fd)
+        }
+        if capacity != 65536 {
+            try injector.queue(SyscallNumber.fcntl, [.int(Int(high.0)), .int(Self.fSetPipeSize), .value(capacity)],
+                               text: "fcntl(\(high.0), F_SETPIPE_SZ, \(capacity))", expected: Int64(capacity))
+        }
+        for end in ends {
+            guard case .pipe(_, let readEnd, _) = end.source else { continue }
+            try place(readEnd ? high.0 : high.1, at: end, text: identity)
+            if end.flags & O_NONBLOCK != 0 {
+                try injector.queue(SyscallNumber.fcntl, [.int(Int(end.fd)), .int(Int(F_SETFL)), .int(Int(O_NONBLOCK))],
+                                   text: "fcntl(\(end.fd), F_SETFL, O_NONBLOCK)")
+            }
+        }
+        for fd in [high.0, high.1] {
+            try injector.queue(SyscallNumber.close, [.int(Int(fd))], text: "close(\(fd))")
+            fds.release(fd)
         }
     }
 

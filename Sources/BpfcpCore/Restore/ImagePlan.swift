@@ -121,29 +121,84 @@ enum ImagePlan {
     // MARK: files
 
     private static func files(_ image: ProcessImage) throws -> [FilePlan] {
-        try image.items("files", as: OpenFile.self).map { file in
-            let pid = image.pid
-            let path = String(decoding: Escape.unescape(file.path), as: UTF8.self)
-            let flags = OpenFlags.value(file.flags.filter { $0 != "O_CLOEXEC" })
-            switch file.type {
-            case .regular, .directory, .symlink:
-                if file.deleted {
-                    throw reject(pid, "fd \(file.fd) is the deleted file \(file.path); restore of deleted files is not supported yet")
-                }
-                return FilePlan(fd: file.fd, flags: flags, closeOnExec: file.closeOnExec, source: .path(path, position: file.position))
-            case .charDevice:
-                if isTerminal(path) {
-                    return FilePlan(fd: file.fd, flags: flags, closeOnExec: file.closeOnExec,
-                                    source: .terminal(restorerFd: file.fd <= 2 ? file.fd : 0))
-                }
-                return FilePlan(fd: file.fd, flags: flags, closeOnExec: file.closeOnExec, source: .path(path, position: file.position))
-            case .anonInode where file.anonKind == "io_uring" || file.path.contains("io_uring"):
-                throw reject(pid, "fd \(file.fd) is an io_uring instance; restore of io_uring is not supported")
-            default:
-                let what = file.anonKind.map { "\($0) (anonymous inode)" } ?? file.type.rawValue
-                throw reject(pid, "fd \(file.fd) is a \(what), \(file.path); restore of this file type is not supported yet")
+        let events = Dictionary(try image.items("events", as: EventFile.self).map { ($0.fd, $0) }, uniquingKeysWith: { a, _ in a })
+        let pipes = try image.items("pipes", as: PipeEnd.self)
+        return try image.items("files", as: OpenFile.self).map { file in
+            if let event = events[file.fd] { return try eventPlan(file, event, pid: image.pid) }
+            if file.type == .pipe, let end = pipes.first(where: { $0.fd == file.fd }) {
+                return try pipePlan(file, end, all: pipes, pid: image.pid)
             }
+            return try filePlan(file, pid: image.pid)
         }
+    }
+
+    private static func filePlan(_ file: OpenFile, pid: Int32) throws -> FilePlan {
+        let path = String(decoding: Escape.unescape(file.path), as: UTF8.self)
+        let flags = OpenFlags.value(file.flags.filter { $0 != "O_CLOEXEC" })
+        switch file.type {
+        case .regular, .directory, .symlink:
+            if file.deleted {
+                throw reject(pid, "fd \(file.fd) is the deleted file \(file.path); restore of deleted files is not supported yet")
+            }
+            return FilePlan(fd: file.fd, flags: flags, closeOnExec: file.closeOnExec, source: .path(path, position: file.position))
+        case .charDevice:
+            if isTerminal(path) {
+                return FilePlan(fd: file.fd, flags: flags, closeOnExec: file.closeOnExec,
+                                source: .terminal(restorerFd: file.fd <= 2 ? file.fd : 0))
+            }
+            return FilePlan(fd: file.fd, flags: flags, closeOnExec: file.closeOnExec, source: .path(path, position: file.position))
+        case .anonInode where file.anonKind == "io_uring" || file.path.contains("io_uring"):
+            throw reject(pid, "fd \(file.fd) is an io_uring instance; restore of io_uring is not supported")
+        default:
+            let what = file.anonKind.map { "\($0) (anonymous inode)" } ?? file.type.rawValue
+            throw reject(pid, "fd \(file.fd) is a \(what), \(file.path); restore of this file type is not supported yet")
+        }
+    }
+
+    private static func eventPlan(_ file: OpenFile, _ event: EventFile, pid: Int32) throws -> FilePlan {
+        let nonblock = event.flags.contains { $0.hasSuffix("_NONBLOCK") } ? O_NONBLOCK : 0
+        let source: FilePlan.Source
+        switch event.type {
+        case "eventfd":
+            let semaphore: Int32 = event.flags.contains("EFD_SEMAPHORE") ? 1 : 0
+            source = .eventfd(count: event.count ?? 0, flags: semaphore | nonblock)
+        case "signalfd":
+            let mask = (event.signals ?? []).compactMap(SignalName.number).reduce(UInt64(0)) { $0 | (UInt64(1) << UInt64($1 - 1)) }
+            source = .signalfd(mask: mask, flags: nonblock)
+        case "timerfd":
+            guard let clock = event.clock.flatMap(clockNumber) else {
+                throw reject(pid, "fd \(file.fd) is a timerfd on \(event.clock ?? "an unknown clock"), which restore cannot create")
+            }
+            var value: Int64 = 0
+            if event.armed == true { value = max(event.nextExpiryNs ?? 0, 1) }
+            source = .timerfd(clock: clock, flags: nonblock, valueNs: value, intervalNs: event.armed == true ? event.intervalNs ?? 0 : 0)
+        default:
+            throw reject(pid, "fd \(file.fd) is a \(event.type); restore of this file type is not supported yet")
+        }
+        return FilePlan(fd: file.fd, flags: nonblock, closeOnExec: file.closeOnExec, source: source)
+    }
+
+    /// An empty pipe with both ends in the process is created again. Queued
+    /// bytes are not in the image, and an end whose partner is in another
+    /// process cannot be rebuilt by a single-process restore.
+    private static func pipePlan(_ file: OpenFile, _ end: PipeEnd, all: [PipeEnd], pid: Int32) throws -> FilePlan {
+        guard end.type == "pipe", end.end != "read-write" else {
+            throw reject(pid, "fd \(file.fd) is the FIFO \(end.path); restore of FIFOs is not supported yet")
+        }
+        guard end.queued == 0 else {
+            throw reject(pid, "fd \(file.fd) is \(end.identity) with \(end.queued) queued bytes, which the image does not hold")
+        }
+        let partner = end.end == "read" ? "write" : "read"
+        guard all.contains(where: { $0.identity == end.identity && $0.end == partner }) else {
+            throw reject(pid, "fd \(file.fd) is the \(end.end) end of \(end.identity), whose \(partner) end is in another process")
+        }
+        let flags = OpenFlags.value(file.flags.filter { $0 != "O_CLOEXEC" })
+        return FilePlan(fd: file.fd, flags: flags, closeOnExec: file.closeOnExec,
+                        source: .pipe(identity: end.identity, readEnd: end.end == "read", capacity: end.capacity))
+    }
+
+    private static func clockNumber(_ name: String) -> Int32? {
+        ["CLOCK_REALTIME": 0, "CLOCK_MONOTONIC": 1, "CLOCK_BOOTTIME": 7, "CLOCK_REALTIME_ALARM": 8, "CLOCK_BOOTTIME_ALARM": 9][name]
     }
 
     static func isTerminal(_ path: String) -> Bool {

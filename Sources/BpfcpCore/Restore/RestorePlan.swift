@@ -132,6 +132,16 @@ struct FilePlan {
         case path(String, position: Int64)
         /// Use restore's own stdin, stdout or stderr (0, 1, 2), or the `--stdio` file.
         case terminal(restorerFd: Int32)
+        /// eventfd2(count, flags); `flags` holds EFD_SEMAPHORE and EFD_NONBLOCK.
+        case eventfd(count: UInt64, flags: Int32)
+        /// signalfd4 with `mask`, bit n-1 for signal n.
+        case signalfd(mask: UInt64, flags: Int32)
+        /// timerfd_create(clock, flags), armed to fire in `valueNs` and every
+        /// `intervalNs` after; both 0 leave it disarmed.
+        case timerfd(clock: Int32, flags: Int32, valueNs: Int64, intervalNs: Int64)
+        /// One end of an empty pipe whose two ends are both in the process,
+        /// created once per `identity`; `capacity` in bytes.
+        case pipe(identity: String, readEnd: Bool, capacity: UInt64)
     }
 
     var fd: Int32

@@ -38,8 +38,9 @@ enum RestoreVerifier {
                                                 expected: false, reason: nil))
                     continue
                 }
+                let newPipe = entry.fields.contains { ["path", "identity"].contains($0.name) && $0.before.hasPrefix("pipe:[") }
                 for field in entry.fields {
-                    let reason = fieldReason(kind: kind.kind, field: field, resumed: resumed, newPid: pid != image.pid)
+                    let reason = fieldReason(kind: kind.kind, field: field, resumed: resumed, newPid: pid != image.pid, newPipe: newPipe)
                     out.append(VerifyDifference(kind: kind.kind, key: entry.key, summary: "\(field.name) \(field.before) → \(field.after)",
                                                 expected: reason != nil, reason: reason))
                 }
@@ -59,12 +60,14 @@ enum RestoreVerifier {
         }
     }
 
-    private static func fieldReason(kind: String, field: FieldChange, resumed: Registers?, newPid: Bool) -> String? {
+    private static func fieldReason(kind: String, field: FieldChange, resumed: Registers?, newPid: Bool, newPipe: Bool) -> String? {
         switch (kind, field.name) {
         case ("threads", "cpu time"): return "CPU time starts again from zero"
         case ("threads", "state"), ("threads", "registers"): return "held in a ptrace stop while verified"
         case (_, "tid") where newPid: return "restored with --new-pid"
         case ("memory", "resident pages"), ("memory", "swapped pages"): return "pages that were not saved load on demand"
+        case ("files", "path"), ("files", "inode"), ("pipes", "identity"), ("pipes", "inode"):
+            return newPipe ? "a new pipe has a new inode" : nil
         case ("threads", let name) where ["rip", "rax", "orig_rax"].contains(name):
             guard let resumed, let index = ThreadInfo.registerNames.firstIndex(of: name) else { return nil }
             return field.after == String(format: "0x%016lx", resumed[index]) ? "set up to repeat the interrupted system call" : nil

@@ -41,7 +41,7 @@ final class ImageRestoreTests: XCTestCase {
 
     func testRejectedResourcesCreateNothing() throws {
         try requireBPF()
-        let cases = [("pipe", "fd 3 is a pipe"), ("deleted", "the deleted file"), ("thread", "has 2 threads")]
+        let cases = [("pipe", "with 5 queued bytes, which the image does not hold"), ("deleted", "the deleted file"), ("thread", "has 2 threads")]
         for (mode, message) in cases {
             let dir = try RestoredProcess.makeDirectory()
             let fixture = try Fixture(c: "restore_refused", arguments: [mode])
@@ -137,5 +137,29 @@ final class ImageRestoreTests: XCTestCase {
         XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
         let text = try String(contentsOfFile: dir + "/result", encoding: .utf8)
         return Int(text.split(separator: " ")[1]) ?? -1
+    }
+}
+
+final class EventFilesRestoreTests: XCTestCase {
+    func testEventfdPipeTimerfdSignalfd() throws {
+        try requireBPF()
+        let dir = try RestoredProcess.makeDirectory()
+        let fixture = try Fixture(c: "restore_basic", arguments: [dir, "1", "2", "events"])
+        let pid = fixture.pid
+        XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
+        _ = try Checkpointer.dump(pid: pid, to: dir + "/image", options: CaptureOptions(), kill: false)
+        fixture.stop()
+        try RestoredProcess.waitGone(pid)
+
+        let trace = TraceLines()
+        let report = try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions(trace: trace.append))
+        let restored = RestoredProcess(pid: report.pid)
+        defer { restored.stop() }
+        XCTAssertEqual(report.unexpected, [], report.unexpected.map { "\($0.kind) \($0.key): \($0.summary)" }.joined(separator: "\n"))
+        XCTAssertTrue(trace.lines.contains { $0.hasPrefix("eventfd2(42, ") }, "no eventfd2 in the trace")
+        XCTAssertTrue(trace.lines.contains { $0.hasPrefix("timerfd_settime(") && $0.contains("interval=1000000 ns") })
+        XCTAssertTrue(trace.lines.contains { $0.hasPrefix("signalfd4(-1, [SIGUSR2]") })
+        XCTAssertTrue(trace.lines.contains { $0.hasPrefix("pipe2(") })
+        XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
     }
 }
