@@ -31,7 +31,7 @@ check_target() {
 }
 
 echo "restore of a 64 MiB target with 200 open files ($RUNS runs)"
-echo "run  restore_ms  verify_ms  syscalls"
+echo "run  restore_ms  open_ms  plan_ms  verify_ms  syscalls"
 for run in $(seq 1 "$RUNS"); do
 	rm -rf "$WORK/image" "$WORK"/f* "$WORK/ready"
 	"$WORK/target" "$WORK" 64 200 > "$WORK/ready" &
@@ -46,7 +46,8 @@ for run in $(seq 1 "$RUNS"); do
 	python3 - "$WORK/report.json" "$run" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))["restore"]
-print("%3s  %10.2f  %9.2f  %8d" % (sys.argv[2], report["elapsed_ns"] / 1e6, report["verify_ns"] / 1e6, report["syscalls"]))
+print("%3s  %10.2f  %7.2f  %7.2f  %9.2f  %8d" % (sys.argv[2], report["elapsed_ns"] / 1e6, report["open_ns"] / 1e6,
+                                             report["plan_ns"] / 1e6, report["verify_ns"] / 1e6, report["syscalls"]))
 PY
 	kill "$pid"
 	pid=""

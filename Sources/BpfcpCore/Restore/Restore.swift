@@ -11,6 +11,9 @@ public struct RestoreReport: Codable, Sendable {
     public var elapsedNs: UInt64
     public var verified: Bool
     public var verifyNs: UInt64
+    /// Time spent opening and checking the image, and planning the restore, in nanoseconds.
+    public var openNs: UInt64
+    public var planNs: UInt64
     public var differences: [VerifyDifference]
 
     public var unexpected: [VerifyDifference] { differences.filter { !$0.expected } }
@@ -29,7 +32,9 @@ public enum Restore {
         if checkpoint.processes.count > 1 {
             throw ImagePlan.reject(image.pid, "the image holds a family of \(checkpoint.processes.count) processes; restore of process families is not supported yet")
         }
+        let openNs = Clock.now() - start
         let plan = try ImagePlan.build(image, checkpoint: checkpoint)
+        let planNs = Clock.now() - start - openNs
 
         var differences: [VerifyDifference] = []
         var verifyNs: UInt64 = 0
@@ -45,6 +50,6 @@ public enum Restore {
         } : nil)
         let elapsed = Clock.now() - start - verifyNs
         return RestoreReport(imagePid: image.pid, pid: outcome.pid, syscalls: outcome.syscalls, elapsedNs: elapsed,
-                             verified: verify, verifyNs: verifyNs, differences: differences)
+                             verified: verify, verifyNs: verifyNs, openNs: openNs, planNs: planNs, differences: differences)
     }
 }
