@@ -37,8 +37,7 @@ public enum Dispatcher {
     /// are text; everything else goes through the action table.
     public static func handle(_ key: Key, _ state: inout AppState, actions: [Action] = ActionTable.all) -> Reaction {
         if state.mode == .help, !isGlobal(key) {
-            state.mode = state.modeBeforeHelp
-            return .redraw
+            return helpKey(key, &state)
         }
         if state.mode.takesText, case .char(let c) = key {
             return TextInput.type(c, &state)
@@ -52,6 +51,22 @@ public enum Dispatcher {
             return .redraw
         }
         return action.run(&state)
+    }
+
+    /// Scrolls the help screen with the arrows and pages; any other key leaves it.
+    private static func helpKey(_ key: Key, _ state: inout AppState) -> Reaction {
+        let page = max(1, state.layout.listHeight - 1)
+        switch key {
+        case .up: state.helpTop -= 1
+        case .down: state.helpTop += 1
+        case .pageUp: state.helpTop -= page
+        case .pageDown: state.helpTop += page
+        default:
+            state.mode = state.modeBeforeHelp
+            state.helpTop = 0
+        }
+        state.helpTop = max(0, min(state.helpTop, HelpView.lineCount - 1))
+        return .redraw
     }
 
     /// Keys that work the same in every mode.

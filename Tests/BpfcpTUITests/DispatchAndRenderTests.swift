@@ -52,6 +52,21 @@ final class DispatcherTests: XCTestCase {
         XCTAssertEqual(Dispatcher.handle(.char("q"), &s), .quit)
     }
 
+    func testHelpScrollsThenReturns() {
+        var s = state()
+        _ = Dispatcher.handle(.function(1), &s)
+        XCTAssertEqual(s.mode, .help)
+        _ = Dispatcher.handle(.down, &s)
+        _ = Dispatcher.handle(.down, &s)
+        _ = Dispatcher.handle(.up, &s)
+        XCTAssertEqual(s.mode, .help)
+        XCTAssertEqual(s.helpTop, 1)
+        _ = Dispatcher.handle(.pageUp, &s)
+        XCTAssertEqual(s.helpTop, 0, "scrolling stops at the first line")
+        _ = Dispatcher.handle(.char("x"), &s)
+        XCTAssertEqual(s.mode, .list)
+    }
+
     func testFilterEscapeClears() {
         var s = state()
         _ = Dispatcher.handle(.function(4), &s)

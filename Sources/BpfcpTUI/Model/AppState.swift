@@ -48,6 +48,8 @@ public struct AppState: Sendable {
     public var mode: Mode = .list
     /// Mode that any key returns to from the help screen.
     public var modeBeforeHelp: Mode = .list
+    /// First help line shown, changed by the arrows and pages on the help screen.
+    public var helpTop = 0
     public var table = ProcessTable()
     public var detail: DetailModel?
     public var source: CollectorSource

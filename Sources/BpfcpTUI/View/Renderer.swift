@@ -58,7 +58,8 @@ public enum Renderer {
         switch state.mode {
         case .search: spans = [Span("Search: ", .footerKey), Span(state.searchText + "_", .normal), Span("  ")]
         case .filter: spans = [Span("Filter: ", .footerKey), Span(state.table.filter + "_", .normal), Span("  ")]
-        case .help: spans = [Span("any key", .footerKey), Span(" back  ", .footerLabel)]
+        case .help: spans = [Span("Up/Down/PgUp/PgDn", .footerKey), Span(" scroll  ", .footerLabel),
+                             Span("any key", .footerKey), Span(" back  ", .footerLabel)]
         default: break
         }
         if state.mode != .help {
@@ -90,7 +91,15 @@ public enum Renderer {
 /// The help screen, listed from the action table so new actions appear by themselves.
 enum HelpView {
     static func body(_ state: AppState) -> [ScreenLine] {
-        var lines = [ScreenLine("Keys (any key returns)", .columnHeader).fitted(state.layout.cols, fill: .columnHeader)]
+        let title = "Keys (arrows and pages scroll, any other key returns)"
+        return [ScreenLine(title, .columnHeader).fitted(state.layout.cols, fill: .columnHeader)] + Array(lines.dropFirst(state.helpTop))
+    }
+
+    static var lineCount: Int { lines.count }
+
+    /// One line per action of the table, then notes on the numbers shown.
+    private static var lines: [ScreenLine] {
+        var lines: [ScreenLine] = []
         var seen = Set<String>()
         for action in ActionTable.all {
             let keys = action.keys.map(\.label).joined(separator: " ")
