@@ -5,8 +5,8 @@
  * 11 bytes received), an IPv6 loopback connection with 5 unread bytes at
  * the server end, a NETLINK_ROUTE socket, a socketpair whose reader took 7
  * of 20 bytes, and a datagram socketpair with two datagrams of 10 and 20
- * bytes queued, and a socketpair with two fds in flight (SCM_RIGHTS).
- * Prints READY, then waits. */
+ * bytes queued, a socketpair with two fds in flight (SCM_RIGHTS) and an
+ * unbound packet socket. Prints READY, then waits. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <linux/netlink.h>
@@ -173,7 +173,7 @@ static int abstract_socket(char *name, size_t size)
 int main(void)
 {
 	char pair_data[PAIR_BYTES], abstract[64];
-	int pair[2], partial[2], dgram[2], rights, udp, listener, pending1, pending2, v6_client, v6_server, nl, abs_fd;
+	int pair[2], partial[2], dgram[2], rights, packet, udp, listener, pending1, pending2, v6_client, v6_server, nl, abs_fd;
 
 	memset(pair_data, 'p', sizeof(pair_data));
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) != 0 || write(pair[0], pair_data, PAIR_BYTES) != PAIR_BYTES)
@@ -184,6 +184,10 @@ int main(void)
 	if (socketpair(AF_UNIX, SOCK_DGRAM, 0, dgram) != 0 || write(dgram[0], pair_data, DGRAM_FIRST) != DGRAM_FIRST ||
 	    write(dgram[0], pair_data, DGRAM_SECOND) != DGRAM_SECOND)
 		fail("datagram socketpair");
+	/* Protocol 0 and no bind: the packet socket receives no traffic at all. */
+	packet = socket(AF_PACKET, SOCK_DGRAM, 0);
+	if (packet < 0)
+		fail("packet socket");
 	rights = rights_pair();
 	abs_fd = abstract_socket(abstract, sizeof(abstract));
 	udp = udp_socket();
@@ -197,11 +201,11 @@ int main(void)
 	printf("READY pair0=%d pair1=%d pair_bytes=%d abstract_fd=%d abstract=%s udp=%d udp_port=%d "
 	       "listener=%d listen_port=%d backlog=%d pending1=%d pending2=%d pending_bytes=%d "
 	       "v6_client=%d v6_server=%d v6_bytes=%d v6_port=%d netlink=%d "
-	       "partial=%d partial_left=%d dgram=%d dgram_first=%d dgram_total=%d rights=%d rights_fds=%d\n",
+	       "partial=%d partial_left=%d dgram=%d dgram_first=%d dgram_total=%d rights=%d rights_fds=%d packet=%d\n",
 	       pair[0], pair[1], PAIR_BYTES, abs_fd, abstract, udp, local_port(udp), listener, local_port(listener),
 	       BACKLOG, pending1, pending2, PENDING_BYTES, v6_client, v6_server, V6_BYTES, local_port(v6_server), nl,
 	       partial[1], PARTIAL_SENT - PARTIAL_READ, dgram[1], DGRAM_FIRST, DGRAM_FIRST + DGRAM_SECOND,
-	       rights, RIGHTS_FDS);
+	       rights, RIGHTS_FDS, packet);
 	fflush(stdout);
 	for (;;)
 		pause();

@@ -11,7 +11,8 @@ import Foundation
 /// process (the server end of a unix connection made from another namespace)
 /// has no sock_diag values. Sequence
 /// numbers and the bytes of pending connections are never available here,
-/// and a unix datagram socket's receive queue counts the first datagram only.
+/// a unix datagram socket's receive queue counts the first datagram only,
+/// and packet and other families show state "-".
 public enum SocketsProc {
     public static func collect(pid: Int32) throws -> [Socket] {
         let fds = try socketFds(pid: pid)
