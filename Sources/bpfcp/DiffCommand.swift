@@ -9,7 +9,8 @@ let diffCommand = Command(
       A, B              an image directory, or live:PID for a live dump of that process
       --only KINDS      compare only these resource kinds (comma-separated)
       --show-unchanged  also list entries that did not change
-    Exit status: 0 when the captures are the same, 1 when they differ, 2 on error.
+    Exit status, as diff(1): 0 when the captures are the same, 1 when they differ,
+    2 when a capture could not be read or the command line is invalid, 3 without root.
     """,
     needsRoot: true
 ) { args, _, output in
@@ -35,7 +36,14 @@ let diffCommand = Command(
     guard positional.count == 2 else { throw BpfcpError("usage", "diff takes two captures: bpfcp diff A B") }
 
     let refs = try positional.map { try CaptureRef(parsing: $0) }
-    let dumps = try refs.map { try CaptureLoader.load($0) }
+    let dumps: [Dump]
+    do {
+        dumps = try refs.map { try CaptureLoader.load($0) }
+    } catch let error as BpfcpError {
+        // Exit 1 means "the captures differ", so a capture that cannot be read exits 2.
+        output.error(error)
+        return ExitCode.usage
+    }
     let result = Differ.diff(dumps[0], dumps[1], beforeLabel: refs[0].description, afterLabel: refs[1].description,
                              kinds: only, showUnchanged: showUnchanged)
     if output.json {
