@@ -4,9 +4,9 @@ import BpfcpCore
 /// Keys follow htop where htop has the same command.
 public enum ActionTable {
     static let browse: Set<Mode> = [.list, .detail]
-    static let everywhere: Set<Mode> = [.list, .search, .filter, .sortMenu, .detail, .help]
+    static let everywhere: Set<Mode> = [.list, .search, .filter, .sortMenu, .detail, .help, .captures, .textScreen, .pathPrompt]
 
-    public static let all: [Action] = navigation + list + prompts + sortMenu + detail + common
+    public static let all: [Action] = navigation + list + prompts + sortMenu + detail + CaptureActions.all + common
 
     static let navigation: [Action] = [
         Action([.up, .char("k")], "Up", "move the selection up", modes: browse, inFooter: false) { move(&$0, -1) },

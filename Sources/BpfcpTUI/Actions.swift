@@ -84,6 +84,7 @@ public enum Dispatcher {
 enum TextInput {
     static func type(_ c: Character, _ state: inout AppState) -> Reaction {
         guard !(c.asciiValue.map { $0 < 0x20 || $0 == 0x7F } ?? false) else { return .none }
+        if state.mode == .pathPrompt { return CaptureActions.type(c, &state) }
         if state.mode == .search {
             state.searchText.append(c)
             return searchMoved(&state, fromNext: false)

@@ -67,6 +67,8 @@ struct MainLoop {
     private var state: AppState
     private var listInFlight = false
     private var nextRefreshNs: UInt64 = 0
+    /// Set when a termination signal arrived while the checkpointer's own handlers were installed.
+    private var captureInterrupted = false
 
     init(screen: CursesScreen, options: TopOptions, onlyUid: UInt32?, utf8: Bool, startPid: Int32?) {
         self.screen = screen
@@ -85,11 +87,21 @@ struct MainLoop {
 
     /// Runs until a quit key or a termination signal; returns the exit status.
     mutating func run() -> Int32 {
+        let status = loop()
+        finishCaptures()
+        return status
+    }
+
+    private mutating func loop() -> Int32 {
         var dirty = true
         while true {
             if let signal = Signals.pending {
                 Log.shared.write("bpfcp-top: stopping on signal \(signal)")
                 return 128 + signal
+            }
+            if captureInterrupted {
+                Log.shared.write("bpfcp-top: stopping: a termination signal interrupted the checkpoint")
+                return 128 + SIGTERM
             }
 
             dirty = applyResults() || dirty
@@ -135,7 +147,23 @@ struct MainLoop {
         let jobs = state.jobs
         state.jobs = []
         for job in jobs { worker.run(job, source: state.source) }
-        return !jobs.isEmpty
+        let captureJobs = state.captures.jobs
+        state.captures.jobs = []
+        for job in captureJobs { worker.run(job, captures: state.captures.list, source: state.source) }
+        return !jobs.isEmpty || !captureJobs.isEmpty
+    }
+
+    /// On the way out: a checkpoint still running is interrupted, which
+    /// releases its target, jobs are waited for, then the page stores go.
+    private mutating func finishCaptures() {
+        if state.captures.checkpointing { kill(getpid(), SIGTERM) }
+        // A write or restore in progress finishes too, so no half-written
+        // image or half-restored process is left behind.
+        if !worker.waitForJobs(seconds: 10) {
+            Log.shared.write("bpfcp-top: background work did not finish within 10 s; exiting detaches any target")
+        }
+        state.captures.list = []
+        state.captures.scratch?.remove()
     }
 
     /// Applies every finished result; returns true when the screen changed.
@@ -149,6 +177,8 @@ struct MainLoop {
                 state.applyDump(dump, pid: pid)
             case .comparison(let pid, let pair):
                 state.applyComparison(pair, pid: pid)
+            case .capture(let result):
+                if state.applyCapture(result) { captureInterrupted = true }
             }
         }
         return !results.isEmpty

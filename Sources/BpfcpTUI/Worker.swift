@@ -7,6 +7,7 @@ enum WorkerResult: Sendable {
     case processes(Result<[ProcessEntry], BpfcpError>, source: CollectorSource, sampleNs: UInt64, readNs: UInt64, fallback: String?)
     case dump(pid: Int32, Result<Dump, BpfcpError>)
     case comparison(pid: Int32, Result<(proc: Dump, bpf: Dump), BpfcpError>)
+    case capture(CaptureResult)
 }
 
 /// Runs collection off the UI thread, so the screen never freezes on the
@@ -16,7 +17,7 @@ final class Worker: @unchecked Sendable {
     private let lock = NSLock()
     private var finished: [WorkerResult] = []
     private let listQueue = DispatchQueue(label: "bpfcp-top.list")
-    private let jobQueue = DispatchQueue(label: "bpfcp-top.jobs")
+    let jobQueue = DispatchQueue(label: "bpfcp-top.jobs")
 
     /// Takes every result posted since the last call.
     func drain() -> [WorkerResult] {
@@ -27,7 +28,7 @@ final class Worker: @unchecked Sendable {
         return results
     }
 
-    private func post(_ result: WorkerResult) {
+    func post(_ result: WorkerResult) {
         lock.lock()
         finished.append(result)
         lock.unlock()

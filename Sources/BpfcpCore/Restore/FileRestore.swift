@@ -51,7 +51,7 @@ struct FileRestore {
             }
         }
 
-        for fd in stash.values.sorted() {
+        for fd in Set(stash.values).sorted() {
             try injector.queue(SyscallNumber.close, [.int(Int(fd))], text: "close(\(fd))")
             fds.release(fd)
         }

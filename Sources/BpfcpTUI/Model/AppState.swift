@@ -66,6 +66,8 @@ public struct AppState: Sendable {
     /// The dump whose result should open the detail view; nil when cancelled.
     public var awaitedDump: Int32?
     public var localeIsUTF8 = true
+    /// Checkpoints of this run and the capture screens (c, C, m, D, w, o, R, F).
+    public var captures = CaptureState()
 
     public init(options: TopOptions, layout: Layout, source: CollectorSource) {
         self.options = options
@@ -86,7 +88,7 @@ public struct AppState: Sendable {
         table.update(list, sampleNs: sampleNs, height: layout.listHeight)
         listRead = (list.count, readNs)
 
-        guard var detail, detail.exitedNote == nil else { return }
+        guard var detail, detail.exitedNote == nil, detail.origin == nil else { return }
         let pid = detail.pid
         let alive = list.first { $0.pid == pid && $0.startTimeNs / 10_000_000 == detail.dump.process.startTimeNs / 10_000_000 }
         if alive == nil || alive?.isZombie == true {

@@ -21,6 +21,8 @@ public struct DetailModel: Sendable {
     public var comparison: (proc: Dump, bpf: Dump)?
     /// Set when the process exited after the dump; the view keeps the last dump.
     public var exitedNote: String?
+    /// The capture or image shown, when this is not a live dump.
+    public var origin: DiffSide?
     public var tab = 0
     public private(set) var cursors: [ListCursor]
     public private(set) var expanded: [Set<String>]
@@ -42,6 +44,7 @@ public struct DetailModel: Sendable {
     /// Replaces the dump by a newer one of the same process, keeping the tab and selections.
     public mutating func replace(with newer: Dump) {
         dump = newer
+        origin = nil
         tabs = DetailModel.makeTabs(newer, kinds: kinds)
         comparison = nil
         if cursors.count != tabs.count {

@@ -11,9 +11,15 @@ public enum Mode: Equatable, Sendable {
     case sortMenu
     case detail
     case help
+    /// The checkpoints taken in this run (C).
+    case captures
+    /// A screen of lines: a diff, a question before writing or restoring, a restore's verification, the process family.
+    case textScreen
+    /// Typing an image directory path.
+    case pathPrompt
 
     /// Modes that read typed characters as text instead of commands.
-    public var takesText: Bool { self == .search || self == .filter }
+    public var takesText: Bool { self == .search || self == .filter || self == .pathPrompt }
 }
 
 /// A key press, independent of curses.

@@ -10,6 +10,7 @@ enum DetailView {
         let dump = detail.dump
         let via = dump.source == .bpf ? "eBPF" : "/proc"
         var first = "PID \(dump.pid) \(dump.process.comm) | live dump via \(via): \(Format.milliseconds(dump.totalNs))"
+        if let origin = detail.origin { first = "PID \(dump.pid) \(dump.process.comm) | \(origin.label) (checkpoint)" }
         first += " | taken \(AppState.clockTime(dump.takenAt))"
         if let note = detail.exitedNote { first += " | \(note)" }
 

@@ -22,6 +22,14 @@ public enum Renderer {
             lines = ListView.header(state) + HelpView.body(state)
         case .sortMenu:
             lines = ListView.header(state) + ListView.sortMenu(state)
+        case .captures:
+            lines = ListView.header(state) + CaptureViews.captures(state)
+        case .textScreen:
+            lines = ListView.header(state) + CaptureViews.textScreen(state)
+        case .pathPrompt where state.captures.returnMode == .captures:
+            lines = ListView.header(state) + CaptureViews.captures(state)
+        case .pathPrompt where state.captures.returnMode == .detail && state.detail != nil:
+            lines = DetailView.header(state) + DetailView.body(&state)
         default:
             lines = ListView.header(state) + ListView.body(state)
         }
@@ -60,6 +68,9 @@ public enum Renderer {
         case .filter: spans = [Span("Filter: ", .footerKey), Span(state.table.filter + "_", .normal), Span("  ")]
         case .help: spans = [Span("Up/Down/PgUp/PgDn", .footerKey), Span(" scroll  ", .footerLabel),
                              Span("any key", .footerKey), Span(" back  ", .footerLabel)]
+        case .pathPrompt: spans = [Span(CaptureViews.promptLabel(state), .footerKey), Span(" " + state.captures.prompt + "_", .normal), Span("  ")]
+        case .textScreen where state.captures.screen?.question != nil:
+            spans = [Span(state.captures.screen?.question ?? "", .footerKey), Span(" y/n  ", .normal)]
         default: break
         }
         if state.mode != .help {
@@ -118,7 +129,8 @@ enum HelpView {
     private static func modeNames(_ modes: Set<Mode>) -> String {
         if modes.count >= 5 { return "everywhere" }
         let names: [(Mode, String)] = [(.list, "list"), (.search, "search"), (.filter, "filter"),
-                                       (.sortMenu, "sort"), (.detail, "dump")]
+                                       (.sortMenu, "sort"), (.detail, "dump"), (.captures, "captures"),
+                                       (.textScreen, "screen"), (.pathPrompt, "path")]
         return names.filter { modes.contains($0.0) }.map(\.1).joined(separator: ",")
     }
 }

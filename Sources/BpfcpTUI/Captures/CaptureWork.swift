@@ -1,0 +1,139 @@
+import BpfcpCore
+import Foundation
+
+/// A finished capture job, applied to the state by `CaptureResults`.
+enum CaptureResult: Sendable {
+    case checkpointed(pid: Int32, Result<Checkpoint, BpfcpError>)
+    case diff(title: String, Result<DumpDiff, BpfcpError>)
+    case writePrepared(captureId: Int, path: String, Result<DumpDiff, BpfcpError>)
+    case written(captureId: Int, path: String, Result<CheckpointInfo, BpfcpError>)
+    case opened(path: String, Result<Dump, BpfcpError>)
+    case restorePrepared(path: String, Result<RestorePreview, BpfcpError>)
+    case restored(path: String, stdio: String, Result<RestoreReport, BpfcpError>)
+    case family(pid: Int32, Result<FamilyGraph, BpfcpError>)
+    case peer(pid: Int32, fd: Int32, Result<[Int32], BpfcpError>)
+}
+
+/// What restoring an image would meet: the live process with the image's pid, if any.
+struct RestorePreview: Sendable {
+    var imagePid: Int32
+    /// Diff of the image against the live process; nil when the pid does not run.
+    var diff: DumpDiff?
+}
+
+extension Worker {
+    /// Runs one capture job on the job queue. `captures` is the list as the
+    /// UI saw it when the job was asked for; checkpoints are shared, not copied.
+    func run(_ job: CaptureJob, captures: [Capture], source: CollectorSource) {
+        jobQueue.async { [self] in
+            post(.capture(CaptureWork.perform(job, captures: captures, source: source)))
+        }
+    }
+
+    /// Waits until the jobs queued so far have finished, at most `seconds`.
+    func waitForJobs(seconds: Double) -> Bool {
+        let done = DispatchSemaphore(value: 0)
+        jobQueue.async { done.signal() }
+        return done.wait(timeout: .now() + seconds) == .success
+    }
+}
+
+/// The capture jobs themselves, run off the UI thread.
+enum CaptureWork {
+    static func perform(_ job: CaptureJob, captures: [Capture], source: CollectorSource) -> CaptureResult {
+        switch job {
+        case .checkpoint(let pid, let scratch):
+            let options = CaptureOptions(scratchDirectory: scratch)
+            return .checkpointed(pid: pid, attempt { try Checkpointer.capture(pid: pid, options: options) })
+        case .diff(let a, let b):
+            return .diff(title: "\(a.label) → \(b.label)", attempt { try diff(a, b, captures: captures) })
+        case .prepareWrite(let id, let path):
+            return .writePrepared(captureId: id, path: path, attempt { try diffBeforeWrite(id, captures: captures) })
+        case .write(let id, let path):
+            return .written(captureId: id, path: path, attempt { try write(id, path: path, captures: captures) })
+        case .open(let path):
+            return .opened(path: path, attempt { try CaptureLoader.load(.image(path)) })
+        case .prepareRestore(let path):
+            return .restorePrepared(path: path, attempt { try previewRestore(path) })
+        case .restore(let path, let stdio):
+            return .restored(path: path, stdio: stdio, attempt { try restore(path, stdio: stdio) })
+        case .family(let pid):
+            return .family(pid: pid, attempt { try FamilyGraph.collect(around: pid, source: source) })
+        case .peer(let pid, let fd):
+            return .peer(pid: pid, fd: fd, attempt { try PeerFinder.peers(of: pid, fd: fd) })
+        }
+    }
+
+    private static func attempt<T>(_ body: () throws -> T) -> Result<T, BpfcpError> {
+        Result { try body() }.mapError(Worker.oneLine)
+    }
+
+    /// Loads one side of a diff as a dump.
+    static func dump(_ side: DiffSide, captures: [Capture]) throws -> Dump {
+        switch side {
+        case .capture(let id):
+            guard let capture = captures.first(where: { $0.id == id }) else {
+                throw BpfcpError("no_capture", "capture #\(id) is gone: take a new one with c")
+            }
+            return capture.dump
+        case .live(let pid):
+            return try Dumper.dump(pid: pid)
+        case .image(let path):
+            return try CaptureLoader.load(.image(path))
+        }
+    }
+
+    static func diff(_ a: DiffSide, _ b: DiffSide, captures: [Capture]) throws -> DumpDiff {
+        let before = try dump(a, captures: captures)
+        let after = try dump(b, captures: captures)
+        return compare(before, after, beforeLabel: a.label, afterLabel: b.label)
+    }
+
+    /// Compares the kinds both sides have, so a live dump is not reported as
+    /// missing the registers and saved memory only checkpoints hold.
+    static func compare(_ before: Dump, _ after: Dump, beforeLabel: String, afterLabel: String) -> DumpDiff {
+        let shared = Set(after.sections.map(\.kind))
+        let kinds = before.sections.map(\.kind).filter { shared.contains($0) }
+        return Differ.diff(before, after, beforeLabel: beforeLabel, afterLabel: afterLabel, kinds: kinds)
+    }
+
+    /// Diff of a capture against the previous capture of its process, or against the live process.
+    private static func diffBeforeWrite(_ id: Int, captures: [Capture]) throws -> DumpDiff {
+        guard let capture = captures.first(where: { $0.id == id }) else {
+            throw BpfcpError("no_capture", "capture #\(id) is gone: take a new one with c")
+        }
+        if let previous = captures.last(where: { $0.pid == capture.pid && $0.id < id }) {
+            return compare(previous.dump, capture.dump, beforeLabel: previous.label, afterLabel: capture.label)
+        }
+        let live = try Dumper.dump(pid: capture.pid)
+        return compare(live, capture.dump, beforeLabel: "live:\(capture.pid)", afterLabel: capture.label)
+    }
+
+    private static func write(_ id: Int, path: String, captures: [Capture]) throws -> CheckpointInfo {
+        guard let capture = captures.first(where: { $0.id == id }) else {
+            throw BpfcpError("no_capture", "capture #\(id) is gone: take a new one with c")
+        }
+        try CheckpointImage.write(capture.checkpoint, to: path)
+        return capture.checkpoint.info
+    }
+
+    private static func previewRestore(_ path: String) throws -> RestorePreview {
+        let checkpoint = try CheckpointImage.open(path)
+        let pid = checkpoint.info.rootPid
+        guard let root = checkpoint.process(pid) else {
+            throw BpfcpError("image_invalid", "image \(Escape.text(path)) does not hold its root process \(pid)")
+        }
+        let image = CheckpointView.dump(root, info: checkpoint.info)
+        guard let live = try? Dumper.dump(pid: pid) else { return RestorePreview(imagePid: pid, diff: nil) }
+        return RestorePreview(imagePid: pid, diff: compare(image, live, beforeLabel: Escape.text(path), afterLabel: "live:\(pid)"))
+    }
+
+    /// Restores with the image's pid, or a new one when that pid runs.
+    private static func restore(_ path: String, stdio: String) throws -> RestoreReport {
+        let checkpoint = try CheckpointImage.open(path)
+        let pid = checkpoint.info.rootPid
+        let taken = kill(pid, 0) == 0 || errno == EPERM
+        let options = RestoreOptions(newPid: taken, stdio: stdio)
+        return try Restore.run(imageDirectory: path, options: options)
+    }
+}
