@@ -30,6 +30,8 @@ let package = Package(
         .target(name: "CBpfcpDemo", path: "Sources/CBpfcpDemo"),
 
         .executableTarget(name: "bpfcp-top", dependencies: ["BpfcpTUI", "BpfcpCore", "CBpfcpDemo"], path: "Sources/bpfcp-top"),
+        // Benchmark of the eBPF collectors against /proc; run through `make bench`.
+        .executableTarget(name: "bpfcp-bench", dependencies: ["BpfcpCore"], path: "Sources/bpfcp-bench"),
 
         .testTarget(name: "BpfcpCoreTests", dependencies: ["BpfcpCore", "CBpfcpShim"], path: "Tests/BpfcpCoreTests"),
         .testTarget(name: "BpfcpTUITests", dependencies: ["BpfcpTUI", "BpfcpCore", "CBpfcpDemo"], path: "Tests/BpfcpTUITests"),

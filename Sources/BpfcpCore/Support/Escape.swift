@@ -6,6 +6,10 @@
 public enum Escape {
     public static func bytes<C: Collection>(_ input: C) -> String where C.Element == UInt8 {
         let bytes = Array(input)
+        // Most names and paths are plain printable ASCII, which needs no escaping.
+        if bytes.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != 0x5C }) {
+            return String(decoding: bytes, as: UTF8.self)
+        }
         var out = ""
         out.reserveCapacity(bytes.count)
         var i = 0

@@ -25,19 +25,20 @@ public enum FilesKind: ResourceKind {
             let path = Array(reader.trailing(record, after: bpfcp_file.self, count: Int(rec.path_len)))
             return file(rec, path: path)
         }
-        return files.sorted { $0.fd < $1.fd }
+        // The iterator visits fds in ascending order, so sorting is usually skipped.
+        let ordered = zip(files, files.dropFirst()).allSatisfy { $0.fd < $1.fd }
+        return ordered ? files : files.sorted { $0.fd < $1.fd }
     }
 
     private static func file(_ rec: bpfcp_file, path rawPath: [UInt8]) -> OpenFile {
         let type = FileType.classify(mode: rec.i_mode, magic: rec.s_magic)
-        let dname = Escape.bytes(cStringBytes(rec.dname))
         let (path, deletedSuffix) = FilesProc.stripDeleted(rawPath)
         var flags = OpenFlags.names(rec.f_flags)
         if rec.cloexec != 0 { flags.append("O_CLOEXEC") }
 
         return OpenFile(
             fd: rec.fd, type: type,
-            anonKind: type == .anonInode ? AnonInode.kind(dname: dname, path: Escape.bytes(path)) : nil,
+            anonKind: type == .anonInode ? AnonInode.kind(dname: Escape.bytes(cStringBytes(rec.dname)), path: Escape.bytes(path)) : nil,
             path: Escape.bytes(path),
             deleted: deletedSuffix && rec.nlink == 0,
             device: Format.kernelDev(rec.dev), inode: rec.ino, mountId: rec.mnt_id, position: rec.pos,

@@ -48,12 +48,13 @@ public enum FilesProc {
 
     /// Splits the " (deleted)" suffix that the kernel appends to unlinked paths.
     static func stripDeleted(_ path: [UInt8]) -> ([UInt8], Bool) {
-        let suffix = Array(" (deleted)".utf8)
-        if path.count > suffix.count && Array(path.suffix(suffix.count)) == suffix {
-            return (Array(path.dropLast(suffix.count)), true)
+        if path.count > deletedSuffix.count && path.suffix(deletedSuffix.count).elementsEqual(deletedSuffix) {
+            return (Array(path.dropLast(deletedSuffix.count)), true)
         }
         return (path, false)
     }
+
+    private static let deletedSuffix = Array(" (deleted)".utf8)
 
     private static func fileSystemMagic(_ link: String) -> UInt32 {
         UInt32(truncatingIfNeeded: bpfcp_statfs_type(link))

@@ -78,11 +78,22 @@ public enum MemoryFlags {
         (UInt64(1) << 42, "VM_SEALED"),
     ]
     private static let known = bits.reduce(UInt64(0)) { $0 | $1.0 }
+    /// Name of each bit by bit number, "" where the bit has none.
+    private static let byBit: [String] = (0..<64).map { bit in
+        bits.first { $0.0 == UInt64(1) << UInt64(bit) }?.1 ?? ""
+    }
 
     /// Names of the bits set in `flags`, in bit order. Bits without a name
     /// here (protection keys, shadow stack) follow as one hexadecimal value.
     public static func names(_ flags: UInt64) -> [String] {
-        var result = bits.filter { flags & $0.0 != 0 }.map(\.1)
+        var result: [String] = []
+        result.reserveCapacity(flags.nonzeroBitCount)
+        var rest = flags & known
+        while rest != 0 {
+            let bit = rest.trailingZeroBitCount
+            result.append(byBit[bit])
+            rest &= rest - 1
+        }
         if flags & ~known != 0 { result.append(Format.hex(flags & ~known)) }
         return result
     }

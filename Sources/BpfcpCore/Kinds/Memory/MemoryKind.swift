@@ -19,7 +19,10 @@ public enum MemoryKind: ResourceKind {
         }
     }
 
-    public static func collectBPF(pid: Int32) throws -> [MemoryArea] {
+    /// Lists the areas of `pid`. `pageCounts: false` skips the PAGEMAP_SCAN
+    /// page counts, which cost about as much as the listing itself for
+    /// processes with many areas, and leaves them nil.
+    public static func collectBPF(pid: Int32, pageCounts: Bool = true) throws -> [MemoryArea] {
         let bytes = try BPFRuntime.shared.object("vma").iterate("dump_vmas", pid: pid)
         let reader = RecordReader(bytes)
         let resolver = MappedFileResolver(pid: pid)
@@ -32,15 +35,21 @@ public enum MemoryKind: ResourceKind {
         if !areas.isEmpty, let gate = GateArea.current {
             areas.append(gate)
         }
-        PageCounts.fill(&areas, pid: pid)
+        if pageCounts {
+            PageCounts.fill(&areas, pid: pid)
+        }
         return areas
+    }
+
+    /// Permission strings of /proc/PID/maps indexed by VM_READ|VM_WRITE|VM_EXEC|VM_SHARED.
+    private static let permissionStrings: [String] = (0..<16).map { bits in
+        (bits & 1 != 0 ? "r" : "-") + (bits & 2 != 0 ? "w" : "-") + (bits & 4 != 0 ? "x" : "-") + (bits & 8 != 0 ? "s" : "p")
     }
 
     private static func area(_ rec: bpfcp_vma, resolver: MappedFileResolver, pageSize: UInt64) -> MemoryArea {
         let flags = rec.vm_flags
         let shared = flags & 0x8 != 0
-        let perms = String(decoding: [flags & 0x1 != 0 ? 0x72 : 0x2D, flags & 0x2 != 0 ? 0x77 : 0x2D,
-                                      flags & 0x4 != 0 ? 0x78 : 0x2D, shared ? 0x73 : 0x70] as [UInt8], as: UTF8.self)
+        let perms = permissionStrings[Int(flags & 0xF)]
         let hasFile = rec.has_file != 0
         let device = hasFile ? Format.kernelDev(rec.dev) : "0:0"
         var path = ""

@@ -3,10 +3,13 @@ import Foundation
 
 /// Reads /proc/PID/maps, the fallback and the oracle for memory areas.
 public enum MemoryProc {
-    public static func collect(pid: Int32) throws -> [MemoryArea] {
+    /// Lists the areas of `pid`; `pageCounts` as in `MemoryKind.collectBPF`.
+    public static func collect(pid: Int32, pageCounts: Bool = true) throws -> [MemoryArea] {
         guard let bytes = try? ProcFS.readBytes("/proc/\(pid)/maps") else { throw BpfcpError.noSuchProcess(pid) }
         var areas = bytes.split(separator: 0x0A).compactMap(parse)
-        PageCounts.fill(&areas, pid: pid)
+        if pageCounts {
+            PageCounts.fill(&areas, pid: pid)
+        }
         return areas
     }
 
@@ -42,7 +45,7 @@ public enum MemoryProc {
 }
 
 /// Resident and swapped page counts of areas from ioctl(PAGEMAP_SCAN).
-enum PageCounts {
+public enum PageCounts {
     /// Highest user address on x86_64 with 5-level paging. The [vsyscall]
     /// gate area lies above it, contains no process pages and is not scanned.
     private static let userAddressLimit: UInt64 = 1 << 56
@@ -50,7 +53,7 @@ enum PageCounts {
     /// Fills `residentPages` and `swappedPages` of sorted `areas`. Leaves them
     /// nil and logs why when the scan fails (kernels before 6.7, or the
     /// process exited).
-    static func fill(_ areas: inout [MemoryArea], pid: Int32) {
+    public static func fill(_ areas: inout [MemoryArea], pid: Int32) {
         let user = areas.prefix { $0.end <= userAddressLimit }
         let starts = user.map(\.start)
         let ends = user.map(\.end)

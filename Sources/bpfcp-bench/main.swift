@@ -1,0 +1,90 @@
+import BpfcpCore
+import Foundation
+
+/// bpfcp-bench: compares the eBPF and /proc collectors on workloads it
+/// starts itself, and writes docs/BENCHMARKS.md. Run as root through `make bench`.
+let arguments = Array(CommandLine.arguments.dropFirst())
+
+func value(after flag: String) -> String? {
+    guard let i = arguments.firstIndex(of: flag), i + 1 < arguments.count else { return nil }
+    return arguments[i + 1]
+}
+
+if let count = value(after: "--hold-fds").flatMap(Int.init) { Holder.holdFds(count) }
+if let count = value(after: "--hold-maps").flatMap(Int.init) { Holder.holdMaps(count) }
+if arguments.contains("--breakdown") {
+    let workloads = Workloads()
+    let fdHolder = try workloads.spawnHolder(["--hold-fds", "10000"])
+    let mapHolder = try workloads.spawnHolder(["--hold-maps", "20000"])
+    for b in [try Breakdown.files(pid: fdHolder, runs: 5), try Breakdown.memory(pid: mapHolder, runs: 5)] {
+        print(b.name, b.steps.map { "\($0.0): \(Format.milliseconds($0.1))" })
+    }
+    workloads.stopAll()
+    exit(0)
+}
+if let seconds = value(after: "--refresh-loop").flatMap(Int.init) {
+    try TopBench.refreshLoop(seconds: seconds)
+    exit(0)
+}
+
+let output = value(after: "--output")
+let runs = value(after: "--runs").flatMap(Int.init) ?? 9
+let binDir = URL(fileURLWithPath: selfPath()).deletingLastPathComponent().path
+
+func log(_ line: String) {
+    FileHandle.standardError.write(Data(("bpfcp-bench: " + line + "\n").utf8))
+}
+
+guard geteuid() == 0 else {
+    log("needs root for BPF (CAP_BPF, CAP_PERFMON): run `sudo make bench`")
+    exit(1)
+}
+
+let workloads = Workloads()
+do {
+    log("starting 1,000 sleeping processes")
+    try workloads.spawnSleepers(1000)
+    let fdHolder = try workloads.spawnHolder(["--hold-fds", "10000"])
+    let mapHolder = try workloads.spawnHolder(["--hold-maps", "20000"])
+
+    log("timing the process list")
+    let tasks = try Measure.compare("process list, 1,000 extra processes", runs: runs,
+                                    bpf: { try ProcessListBPF.collect().count },
+                                    proc: { try ProcessListProc.collect().count })
+    log("timing the files of one process")
+    let files = try Measure.compare("files of one process, 10,000 fds", runs: runs,
+                                    bpf: { try FilesKind.collectBPF(pid: fdHolder).count },
+                                    proc: { try FilesProc.collect(pid: fdHolder).count })
+    log("timing the memory areas of one process")
+    let areas = try Measure.compare("memory areas of one process, 20,000 areas", runs: runs,
+                                    bpf: { try MemoryKind.collectBPF(pid: mapHolder).count },
+                                    proc: { try MemoryProc.collect(pid: mapHolder).count })
+    let listing = try Measure.compare("memory areas of one process, 20,000 areas, without page counts", runs: runs,
+                                      bpf: { try MemoryKind.collectBPF(pid: mapHolder, pageCounts: false).count },
+                                      proc: { try MemoryProc.collect(pid: mapHolder, pageCounts: false).count })
+    let breakdowns = [try Breakdown.files(pid: fdHolder, runs: runs), try Breakdown.memory(pid: mapHolder, runs: runs)]
+    let loads = BPFRuntime.shared.loadTimes.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+
+    log("timing bpfcp-top")
+    var top: TopFigures?
+    var topError: String?
+    do {
+        top = try TopBench.run(binDir: binDir, seconds: 10)
+    } catch {
+        topError = "\(error)"
+    }
+    workloads.stopAll()
+
+    let report = Report(runs: runs, comparisons: [(tasks, 20), (files, 20), (areas, 3), (listing, 3)], loads: loads,
+                        breakdowns: breakdowns, top: top, topError: topError)
+    let text = report.markdown()
+    print(text, terminator: "")
+    if let output {
+        try Report.replaceSection(in: output, with: text)
+        log("wrote its section of \(output)")
+    }
+} catch {
+    workloads.stopAll()
+    log("failed: \(error)")
+    exit(1)
+}
