@@ -16,6 +16,11 @@ if arguments.contains("--breakdown") {
     let workloads = Workloads()
     let fdHolder = try workloads.spawnHolder(["--hold-fds", "10000"])
     let mapHolder = try workloads.spawnHolder(["--hold-maps", "20000"])
+    let items = try MemoryKind.collectBPF(pid: mapHolder)
+    let (_, entryNs) = Clock.measure { items.map(MemoryKind.entry) }
+    let (_, jsonNs) = try Clock.measure { try JSONValue.from(items) }
+    let (_, encodeNs) = try Clock.measure { try JSONCoding.encoder.encode(items) }
+    print("memory entries \(Format.milliseconds(entryNs)), JSON \(Format.milliseconds(jsonNs)), encode only \(Format.milliseconds(encodeNs))")
     for b in [try Breakdown.files(pid: fdHolder, runs: 5), try Breakdown.memory(pid: mapHolder, runs: 5)] {
         print(b.name, b.steps.map { "\($0.0): \(Format.milliseconds($0.1))" })
     }

@@ -38,10 +38,10 @@ public enum JSONValue: Codable, Sendable, Equatable {
         }
     }
 
-    /// Converts any Encodable value through JSONEncoder.
+    /// Converts any Encodable value, with the keys and numbers that
+    /// `JSONCoding.encoder` would give.
     public static func from<T: Encodable>(_ value: T) throws -> JSONValue {
-        let data = try JSONCoding.encoder.encode(value)
-        return try JSONCoding.decoder.decode(JSONValue.self, from: data)
+        try JSONValueEncoder.encode(value)
     }
 
     /// Decodes this tree as `T`.
