@@ -156,11 +156,18 @@ struct MainLoop {
     /// On the way out: a checkpoint still running is interrupted, which
     /// releases its target, jobs are waited for, then the page stores go.
     private mutating func finishCaptures() {
-        if state.captures.checkpointing { kill(getpid(), SIGTERM) }
         // A write or restore in progress finishes too, so no half-written
-        // image or half-restored process is left behind.
-        if !worker.waitForJobs(seconds: 10) {
-            Log.shared.write("bpfcp-top: background work did not finish within 10 s; exiting detaches any target")
+        // image or half-restored process is left behind. The checkpointer
+        // installs its release handlers only once the target is about to be
+        // held, so the signal is repeated until the job ends.
+        let finished = worker.jobsFinished()
+        let deadline = Clock.now() + 30_000_000_000
+        while finished.wait(timeout: .now() + 0.1) == .timedOut {
+            if Clock.now() > deadline {
+                Log.shared.write("bpfcp-top: background work did not finish within 30 s; exiting detaches any target")
+                break
+            }
+            if state.captures.checkpointing { kill(getpid(), SIGTERM) }
         }
         state.captures.list = []
         state.captures.scratch?.remove()

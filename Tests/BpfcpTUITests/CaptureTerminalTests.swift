@@ -203,3 +203,46 @@ final class CaptureTerminalTests: XCTestCase {
         return "no answer"
     }
 }
+
+/// Quitting while a checkpoint holds its target must release the target.
+final class CaptureQuitTests: XCTestCase {
+    private func assertReleased(_ pid: Int32, file: StaticString = #filePath, line: UInt = #line) throws {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let fields = ProcFS.keyValues(status)
+        XCTAssertEqual(fields["TracerPid"], "0", "the target is still traced", file: file, line: line)
+        let state = fields["State"] ?? ""
+        XCTAssertFalse(state.hasPrefix("t") || state.hasPrefix("T"), "the target is left stopped: \(state)", file: file, line: line)
+    }
+
+    private func quitDuringCheckpoint(_ quit: (TmuxSession, Int32) throws -> Void) throws {
+        try requireBPF()
+        let dir = NSTemporaryDirectory() + "bpfcp-top-quit-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fixture = try Fixture(c: "restore_basic", arguments: [dir, "768", "1"])
+        let session = try TmuxSession()
+        let log = NSTemporaryDirectory() + "bpfcp-top-test-\(getpid()).log"
+        try session.command("BPFCP_LOG=\(log) \(try bpfcpTopBinary()) -p \(fixture.pid)")
+        XCTAssertTrue(session.waitFor("PID \(fixture.pid) restore_basic"), session.screen)
+        let top = try XCTUnwrap(try session.foregroundPid())
+
+        try session.keys("c", pause: 0.05)
+        XCTAssertTrue(session.waitFor("checkpointing process \(fixture.pid)", timeout: 2), session.screen)
+        try quit(session, top)
+        XCTAssertTrue(session.waitUntil(timeout: 15) { _ in (try? session.format("#{alternate_on}")) == "0" },
+                      "bpfcp-top did not quit during the checkpoint:\n\(session.screen)")
+        XCTAssertTrue(session.waitUntil(timeout: 5) { _ in !processAlive(top) }, "bpfcp-top is still running")
+        try assertReleased(fixture.pid)
+        XCTAssertTrue(processAlive(fixture.pid))
+        let left = (try? FileManager.default.contentsOfDirectory(atPath: "/tmp"))?.filter { $0.hasPrefix("bpfcp-top-\(top)-") } ?? []
+        XCTAssertEqual(left, [], "the page directory was not removed")
+    }
+
+    func testCtrlCDuringCheckpointReleasesTarget() throws {
+        try quitDuringCheckpoint { session, _ in try session.keys("C-c", pause: 0) }
+    }
+
+    func testSigtermDuringCheckpointReleasesTarget() throws {
+        try quitDuringCheckpoint { _, top in kill(top, SIGTERM) }
+    }
+}

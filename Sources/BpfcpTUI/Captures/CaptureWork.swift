@@ -30,11 +30,11 @@ extension Worker {
         }
     }
 
-    /// Waits until the jobs queued so far have finished, at most `seconds`.
-    func waitForJobs(seconds: Double) -> Bool {
+    /// Returns a semaphore signalled once the jobs queued so far have finished.
+    func jobsFinished() -> DispatchSemaphore {
         let done = DispatchSemaphore(value: 0)
         jobQueue.async { done.signal() }
-        return done.wait(timeout: .now() + seconds) == .success
+        return done
     }
 }
 
