@@ -207,7 +207,7 @@ enum ImagePlan {
 }
 
 extension ProcessImage {
-    /// The typed items of the section `kind`; empty when the image has no such section.
+    /// Decodes the typed items of the section `kind`, or returns none when the image has no such section.
     func items<T: Decodable>(_ kind: String, as type: T.Type) throws -> [T] {
         guard let section = sections.first(where: { $0.kind == kind }), section.unavailable == nil else { return [] }
         return try section.items.map { try $0.decode(as: T.self) }

@@ -209,7 +209,7 @@ struct MemoryRestore {
     }
 }
 
-/// The file descriptors open in the child, so that restore knows which
+/// The file descriptors open in the child, so that restore can predict which
 /// number each open will return (the lowest free one) before it runs.
 final class FdTable {
     private(set) var open: Set<Int32>

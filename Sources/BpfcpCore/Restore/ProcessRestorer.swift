@@ -16,7 +16,7 @@ public struct RestoreOptions: Sendable {
     }
 }
 
-/// What one restore did.
+/// The outcome of one restore: the new pid, the calls injected and the time taken.
 public struct RestoreOutcome: Sendable {
     public var pid: Int32
     public var syscalls: Int

@@ -6,7 +6,7 @@ public struct VerifyDifference: Codable, Sendable, Equatable {
     public var kind: String
     public var key: String
     public var summary: String
-    /// True for differences restore causes on purpose or cannot avoid; `reason` says which.
+    /// True for differences restore causes on purpose or cannot avoid, and `reason` gives the cause.
     public var expected: Bool
     public var reason: String?
 }
