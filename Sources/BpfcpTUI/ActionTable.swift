@@ -132,7 +132,7 @@ public enum ActionTable {
     ]
 
     static let common: [Action] = [
-        Action([.function(1), .char("h"), .char("?")], "Help", "show this help", modes: browse) { state in
+        Action([.function(1), .char("h"), .char("?")], "Help", "show this help", modes: browse.union([.captures])) { state in
             state.modeBeforeHelp = state.mode
             state.mode = .help
             return .redraw
@@ -143,7 +143,7 @@ public enum ActionTable {
             state.busy = nil
             return .redraw
         },
-        Action([.char("q"), .function(10)], "Quit", "quit", modes: browse) { _ in .quit },
+        Action([.char("q"), .function(10)], "Quit", "quit", modes: browse.union([.captures])) { _ in .quit },
         Action([.ctrl("c")], "Quit", "quit at once", modes: everywhere, inFooter: false) { _ in .quit },
         Action([.ctrl("l")], "Redraw", "repaint the whole screen", modes: everywhere, inFooter: false) { _ in .repaintAll },
     ]

@@ -39,9 +39,9 @@ final class CaptureTerminalTests: XCTestCase {
         return (attributes[.posixPermissions] as? Int) ?? -1
     }
 
-    /// c twice around a seek, C, m on both, D: the diff shows the exact change;
-    /// then w shows the diff against the previous capture, writes after y,
-    /// and o opens the image.
+    /// Takes c twice around a seek, marks both in C and checks that D shows the
+    /// exact change. Then w shows the diff against the previous capture and
+    /// writes after y, and o opens the image.
     func testCheckpointDiffWriteOpen() throws {
         try requireBPF()
         let fixture = try Fixture(c: "diff_steps")
@@ -115,8 +115,8 @@ final class CaptureTerminalTests: XCTestCase {
         try quit(session)
     }
 
-    /// A fixture captured, written and killed comes back with R, and the
-    /// verification is shown; the restored copy answers its self-check.
+    /// Restores with R a fixture captured, written and killed, checks the
+    /// verification shown, and runs the restored copy's self-check.
     func testRestoreImageOfKilledFixture() throws {
         try requireBPF()
         let dir = try makeScratch()
@@ -149,7 +149,8 @@ final class CaptureTerminalTests: XCTestCase {
         XCTAssertTrue(session.waitFor("verification ("), session.screen)
         let screen = try session.capture()
         XCTAssertTrue(screen.contains("0 unexpected"), "the verification found unexpected differences:\n\(screen)")
-        XCTAssertTrue(screen.contains("expected ") && screen.contains("(restore is the new parent)"), screen)
+        XCTAssertTrue(screen.contains("expected "), screen)
+        XCTAssertTrue(screen.contains("(restore is the new parent)"), screen)
         XCTAssertEqual(try askRestored(dir), "pass", "the restored process fails its self-check")
         try quit(session)
     }
@@ -171,7 +172,8 @@ final class CaptureTerminalTests: XCTestCase {
         let childPid = try XCTUnwrap(child.split(separator: " ").compactMap { Int32($0) }.first)
         let pipe = lines.contains { $0.contains("pipe:[") && $0.contains("\(parent) bpfcp-demo fd") && $0.contains("\(childPid) bpfcp-demo-kid fd") }
         XCTAssertTrue(pipe, "no pipe between \(parent) and \(childPid):\n\(session.screen)")
-        XCTAssertTrue(lines.contains { $0.contains("socket: ") && $0.contains("⇄") }, session.screen)
+        let socket = lines.first { $0.contains("socket: ") } ?? ""
+        XCTAssertTrue(socket.contains("⇄"), "no socket between the demo processes:\n\(session.screen)")
 
         try session.keys("Escape")
         let sockets = try XCTUnwrap(KindRegistry.all.firstIndex { $0.name == "sockets" }) + 1

@@ -56,7 +56,7 @@ enum CaptureActions {
         },
     ]
 
-    /// Typed characters in the path prompt.
+    /// Appends a typed character to the path prompt.
     static func type(_ c: Character, _ state: inout AppState) -> Reaction {
         guard !(c.asciiValue.map { $0 < 0x20 || $0 == 0x7F } ?? false) else { return .none }
         state.captures.prompt.append(c)
@@ -135,7 +135,7 @@ enum CaptureActions {
         return .redraw
     }
 
-    /// The current directory when it is writable, else $TMPDIR.
+    /// Returns the current directory when it is writable, else $TMPDIR.
     static func defaultDirectory() -> String {
         let here = FileManager.default.currentDirectoryPath
         if access(here, W_OK) == 0 { return here }

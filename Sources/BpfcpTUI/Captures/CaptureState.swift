@@ -30,13 +30,13 @@ public enum DiffSide: Equatable, Sendable {
     }
 }
 
-/// What a y/n confirmation runs when the answer is yes.
+/// The action a y/n confirmation runs on y.
 public enum ConfirmedAction: Equatable, Sendable {
     case write(captureId: Int, path: String)
     case restore(path: String)
 }
 
-/// What the path prompt is asking for.
+/// The purpose of the path prompt.
 public enum PathPurpose: Equatable, Sendable {
     case write(captureId: Int)
     case open
@@ -65,7 +65,7 @@ public struct TextScreen: Sendable {
 public enum CaptureJob: Equatable, Sendable {
     case checkpoint(pid: Int32, scratch: String)
     case diff(DiffSide, DiffSide)
-    /// Diff before writing; the answer then writes.
+    /// Diff before writing. Pressing y then writes.
     case prepareWrite(captureId: Int, path: String)
     case write(captureId: Int, path: String)
     case open(path: String)
@@ -100,7 +100,7 @@ public struct CaptureState: Sendable {
         list.first { $0.id == id }
     }
 
-    /// The last capture of `pid` taken before capture `id`, if any.
+    /// Returns the last capture of the same process taken before capture `id`, if any.
     public func previous(of id: Int) -> Capture? {
         guard let current = capture(id) else { return nil }
         return list.last { $0.pid == current.pid && $0.id < id }

@@ -30,7 +30,7 @@ enum CaptureViews {
         return lines
     }
 
-    /// The title line and the visible part of a line screen.
+    /// Builds the title line and the visible part of a line screen.
     static func textScreen(_ state: AppState) -> [ScreenLine] {
         guard let screen = state.captures.screen else { return [] }
         var lines = [ScreenLine(screen.title, .columnHeader).fitted(state.layout.cols, fill: .columnHeader)]
@@ -43,7 +43,7 @@ enum CaptureViews {
         return lines
     }
 
-    /// The path prompt's label, after what the path is for.
+    /// Returns the path prompt's label for the prompt's purpose.
     static func promptLabel(_ state: AppState) -> String {
         switch state.captures.promptPurpose {
         case .write(let id)?: "Write capture #\(id) to:"
@@ -55,7 +55,7 @@ enum CaptureViews {
 
     // MARK: - line builders
 
-    /// A diff as styled lines: the count per kind first, then each change,
+    /// Renders a diff as styled lines: the count per kind first, then each change,
     /// with changed fields as "name: before → after".
     static func diffLines(_ diff: DumpDiff) -> [ScreenLine] {
         var lines = [ScreenLine("\(diff.changeCount) changes from \(diff.before) to \(diff.after)", .title)]
@@ -101,7 +101,7 @@ enum CaptureViews {
                     Span(change.after, .statusInfo)])
     }
 
-    /// The result of a restore and its verification, expected differences marked.
+    /// Renders a restore and its verification, with expected differences marked.
     static func restoreLines(_ report: RestoreReport, path: String, stdio: String) -> [ScreenLine] {
         let pid = report.pid == report.imagePid ? "\(report.pid)" : "\(report.pid) (the image had \(report.imagePid), which was taken)"
         var lines = [
@@ -119,7 +119,7 @@ enum CaptureViews {
         return lines
     }
 
-    /// The family as a tree, each process with the channels it has to the
+    /// Renders the family as a tree, each process with the channels it has to the
     /// others, then every channel as "writer → reader".
     static func familyScreen(_ graph: FamilyGraph) -> TextScreen {
         var lines: [ScreenLine] = []

@@ -14,7 +14,7 @@ enum CaptureResult: Sendable {
     case peer(pid: Int32, fd: Int32, Result<[Int32], BpfcpError>)
 }
 
-/// What restoring an image would meet: the live process with the image's pid, if any.
+/// The preview shown before a restore: the diff against the live process with the image's pid, if one runs.
 struct RestorePreview: Sendable {
     var imagePid: Int32
     /// Diff of the image against the live process; nil when the pid does not run.

@@ -12,7 +12,7 @@ struct FamilyGraph: Sendable {
 
     /// One channel between two processes.
     struct Link: Sendable, Equatable {
-        /// "pipe pipe:[123]", "unix socket", "tcp socket"...
+        /// The pipe identity ("pipe:[123]") or the socket type ("unix stream socket", "inet tcp socket").
         var what: String
         var fromPid: Int32
         var fromFd: Int32
@@ -113,14 +113,14 @@ enum PeerFinder {
             throw BpfcpError("no_fd", "process \(pid) has no fd \(fd) any more: press r to dump it again")
         }
         if target.hasPrefix("socket:") {
-            throw BpfcpError("no_peer", "no process holds the other end of socket fd \(fd) of process \(pid)")
+            throw BpfcpError("no_peer", "peer not found: no process has the other end of socket fd \(fd) of process \(pid)")
         }
         guard target.hasPrefix("pipe:") || isFifo(pid: pid, fd: fd) else {
             throw BpfcpError("not_a_channel", "fd \(fd) of process \(pid) is not a pipe or a socket: pick a pipe or socket row")
         }
         let holders = holdersOf(target, excluding: pid)
         guard !holders.isEmpty else {
-            throw BpfcpError("no_peer", "no other process holds \(Escape.text(target)) (fd \(fd) of process \(pid))")
+            throw BpfcpError("no_peer", "peer not found: no other process has \(Escape.text(target)) open (fd \(fd) of process \(pid))")
         }
         return holders
     }

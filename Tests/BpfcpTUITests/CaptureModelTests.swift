@@ -1,0 +1,85 @@
+@testable import BpfcpCore
+@testable import BpfcpTUI
+import Foundation
+import XCTest
+
+final class CaptureModelTests: XCTestCase {
+    private func state(readOnly: Bool = false) -> AppState {
+        var options = TopOptions()
+        options.readOnly = readOnly
+        var state = AppState(options: options, layout: Layout(rows: 30, cols: 120), source: .bpf)
+        state.applyProcesses([process(7, comm: "target")], sampleNs: 1, readNs: 1)
+        return state
+    }
+
+    func testMarksKeepTheTwoLatest() {
+        var captures = CaptureState()
+        XCTAssertTrue(captures.toggleMark(.capture(1)))
+        XCTAssertTrue(captures.toggleMark(.live(7)))
+        XCTAssertTrue(captures.toggleMark(.image("/tmp/x")))
+        XCTAssertEqual(captures.marks, [.live(7), .image("/tmp/x")])
+        XCTAssertFalse(captures.toggleMark(.live(7)))
+        XCTAssertEqual(captures.marks, [.image("/tmp/x")])
+    }
+
+    func testReadOnlyRejectsCheckpointWriteRestore() {
+        var s = state(readOnly: true)
+        _ = Dispatcher.handle(.char("c"), &s)
+        XCTAssertEqual(s.status?.text, "Checkpoint changes the process, so --readonly disables it")
+        XCTAssertEqual(s.captures.jobs, [])
+        _ = Dispatcher.handle(.char("R"), &s)
+        XCTAssertEqual(s.status?.text, "Restore changes the process, so --readonly disables it")
+        XCTAssertEqual(s.mode, .list)
+    }
+
+    func testDiffNeedsTwoMarks() {
+        var s = state()
+        _ = Dispatcher.handle(.char("D"), &s)
+        XCTAssertEqual(s.status?.text, "mark two captures first with m (marked: 0)")
+        XCTAssertEqual(s.captures.jobs, [])
+    }
+
+    func testOpenPromptTypesAndSubmits() {
+        var s = state()
+        _ = Dispatcher.handle(.char("o"), &s)
+        XCTAssertEqual(s.mode, .pathPrompt)
+        _ = Dispatcher.handle(.ctrl("u"), &s)
+        for c in "/tmp/img" { _ = Dispatcher.handle(.char(c), &s) }
+        _ = Dispatcher.handle(.backspace, &s)
+        _ = Dispatcher.handle(.enter, &s)
+        XCTAssertEqual(s.captures.jobs, [.open(path: "/tmp/im")])
+        XCTAssertEqual(s.mode, .list)
+    }
+
+    func testDiffLinesHighlightChangedField() {
+        let change = FieldChange(name: "position", before: "100", after: "4096")
+        let entry = EntryChange(key: "fd 3", change: .changed, summary: ["fd 3 position 100 → 4096"], fields: [change])
+        let files = KindDiff(kind: "files", title: "Files", unavailable: nil, added: 0, removed: 0, changed: 1, unchanged: 4,
+                             entries: [entry], notes: [])
+        let diff = DumpDiff(before: "capture #1", after: "capture #2", process: [], kinds: [files])
+        let lines = CaptureViews.diffLines(diff)
+        XCTAssertEqual(lines[0].text, "1 changes from capture #1 to capture #2")
+        XCTAssertEqual(lines[1].text, "  Files: 0 added, 0 removed, 1 changed")
+        let field = try? XCTUnwrap(lines.first { $0.text.contains("position") })
+        XCTAssertEqual(field?.text, "      position 100 → 4096")
+        XCTAssertEqual(field?.spans.first { $0.text == "4096" }?.style, .statusInfo)
+        XCTAssertEqual(field?.spans.first { $0.text == "100" }?.style, .statusError)
+    }
+
+    func testYesOnWriteQuestionQueuesWrite() {
+        var s = state()
+        var screen = TextScreen(title: "before writing", lines: [])
+        screen.question = "write capture #1 to /tmp/a?"
+        screen.onYes = .write(captureId: 1, path: "/tmp/a")
+        s.captures.screen = screen
+        s.mode = .textScreen
+        _ = Dispatcher.handle(.char("n"), &s)
+        XCTAssertEqual(s.captures.jobs, [])
+        XCTAssertEqual(s.mode, .list)
+
+        s.captures.screen = screen
+        s.mode = .textScreen
+        _ = Dispatcher.handle(.char("y"), &s)
+        XCTAssertEqual(s.captures.jobs, [.write(captureId: 1, path: "/tmp/a")])
+    }
+}
