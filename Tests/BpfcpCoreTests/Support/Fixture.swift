@@ -34,7 +34,8 @@ final class Fixture {
         stdout = Pipe()
         process.standardOutput = stdout
         process.standardError = FileHandle.standardError
-        try process.run()
+        let child = process
+        try Fixture.withNoSignalsBlocked { try child.run() }
 
         guard let line = Fixture.readLine(stdout.fileHandleForReading, timeout: timeout),
               line.hasPrefix(readyPrefix ?? "") else {
@@ -76,6 +77,18 @@ final class Fixture {
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+    }
+
+    /// Runs `body` with the calling thread's signal mask cleared, so that a
+    /// child started inside inherits no blocked signal. Fixtures assert
+    /// their masks, and a thread of the test process may have signals blocked.
+    static func withNoSignalsBlocked<T>(_ body: () throws -> T) rethrows -> T {
+        var empty = sigset_t()
+        var previous = sigset_t()
+        sigemptyset(&empty)
+        pthread_sigmask(SIG_SETMASK, &empty, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        return try body()
     }
 
     /// Builds Tests/Fixtures/NAME.c into build/fixtures/NAME when the source is newer.
