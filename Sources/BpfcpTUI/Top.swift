@@ -105,6 +105,7 @@ struct MainLoop {
             }
 
             dirty = applyResults() || dirty
+            state.captures.reapRestored()
             dirty = startWork() || dirty
             if state.busy != nil {
                 state.spinnerFrame += 1

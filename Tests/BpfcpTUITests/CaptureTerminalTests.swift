@@ -100,6 +100,19 @@ final class CaptureTerminalTests: XCTestCase {
         XCTAssertTrue(processAlive(pid))
     }
 
+    func testIoUringCheckpointErrorLine() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "io_uring_holder")
+        let session = try TmuxSession()
+        try start(session, "-p \(fixture.pid)")
+        XCTAssertTrue(session.waitFor("PID \(fixture.pid) io_uring_holder"), session.screen)
+        try session.keys("c")
+        XCTAssertTrue(session.waitFor("checkpoint of process \(fixture.pid) failed: process \(fixture.pid) (io_uring_holder) has an io_uring instance"),
+                      session.screen)
+        XCTAssertTrue(processAlive(fixture.pid))
+        try quit(session)
+    }
+
     func testReadOnlyBlocksCheckpoint() throws {
         try requireBPF()
         let fixture = try Fixture(c: "files_basic")

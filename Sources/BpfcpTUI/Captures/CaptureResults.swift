@@ -27,6 +27,7 @@ extension AppState {
         case .restorePrepared(let path, let outcome):
             show(outcome.map { restoreQuestion($0, path: path) })
         case .restored(let path, let stdio, let outcome):
+            if case .success(let report) = outcome { captures.restored.append(report.pid) }
             show(outcome.map { report in
                 TextScreen(title: "Restore of \(Escape.text(path))", lines: CaptureViews.restoreLines(report, path: path, stdio: stdio))
             })

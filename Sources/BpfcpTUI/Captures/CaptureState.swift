@@ -93,6 +93,16 @@ public struct CaptureState: Sendable {
     public var scratch: ScratchDirectory?
     /// True while a checkpoint runs, so quitting waits for the target's release.
     public var checkpointing = false
+    /// Restored processes, which are children of bpfcp-top and are reaped when they exit.
+    public var restored: [Int32] = []
+
+    /// Reaps the restored processes that have exited, so they do not stay zombies.
+    public mutating func reapRestored() {
+        restored.removeAll { pid in
+            var status: Int32 = 0
+            return waitpid(pid, &status, WNOHANG) == pid
+        }
+    }
 
     public init() {}
 
