@@ -1,8 +1,8 @@
 #!/bin/sh
-# Takes real screenshots of bpfcp-top running --demo: the process list and
-# the Files tab of the demo's dump. Each screen is captured from tmux with
-# its colors, turned into HTML by aha and rendered to PNG by headless
-# Chromium. Needs root (for eBPF) and the Debian packages tmux, aha and
+# Takes real screenshots of bpfcp-top running --demo: the process list, the
+# Files tab of the demo's dump, its family and a diff of two checkpoints.
+# Each screen is captured from tmux with its colors, turned into HTML by
+# aha and rendered to PNG by headless Chromium. Needs root (for eBPF) and the Debian packages tmux, aha and
 # chromium, which only this script uses:
 #   apt-get install -y aha chromium fonts-dejavu-core
 # Usage: tools/screenshots.sh [BINARY]   (default .build/release/bpfcp-top)
@@ -49,7 +49,19 @@ sleep 4
 # The demo opens on its dump: go to the Files tab, then back to the tree.
 keys Tab Tab
 shoot dump-files
-keys Escape t
+# The family of the demo, with the pipe and socket between parent and child.
+keys F
+sleep 2
+shoot family
+# Two checkpoints of the demo, marked in the captures list and compared.
+keys Escape c
+sleep 3
+keys c
+sleep 3
+keys C m Down m D
+sleep 2
+shoot diff
+keys Escape Escape Escape t
 sleep 2
 shoot process-list
 keys q

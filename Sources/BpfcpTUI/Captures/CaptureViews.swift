@@ -145,7 +145,7 @@ enum CaptureViews {
             let from = "\(link.fromPid) \(names[link.fromPid] ?? "?") fd \(link.fromFd)" + (link.fromEnd.isEmpty ? "" : " (\(link.fromEnd))")
             let to = "\(link.toPid) \(names[link.toPid] ?? "outside the family") fd \(link.toFd)" + (link.toEnd.isEmpty ? "" : " (\(link.toEnd))")
             let arrow = link.fromEnd.isEmpty ? " ⇄ " : " → "
-            lines.append(ScreenLine("  \(link.what): \(from)\(arrow)\(to)"))
+            lines.append(ScreenLine("  \(link.channel): \(from)\(arrow)\(to)"))
         }
         var screen = TextScreen(title: "Family of process \(graph.focus): Enter dumps the selected process", lines: lines)
         screen.linePids = pids

@@ -13,7 +13,7 @@ struct FamilyGraph: Sendable {
     /// One channel between two processes.
     struct Link: Sendable, Equatable {
         /// The pipe identity ("pipe:[123]") or the socket type ("unix stream socket", "inet tcp socket").
-        var what: String
+        var channel: String
         var fromPid: Int32
         var fromFd: Int32
         /// "write", "read", "read-write" for pipes; empty for sockets.
@@ -69,7 +69,7 @@ struct FamilyGraph: Sendable {
             let readers = holders.filter { $0.end.end == "read" }
             for w in writers {
                 for r in readers where r.pid != w.pid {
-                    links.append(Link(what: identity, fromPid: w.pid, fromFd: w.end.fd, fromEnd: w.end.end,
+                    links.append(Link(channel: identity, fromPid: w.pid, fromFd: w.end.fd, fromEnd: w.end.end,
                                       toPid: r.pid, toFd: r.end.fd, toEnd: r.end.end))
                 }
             }
@@ -87,7 +87,8 @@ struct FamilyGraph: Sendable {
                 for owner in socket.peerOwners where owner.pid != pid {
                     let pair = [("\(pid)/\(socket.fd)"), ("\(owner.pid)/\(owner.fd)")].sorted().joined(separator: " ")
                     guard seen.insert(pair).inserted else { continue }
-                    links.append(Link(what: "\(socket.family) \(socket.protocol) socket".replacingOccurrences(of: "unix unix", with: "unix"),
+                    let kind = ["", "-", socket.family].contains(socket.protocol) ? socket.type : socket.protocol
+                    links.append(Link(channel: "\(socket.family) \(kind) socket",
                                       fromPid: pid, fromFd: socket.fd, fromEnd: "", toPid: owner.pid, toFd: owner.fd, toEnd: ""))
                 }
             }
@@ -132,13 +133,13 @@ enum PeerFinder {
 
     /// Pids other than `pid` with an fd whose link reads `target`, from /proc.
     private static func holdersOf(_ target: String, excluding pid: Int32) -> [Int32] {
-        let wanted = Array(target.utf8)
+        let expected = Array(target.utf8)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         var found: [Int32] = []
         for name in names {
             guard let other = Int32(name), other != pid else { continue }
             let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(other)/fd")) ?? []
-            if fds.contains(where: { ProcFS.readLink("/proc/\(other)/fd/\($0)") == wanted }) { found.append(other) }
+            if fds.contains(where: { ProcFS.readLink("/proc/\(other)/fd/\($0)") == expected }) { found.append(other) }
         }
         return found.sorted()
     }
