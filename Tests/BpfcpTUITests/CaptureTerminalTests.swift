@@ -205,6 +205,43 @@ final class CaptureTerminalTests: XCTestCase {
         throw FixtureError("fixture \(pid) kept its stdout pipe")
     }
 
+    /// Restores with R an image whose process still runs: the diff against
+    /// the live process comes first, and the copy gets a new pid.
+    func testRestoreWhileRunningUsesNewPid() throws {
+        try requireBPF()
+        let dir = try makeScratch()
+        let fixture = try Fixture(c: "restore_basic", arguments: [dir, "1", "1"])
+        let pid = fixture.pid
+        try waitStdoutNull(pid)
+        let image = dir + "/image"
+        let session = try TmuxSession(width: 160, height: 50)
+        try start(session, "-d 5 -p \(pid)")
+        XCTAssertTrue(session.waitFor("PID \(pid) restore_basic"), session.screen)
+        try session.keys("c")
+        XCTAssertTrue(session.waitFor("capture #1 of process \(pid)"), session.screen)
+        try session.keys("C", "w", "C-u")
+        try session.type(image)
+        try session.keys("Enter")
+        XCTAssertTrue(session.waitFor("write capture #1 to"), session.screen)
+        try session.keys("y")
+        XCTAssertTrue(session.waitFor("capture #1 written to"), session.screen)
+
+        try session.keys("R", "C-u")
+        try session.type(image)
+        try session.keys("Enter")
+        XCTAssertTrue(session.waitFor("Before restoring: the image against the live process \(pid)"), session.screen)
+        XCTAssertTrue(session.waitFor("process \(pid) still runs: restore a copy of it with a new pid? y/n"), session.screen)
+        try session.keys("y")
+        XCTAssertTrue(session.waitFor("(the image had \(pid), which was taken)", timeout: 30), session.screen)
+        let line = try session.capture().split(separator: "\n").first { $0.hasPrefix("restored process ") } ?? ""
+        let copy = Int32(line.split(separator: " ").dropFirst(2).first ?? "") ?? 0
+        XCTAssertGreaterThan(copy, 0, "no restored pid in: \(line)")
+        XCTAssertNotEqual(copy, pid)
+        if copy > 0 { kill(copy, SIGKILL) }
+        XCTAssertTrue(processAlive(pid), "the original process did not survive the restore of its copy")
+        try quit(session)
+    }
+
     /// Asks a restore_basic process for its self-check through DIR/check and DIR/result.
     private func askRestored(_ dir: String) throws -> String {
         try? FileManager.default.removeItem(atPath: dir + "/result")
