@@ -28,6 +28,8 @@ enum bpfcp_rec_kind {
 	BPFCP_REC_EPOLL_WATCH = 23,
 	BPFCP_REC_NOTIFY_MARK = 24,
 	BPFCP_REC_NOTIFY_GROUP = 25,
+	BPFCP_REC_CRED = 33,
+	BPFCP_REC_NS = 34,
 	/* New kinds take the next free number here. */
 };
 
@@ -50,5 +52,7 @@ struct bpfcp_rec_hdr {
 #include "sockets.h"
 #include "epoll.h"
 #include "notify.h"
+#include "cred.h"
+#include "ns.h"
 
 #endif

@@ -13,6 +13,8 @@ public enum KindRegistry {
         KindDescriptor(SocketsKind.self),
         KindDescriptor(EpollKind.self),
         KindDescriptor(NotifyKind.self),
+        KindDescriptor(CredentialsKind.self),
+        KindDescriptor(NamespacesKind.self),
     ]
 
     public static func named(_ name: String) -> KindDescriptor? {
