@@ -30,6 +30,10 @@ enum bpfcp_rec_kind {
 	BPFCP_REC_NOTIFY_GROUP = 25,
 	BPFCP_REC_CRED = 33,
 	BPFCP_REC_NS = 34,
+	BPFCP_REC_CONTEXT = 35,
+	BPFCP_REC_POSIX_TIMER = 36,
+	BPFCP_REC_ENV_CHUNK = 37,
+	BPFCP_REC_THREAD_CHILDREN = 38,
 	/* New kinds take the next free number here. */
 };
 
@@ -54,5 +58,6 @@ struct bpfcp_rec_hdr {
 #include "notify.h"
 #include "cred.h"
 #include "ns.h"
+#include "procctx.h"
 
 #endif

@@ -15,10 +15,19 @@ public enum KindRegistry {
         KindDescriptor(NotifyKind.self),
         KindDescriptor(CredentialsKind.self),
         KindDescriptor(NamespacesKind.self),
+        KindDescriptor(ContextKind.self),
+        KindDescriptor(LimitsKind.self),
+        KindDescriptor(TimersKind.self),
+    ]
+
+    /// Kinds collected only when named, e.g. with `--only environ`, because
+    /// they may contain secrets. `all` never includes them.
+    public static let optIn: [KindDescriptor] = [
+        KindDescriptor(EnvironKind.self),
     ]
 
     public static func named(_ name: String) -> KindDescriptor? {
-        all.first { $0.name == name }
+        (all + optIn).first { $0.name == name }
     }
 
     /// Parses a comma-separated `--only` list, rejecting unknown names.
@@ -26,7 +35,7 @@ public enum KindRegistry {
         try list.split(separator: ",").map { raw in
             let name = raw.trimmingCharacters(in: .whitespaces)
             guard let kind = named(name) else {
-                let known = all.map(\.name).joined(separator: ", ")
+                let known = (all + optIn).map(\.name).joined(separator: ", ")
                 throw BpfcpError("unknown_kind", "unknown resource kind '\(Escape.text(name))': choose from \(known)")
             }
             return kind
