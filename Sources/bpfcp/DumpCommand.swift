@@ -7,7 +7,9 @@ let dumpCommand = Command(
     operands: "PID",
     options: [
         OptionSpec("--only", value: "KINDS", help: "collect only these resource kinds (comma-separated): "
-                   + KindRegistry.all.map(\.name).joined(separator: ", ")),
+                   + KindRegistry.all.map(\.name).joined(separator: ", ")
+                   + "; collected only when named here, because they may contain secrets: "
+                   + KindRegistry.optIn.map(\.name).joined(separator: ", ")),
         OptionSpec("--proc", help: "read /proc instead of BPF"),
     ] + checkpointOptions,
     needsRoot: true,

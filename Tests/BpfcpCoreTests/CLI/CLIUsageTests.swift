@@ -5,7 +5,7 @@ import XCTest
 /// line of text or one JSON error object, and the documented exit code.
 final class CLIUsageTests: XCTestCase {
     func testUsageErrorsAreOneLine() throws {
-        let kinds = KindRegistry.all.map(\.name).joined(separator: ", ")
+        let kinds = (KindRegistry.all + KindRegistry.optIn).map(\.name).joined(separator: ", ")
         let cases: [(args: [String], code: String, message: String)] = [
             (["frob"], "unknown_command", "unknown command 'frob': run `bpfcp --help` for the list"),
             (["--frob"], "unknown_option", "unknown option '--frob': run `bpfcp --help` for the list"),
