@@ -128,7 +128,9 @@ final class ProcessContextTests: XCTestCase {
         XCTAssertEqual(pids.count, 4, fixture.firstLine)
         let children = Array(pids.dropFirst())
         defer { for child in children { kill(child, SIGKILL) } }
-        Thread.sleep(forTimeInterval: 0.2)
+        XCTAssertTrue(waitFor {
+            children.allSatisfy { (try? StatLine(ProcFS.readBytes("/proc/\($0)/stat")).state) == "T" }
+        }, "the case's children did not stop within 10 s")
 
         for (child, signal) in zip(children, ["SIGSTOP", "SIGTSTP", "SIGTTIN"]) {
             let rows = properties(try ContextKind.collectBPF(pid: child))
@@ -144,19 +146,42 @@ final class ProcessContextTests: XCTestCase {
         XCTAssertEqual(parentRows["identity children"]?.value, children.sorted().map(String.init).joined(separator: ","))
     }
 
+    /// Children of `pid`'s main thread.
+    private func children(of pid: Int32) -> [Int32] {
+        ((try? ProcFS.readText("/proc/\(pid)/task/\(pid)/children")) ?? "").split(separator: " ").compactMap { Int32($0) }
+    }
+
+    /// Polls `condition` every 50 ms for up to 10 s, because under load the case's
+    /// background commands may still be starting.
+    private func waitFor(_ condition: () -> Bool) -> Bool {
+        for _ in 0..<200 {
+            if condition() { return true }
+            usleep(50_000)
+        }
+        return condition()
+    }
+
     func testTracedProcessShowsTracer() throws {
         try requireBPF()
-        let fixture = try Fixture(executable: "/bin/sh", arguments: [Fixture.casePath("bc30_traced.sh")], readyPrefix: nil)
-        let sleeper = try XCTUnwrap(Int32(fixture.firstLine.trimmingCharacters(in: .whitespaces)), fixture.firstLine)
-        let status = ProcFS.keyValues(try ProcFS.readText("/proc/\(sleeper)/status"))
-        let tracer = try XCTUnwrap(Int32(status["TracerPid"] ?? ""))
+        // Sourcing keeps strace a child of the fixture's shell, so the test finds
+        // its own strace and sleep instead of trusting the case's `pgrep -n`,
+        // which can name another user's sleep.
+        let fixture = try Fixture(executable: "/bin/sh", arguments: ["-c", ". \(Fixture.casePath("bc30_traced.sh")); exec sleep 1000000"],
+                                  readyPrefix: nil)
+        var tracer: Int32 = 0
+        var sleeper: Int32 = 0
+        XCTAssertTrue(waitFor {
+            tracer = children(of: fixture.pid).first ?? 0
+            sleeper = tracer > 0 ? (children(of: tracer).first ?? 0) : 0
+            let status = ProcFS.keyValues((try? ProcFS.readText("/proc/\(sleeper)/status")) ?? "")
+            return sleeper > 0 && status["TracerPid"] == "\(tracer)"
+        }, "strace did not attach to its sleep within 10 s")
         defer {
-            kill(sleeper, SIGKILL)
+            if sleeper > 0 { kill(sleeper, SIGKILL) }
             if tracer > 0 { kill(tracer, SIGKILL) }
         }
-        XCTAssertEqual(try ProcFS.readBytes("/proc/\(sleeper)/cmdline"), Array("sleep\u{0}100000\u{0}".utf8),
-                       "the case printed the pid of another sleep")
         XCTAssertEqual(String(decoding: try ProcFS.readBytes("/proc/\(tracer)/comm"), as: UTF8.self), "strace\n")
+        XCTAssertEqual(try ProcFS.readBytes("/proc/\(sleeper)/cmdline"), Array("sleep\u{0}100000\u{0}".utf8))
 
         let rows = properties(try ContextKind.collectBPF(pid: sleeper))
         XCTAssertEqual(rows["identity tracer"]?.value, "\(tracer)")
@@ -171,7 +196,7 @@ final class ProcessContextTests: XCTestCase {
         try requireBPF()
         let fixture = try CaseProgram.start("bc31_zombie.c")
         let zombie = try XCTUnwrap(CaseProgram.numbers(fixture.firstLine).last)
-        Thread.sleep(forTimeInterval: 0.2)
+        XCTAssertTrue(waitFor { (try? StatLine(ProcFS.readBytes("/proc/\(zombie)/stat")).state) == "Z" })
 
         let listed = try XCTUnwrap(ProcessListBPF.collect().first { $0.pid == zombie })
         XCTAssertEqual(listed.state, .zombie)
@@ -186,15 +211,25 @@ final class ProcessContextTests: XCTestCase {
 
     func testZombieInPidNamespaceShowsEveryLevel() throws {
         try requireBPF()
-        let fixture = try Fixture(executable: "/bin/bash", arguments: [Fixture.casePath("bc31_zombie_sid0.sh")], readyPrefix: nil)
+        // Sourcing keeps the script's shell alive afterwards, so the fixture is
+        // stopped as a running process.
+        let fixture = try Fixture(executable: "/bin/bash", arguments: ["-c", ". \(Fixture.casePath("bc31_zombie_sid0.sh")); exec sleep 1000000"],
+                                  readyPrefix: nil)
         let initPid = try XCTUnwrap(CaseProgram.numbers(fixture.firstLine).last, fixture.firstLine)
         let unsharePid = Int32(try StatLine(ProcFS.readBytes("/proc/\(initPid)/stat")).number(4))
+        XCTAssertTrue(children(of: fixture.pid).contains(unsharePid), "the ns init's parent is the case's unshare")
+        let ours = children(of: fixture.pid).contains(unsharePid)
         defer {
-            kill(initPid, SIGKILL)
-            kill(unsharePid, SIGKILL)
+            if ours {
+                kill(initPid, SIGKILL)
+                kill(unsharePid, SIGKILL)
+            }
         }
-        let childText = try ProcFS.readText("/proc/\(initPid)/task/\(initPid)/children")
-        let zombie = try XCTUnwrap(childText.split(separator: " ").compactMap { Int32($0) }.first, "ns init has no child")
+        var zombie: Int32 = 0
+        XCTAssertTrue(waitFor {
+            zombie = children(of: initPid).first ?? 0
+            return zombie > 0 && (try? StatLine(ProcFS.readBytes("/proc/\(zombie)/stat")).state) == "Z"
+        }, "no zombie under the ns init within 10 s")
 
         let rows = try NamespacesKind.collectBPF(pid: zombie)
         let byName = Dictionary(uniqueKeysWithValues: rows.map { ($0.name, $0) })
