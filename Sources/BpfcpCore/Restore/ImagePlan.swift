@@ -9,6 +9,9 @@ enum ImagePlan {
     /// notify describe fds, which `files` rejects.
     static let knownKinds: Set<String> = [
         "threads", "files", "memory", "signals", "sigqueue", "sigthreads", "pipes", "events", "sockets", "epoll", "notify",
+        // NOTE: restore does not yet re-apply these, so the restored process keeps
+        // the restorer's credentials, namespaces, limits, timers and context.
+        "credentials", "namespaces", "context", "limits", "timers",
     ]
 
     static func build(_ image: ProcessImage, checkpoint: Checkpoint) throws -> RestorePlan {
