@@ -2,7 +2,7 @@ import CBpfcpShim
 import Foundation
 
 /// Credentials of one thread.
-public struct Credentials: Codable, Sendable, Equatable {
+public struct ThreadCredentials: Codable, Sendable, Equatable {
     public var tid: Int32
     /// Real, effective, saved and file-system uid, in that order; the same for `gids`.
     public var uids: [UInt32]
@@ -28,20 +28,20 @@ public struct Credentials: Codable, Sendable, Equatable {
 /// Credentials (iter/task): ids, groups, capability sets, securebits, no_new_privs and seccomp, per thread.
 public enum CredentialsKind: ResourceKind {
     public static let name = "credentials"
-    public static let title = "Credentials"
+    public static let title = "ThreadCredentials"
     public static let columns = [
         Column("TID", width: 8, alignRight: true), Column("UID r/e/s/fs", width: 22), Column("GID r/e/s/fs", width: 22),
         Column("GROUPS", width: 16), Column("CAPEFF", width: 10), Column("NNP", width: 4), Column("SECCOMP", width: 16),
     ]
 
-    public static func collect(_ target: Target, source: CollectorSource) throws -> [Credentials] {
+    public static func collect(_ target: Target, source: CollectorSource) throws -> [ThreadCredentials] {
         switch source {
         case .bpf: try collectBPF(pid: target.pid)
         case .proc: try CredentialsProc.collect(pid: target.pid)
         }
     }
 
-    public static func collectBPF(pid: Int32) throws -> [Credentials] {
+    public static func collectBPF(pid: Int32) throws -> [ThreadCredentials] {
         let bytes = try BPFRuntime.shared.object("cred").iterate("dump_creds", pid: pid)
         let reader = RecordReader(bytes)
         let items = try reader.records().filter { Int($0.kind) == Int(BPFCP_REC_CRED.rawValue) }.map { record in
@@ -56,9 +56,9 @@ public enum CredentialsKind: ResourceKind {
         return items.sorted { $0.tid < $1.tid }
     }
 
-    private static func credentials(_ rec: bpfcp_cred, groups: [UInt32]) -> Credentials {
+    private static func credentials(_ rec: bpfcp_cred, groups: [UInt32]) -> ThreadCredentials {
         let lengths = withUnsafeBytes(of: rec.filter_len) { Array($0.bindMemory(to: UInt32.self)) }
-        return Credentials(
+        return ThreadCredentials(
             tid: rec.tid,
             uids: [rec.uid, rec.euid, rec.suid, rec.fsuid], gids: [rec.gid, rec.egid, rec.sgid, rec.fsgid],
             groups: groups, groupsTruncated: Int(rec.ngroups) > groups.count,
@@ -75,7 +75,7 @@ public enum CredentialsKind: ResourceKind {
         )
     }
 
-    public static func entry(_ c: Credentials) -> Entry {
+    public static func entry(_ c: ThreadCredentials) -> Entry {
         let ids = { (v: [UInt32]) in v.map(String.init).joined(separator: "/") }
         let caps = { (v: [String]) in v.count == CredentialNames.capabilities.count ? "all" : v.joined(separator: "|").ifEmpty("none") }
         let seccomp = c.seccompMode == "filter" ? "filter (\(c.seccompFilters))" : c.seccompMode
@@ -98,7 +98,7 @@ public enum CredentialsKind: ResourceKind {
 
 /// Reads credentials from /proc/PID/task/TID/status.
 enum CredentialsProc {
-    static func collect(pid: Int32) throws -> [Credentials] {
+    static func collect(pid: Int32) throws -> [ThreadCredentials] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") else {
             throw BpfcpError.noSuchProcess(pid)
         }
@@ -108,10 +108,10 @@ enum CredentialsProc {
         }
     }
 
-    static func credentials(tid: Int32, status: [String: String]) -> Credentials {
+    static func credentials(tid: Int32, status: [String: String]) -> ThreadCredentials {
         let numbers = { (key: String) in (status[key] ?? "").split(whereSeparator: { $0 == "\t" || $0 == " " }).compactMap { UInt32($0) } }
         let caps = { (key: String) in CredentialNames.capabilityNames(UInt64(status[key] ?? "0", radix: 16) ?? 0) }
-        return Credentials(
+        return ThreadCredentials(
             tid: tid, uids: numbers("Uid"), gids: numbers("Gid"), groups: numbers("Groups"), groupsTruncated: false,
             capEffective: caps("CapEff"), capPermitted: caps("CapPrm"), capInheritable: caps("CapInh"),
             capBounding: caps("CapBnd"), capAmbient: caps("CapAmb"),
