@@ -65,6 +65,13 @@ enum RestoreVerifier {
         case ("threads", "cpu time"): return "CPU time starts again from zero"
         case ("threads", "state"), ("threads", "registers"): return "held in a ptrace stop while verified"
         case (_, "tid") where newPid: return "restored with --new-pid"
+        case ("context", "pid"), ("namespaces", "pid in namespace"), ("timers", "target") where newPid:
+            return "restored with --new-pid"
+        case ("context", "process group"), ("context", "session"):
+            return "restore keeps its own process group and session; restoring them is not supported yet"
+        case ("context", "parent"): return "restore is the new parent"
+        case ("context", "state"), ("context", "stop signal"): return "held in a ptrace stop while verified"
+        case ("context", "tracer"): return "traced by restore while verified"
         case ("memory", "resident pages"), ("memory", "swapped pages"): return "pages that were not saved load on demand"
         case ("files", "path"), ("files", "inode"), ("pipes", "identity"), ("pipes", "inode"):
             return newPipe ? "a new pipe has a new inode" : nil
