@@ -43,7 +43,7 @@ func selectedKinds(_ arguments: Arguments) throws -> [KindDescriptor] {
     guard arguments.has("--only") else { return KindRegistry.all }
     let names = Set(try KindRegistry.parseOnly(arguments.list("--only").joined(separator: ",")).map(\.name))
     guard !names.isEmpty else {
-        throw BpfcpError("usage", "--only needs at least one kind: choose from \(KindRegistry.all.map(\.name).joined(separator: ", "))")
+        throw BpfcpError("usage", "--only needs at least one kind: choose from \((KindRegistry.all + KindRegistry.optIn).map(\.name).joined(separator: ", "))")
     }
     return KindRegistry.all.filter { names.contains($0.name) }
 }
