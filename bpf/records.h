@@ -28,6 +28,9 @@ enum bpfcp_rec_kind {
 	BPFCP_REC_EPOLL_WATCH = 23,
 	BPFCP_REC_NOTIFY_MARK = 24,
 	BPFCP_REC_NOTIFY_GROUP = 25,
+	BPFCP_REC_MEMFD = 26,
+	BPFCP_REC_IO_URING = 27,
+	BPFCP_REC_IO_URING_MAP = 28,
 	BPFCP_REC_CRED = 33,
 	BPFCP_REC_NS = 34,
 	BPFCP_REC_CONTEXT = 35,
@@ -56,6 +59,8 @@ struct bpfcp_rec_hdr {
 #include "sockets.h"
 #include "epoll.h"
 #include "notify.h"
+#include "memfd.h"
+#include "io_uring.h"
 #include "cred.h"
 #include "ns.h"
 #include "procctx.h"

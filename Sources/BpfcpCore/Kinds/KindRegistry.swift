@@ -13,6 +13,8 @@ public enum KindRegistry {
         KindDescriptor(SocketsKind.self),
         KindDescriptor(EpollKind.self),
         KindDescriptor(NotifyKind.self),
+        KindDescriptor(MemfdKind.self),
+        KindDescriptor(IoUringKind.self),
         KindDescriptor(CredentialsKind.self),
         KindDescriptor(NamespacesKind.self),
         KindDescriptor(ContextKind.self),

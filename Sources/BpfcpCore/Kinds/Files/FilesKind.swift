@@ -38,7 +38,8 @@ public enum FilesKind: ResourceKind {
 
         return OpenFile(
             fd: rec.fd, type: type,
-            anonKind: type == .anonInode ? AnonInode.kind(dname: Escape.bytes(cStringBytes(rec.dname)), path: Escape.bytes(path)) : nil,
+            anonKind: type == .anonInode ? AnonInode.kind(dname: Escape.bytes(cStringBytes(rec.dname)), path: Escape.bytes(path))
+                : AnonInode.memfdKind(path: path, magic: rec.s_magic, deleted: deletedSuffix && rec.nlink == 0),
             path: Escape.bytes(path),
             deleted: deletedSuffix && rec.nlink == 0,
             device: Format.kernelDev(rec.dev), inode: rec.ino, mountId: rec.mnt_id, position: rec.pos,

@@ -34,7 +34,8 @@ public enum FilesProc {
 
         return OpenFile(
             fd: fd, type: type,
-            anonKind: type == .anonInode ? AnonInode.kind(dname: "", path: escaped) : nil,
+            anonKind: type == .anonInode ? AnonInode.kind(dname: "", path: escaped)
+                : AnonInode.memfdKind(path: path, magic: magic, deleted: deletedSuffix && statOK && st.st_nlink == 0),
             path: escaped,
             deleted: deletedSuffix && statOK && st.st_nlink == 0,
             device: statOK ? "\(major(st.st_dev)):\(minor(st.st_dev))" : "0:0",

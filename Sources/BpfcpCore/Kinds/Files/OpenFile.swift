@@ -2,7 +2,7 @@
 public struct OpenFile: Codable, Sendable, Equatable {
     public var fd: Int32
     public var type: FileType
-    /// Anonymous-inode kind ("eventfd", "timerfd", "eventpoll"...), when the file is one.
+    /// Anonymous-inode kind ("eventfd", "timerfd", "eventpoll", "pidfd"...), or "memfd" for a memfd.
     public var anonKind: String?
     /// Path, escaped; for pipes and sockets the kernel's "pipe:[ino]" form.
     public var path: String
@@ -33,7 +33,9 @@ public enum FileType: String, Codable, Sendable {
     public static func classify(mode: UInt32, magic: UInt32) -> FileType {
         let pipeFSMagic: UInt32 = 0x5049_5045
         let anonInodeMagic: UInt32 = 0x0904_1934
-        if magic == anonInodeMagic { return .anonInode }
+        let pidFSMagic: UInt32 = 0x5049_4446
+        // pidfs inodes carry S_IFREG on Linux 6.18, yet a pidfd is no regular file.
+        if magic == anonInodeMagic || magic == pidFSMagic { return .anonInode }
         switch mode & 0o170000 {
         case 0o100000: return .regular
         case 0o040000: return .directory
@@ -82,5 +84,11 @@ enum AnonInode {
         if name.hasPrefix("anon_inode:") { name.removeFirst("anon_inode:".count) }
         if name.hasPrefix("[") && name.hasSuffix("]") { name = String(name.dropFirst().dropLast()) }
         return name.isEmpty ? nil : name
+    }
+
+    /// Labels a memfd: an unlinked file named "/memfd:NAME" on tmpfs or hugetlbfs.
+    static func memfdKind(path: [UInt8], magic: UInt32, deleted: Bool) -> String? {
+        let onMemoryFS = magic == 0x0102_1994 || magic == 0x9584_58F6
+        return onMemoryFS && deleted && path.starts(with: Array("/memfd:".utf8)) ? "memfd" : nil
     }
 }
