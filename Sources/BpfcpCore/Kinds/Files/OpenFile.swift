@@ -80,7 +80,8 @@ public enum OpenFlags {
 /// Kind names of anonymous inodes, from the dentry name ("[eventfd]", "inotify").
 enum AnonInode {
     static func kind(dname: String, path: String) -> String? {
-        var name = dname.isEmpty ? path : dname
+        // pidfs names every pidfd's dentry "/", so its d_path form "anon_inode:[pidfd]" is used instead.
+        var name = dname.isEmpty || dname == "/" ? path : dname
         if name.hasPrefix("anon_inode:") { name.removeFirst("anon_inode:".count) }
         if name.hasPrefix("[") && name.hasSuffix("]") { name = String(name.dropFirst().dropLast()) }
         return name.isEmpty ? nil : name
