@@ -118,6 +118,17 @@ static int set_up_watches(int timer, int sock, const char *dir)
 	return epfd;
 }
 
+/* A sealed memfd holding a short note, for the memfd tab. */
+static int set_up_memfd(void)
+{
+	static const char note[] = "bpfcp demo: this file lives only in memory\n";
+	int fd = memfd_create("bpfcp-demo-note", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0 || write(fd, note, sizeof(note) - 1) != (ssize_t)(sizeof(note) - 1))
+		return -1;
+	return fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW);
+}
+
 int bpfcp_demo_pipe(int fds[2])
 {
 	return pipe2(fds, O_CLOEXEC);
@@ -172,6 +183,8 @@ int bpfcp_demo_main(void)
 		return 8;
 	if (set_up_signals() != 0)
 		return 9;
+	if (set_up_memfd() != 0)
+		return 10;
 	for (long i = 0; i < DEMO_THREADS; i++)
 		pthread_create(&threads[i], NULL, worker, (void *)(size_t)(i + 1));
 
