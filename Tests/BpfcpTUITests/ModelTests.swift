@@ -162,6 +162,13 @@ final class TextWidthTests: XCTestCase {
         XCTAssertEqual(TextWidth.wrap("abcdef", 4), ["abcd", "ef"])
     }
 
+    func testCutCellEndsWithEllipsis() {
+        XCTAssertEqual(TextWidth.cell("0x00007f705d54df36", 17), "0x00007f705d54df…")
+        XCTAssertEqual(TextWidth.cell("O_RDWR", 10), "O_RDWR    ")
+        XCTAssertEqual(TextWidth.cell("12345", 5, alignRight: true), "12345")
+        XCTAssertEqual(TextWidth.width(TextWidth.cell("日本語日本語", 7)), 7)
+    }
+
     func testControlCharactersNeverPass() {
         XCTAssertEqual(TextWidth.sanitize("a\u{1b}[2Jb\u{7}\u{9b}c\n"), "a?[2Jb??c?")
     }

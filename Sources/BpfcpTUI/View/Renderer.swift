@@ -92,7 +92,7 @@ public enum Renderer {
             let width = last || column.width == 0 ? max(0, cols - used) : min(column.width, cols - used)
             let cell = i < cells.count ? cells[i] : ""
             let gap = last ? "" : " "
-            text += TextWidth.fit(cell, max(0, width - gap.count), alignRight: column.alignRight) + gap
+            text += TextWidth.cell(cell, max(0, width - gap.count), alignRight: column.alignRight) + gap
             used += width
         }
         return ScreenLine(text, style).fitted(cols, fill: style)

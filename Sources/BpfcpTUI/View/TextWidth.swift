@@ -47,6 +47,13 @@ public enum TextWidth {
         return alignRight ? padding + String(out) : String(out) + padding
     }
 
+    /// Fits a table cell like `fit`, but ends a cut value with "…", so that a
+    /// shortened address or flag list never reads as a complete one.
+    public static func cell(_ text: String, _ columns: Int, alignRight: Bool = false) -> String {
+        guard columns > 1, width(sanitize(text)) > columns else { return fit(text, columns, alignRight: alignRight) }
+        return fit(text, columns - 1) + "…"
+    }
+
     /// Cuts `text` to at most `columns` columns without padding.
     public static func truncate(_ text: String, _ columns: Int) -> String {
         let fitted = fit(text, columns)
