@@ -75,10 +75,21 @@ public final class BPFRuntime: @unchecked Sendable {
     private var slots: [String: Slot] = [:]
 
     private init() {
-        bpfcp_set_log { level, message in
-            guard let message else { return }
-            Log.shared.write("libbpf[\(level)]: " + String(cString: message).trimmingCharacters(in: .newlines))
-        }
+        // libbpf's debug level (2) writes hundreds of lines per object load,
+        // so it reaches the log only when BPFCP_DEBUG is set.
+        let debug = ProcessInfo.processInfo.environment["BPFCP_DEBUG"] != nil
+        bpfcp_set_log(debug ? BPFRuntime.logAll : BPFRuntime.logWarnings)
+    }
+
+    private static let logAll: bpfcp_log_fn = { level, message in
+        guard let message else { return }
+        Log.shared.write("libbpf[\(level)]: " + String(cString: message).trimmingCharacters(in: .newlines))
+    }
+
+    /// Keeps libbpf's warnings (0) and information (1), the levels of enum libbpf_print_level below debug.
+    private static let logWarnings: bpfcp_log_fn = { level, message in
+        guard level < 2, let message else { return }
+        Log.shared.write("libbpf[\(level)]: " + String(cString: message).trimmingCharacters(in: .newlines))
     }
 
     /// Names of all BPF objects built into this binary.
