@@ -16,14 +16,17 @@ final class DifferTests: XCTestCase {
         let lines = DiffText.lines(diff)
 
         XCTAssertTrue(lines.contains("  ~ fd \(seekFd) position 100 → 4096"), lines.joined(separator: "\n"))
-        XCTAssertTrue(lines.contains { $0.hasPrefix("  - fd \(closeFd) gone: regular") && $0.hasSuffix("/closing") })
-        XCTAssertTrue(lines.contains { $0.hasPrefix("  + new fd \(newFd): regular") && $0.hasSuffix("/opened") })
+        let goneLine = lines.first { $0.hasPrefix("  - fd \(closeFd) gone: regular") }
+        XCTAssertEqual(goneLine?.hasSuffix("/closing"), true, lines.joined(separator: "\n"))
+        let newLine = lines.first { $0.hasPrefix("  + new fd \(newFd): regular") }
+        XCTAssertEqual(newLine?.hasSuffix("/opened"), true, lines.joined(separator: "\n"))
         XCTAssertTrue(lines.contains("  ~ [heap] grew by 2.0 MiB"), lines.joined(separator: "\n"))
 
         let threads = try XCTUnwrap(diff.kinds.first { $0.kind == "threads" })
         XCTAssertEqual(threads.added, 1)
         XCTAssertEqual(threads.removed, 0)
-        XCTAssertTrue(threads.entries.contains { $0.change == .added && $0.summary.first?.hasSuffix("started") == true })
+        let started = threads.entries.first { $0.change == .added }
+        XCTAssertEqual(started?.summary.first?.hasSuffix("started"), true)
 
         let files = try XCTUnwrap(diff.kinds.first { $0.kind == "files" })
         XCTAssertEqual(files.added, 1)

@@ -115,7 +115,7 @@ final class TopTerminalTests: XCTestCase {
             }
             XCTAssertTrue(shown, "Tab did not reach the \(kind.title) tab:\n\(session.screen)")
             let rows = try session.capture().split(separator: "\n", omittingEmptySubsequences: false)
-            // The demo holds no io_uring on purpose: checkpoints reject io_uring, and `c` must work on the demo.
+            // The demo has no io_uring on purpose, because checkpoints reject io_uring and `c` must work on the demo.
             if kind.name == "io_uring" { continue }
             XCTAssertTrue(rows[4].hasPrefix("+ "),
                           "the demo (Sources/CBpfcpDemo/demo.c) leaves the \(kind.title) tab empty:\n\(rows[3...5].joined(separator: "\n"))")
