@@ -216,7 +216,7 @@ enum FeatureChecks {
         }
     }
 
-    /// Reads Yama's ptrace_scope: 0 and 1 let root attach, 2 needs
+    /// Reads Yama's ptrace_scope: 0 lets root attach, 1 and 2 need
     /// CAP_SYS_PTRACE, 3 forbids attaching until reboot.
     static func ptraceScope() -> FeatureCheck {
         let path = "/proc/sys/kernel/yama/ptrace_scope"
@@ -226,9 +226,12 @@ enum FeatureChecks {
         }
         let hasPtrace = (effectiveCapabilities() ?? 0) & (1 << 19) != 0
         switch scope {
-        case 0, 1, 2 where hasPtrace:
+        case 0:
             return FeatureCheck(group: "kernel", name: "ptrace scope", ok: true,
-                                detail: "\(path) is \(scope)" + (scope > 0 ? ", allowed with CAP_SYS_PTRACE" : ""), fix: nil)
+                                detail: "\(path) is 0: classic ptrace rules apply", fix: nil)
+        case 1 where hasPtrace, 2 where hasPtrace:
+            return FeatureCheck(group: "kernel", name: "ptrace scope", ok: true,
+                                detail: "\(path) is \(scope), allowed with CAP_SYS_PTRACE", fix: nil)
         case 3:
             return FeatureCheck(group: "kernel", name: "ptrace scope", ok: false,
                                 detail: "\(path) is 3: no process may attach", fix: "reboot, because scope 3 cannot be lowered at run time")

@@ -41,10 +41,12 @@ public final class BPFObject: @unchecked Sendable {
     }
 
     /// Stores `value` under `key` in map `map` of this object, to pass settings to the next iterator run.
-    public func updateMap<Key, Value>(_ map: String, key: Key, value: Value) throws {
-        var key = key
-        var value = value
-        let result = bpfcp_object_map_update(raw, map, &key, &value)
+    public func updateMap<Key: BitwiseCopyable, Value: BitwiseCopyable>(_ map: String, key: Key, value: Value) throws {
+        let result = withUnsafeBytes(of: key) { keyBytes in
+            withUnsafeBytes(of: value) { valueBytes in
+                bpfcp_object_map_update(raw, map, keyBytes.baseAddress, valueBytes.baseAddress)
+            }
+        }
         guard result == 0 else {
             throw BpfcpError.system("updating BPF map \(map) of object \(name)", -result)
         }

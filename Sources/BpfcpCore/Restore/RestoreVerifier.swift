@@ -65,7 +65,7 @@ enum RestoreVerifier {
         case ("threads", "cpu time"): return "CPU time starts again from zero"
         case ("threads", "state"), ("threads", "registers"): return "held in a ptrace stop while verified"
         case (_, "tid") where newPid: return "restored with --new-pid"
-        case ("context", "pid"), ("namespaces", "pid in namespace"), ("timers", "target") where newPid:
+        case ("context", "pid") where newPid, ("namespaces", "pid in namespace") where newPid, ("timers", "target") where newPid:
             return "restored with --new-pid"
         case ("context", "process group"), ("context", "session"):
             return "restore keeps its own process group and session; restoring them is not supported yet"
