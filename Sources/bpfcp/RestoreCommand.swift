@@ -47,6 +47,9 @@ struct RestoreJSON: Encodable {
 private func printRestore(_ report: RestoreReport, output: Output) {
     let pid = report.pid == report.imagePid ? "\(report.pid)" : "\(report.pid) (was \(report.imagePid))"
     output.text("restored process \(pid) in \(Format.milliseconds(report.elapsedNs)) with \(report.syscalls) system calls")
+    for line in report.lowered {
+        output.text("lowered: \(line)")
+    }
     guard report.verified else { return }
     let unexpected = report.unexpected
     output.text("verify (\(Format.milliseconds(report.verifyNs))): \(unexpected.count) unexpected and \(report.differences.count - unexpected.count) expected differences from the image")

@@ -6,12 +6,15 @@ import Foundation
 enum ImagePlan {
     /// Kinds whose items restore rebuilds or checks. Threads, memory, files
     /// and the signal kinds are rebuilt. Pipes, events, sockets, epoll and
-    /// notify describe fds, which `files` rejects.
+    /// notify describe fds, which `files` rejects. Credentials, limits and
+    /// the cwd, root and umask of context are applied by `SettingsRestore`.
     static let knownKinds: Set<String> = [
         "threads", "files", "memory", "signals", "sigqueue", "sigthreads", "pipes", "events", "sockets", "epoll", "notify",
-        // NOTE: restore does not yet re-apply these, so the restored process keeps
-        // the restorer's credentials, namespaces, limits, timers and context.
-        "credentials", "namespaces", "context", "limits", "timers",
+        "credentials", "limits", "context",
+        // NOTE: restore does not yet re-apply these, so the restored process
+        // keeps the restorer's namespaces, POSIX timers, and the scheduling
+        // and personality rows of context.
+        "namespaces", "timers",
     ]
 
     static func build(_ image: ProcessImage, checkpoint: Checkpoint) throws -> RestorePlan {
@@ -45,6 +48,9 @@ enum ImagePlan {
         plan.stopSignal = image.stopSignal.flatMap(SignalName.number)
         plan.credentials = Credentials(uid: image.process.uid, euid: image.process.euid,
                                        gid: image.process.gid, egid: image.process.egid)
+        plan.settings = try SettingsPlanner.plan(image, restorer: try RestorerLimits.current())
+        plan.cwd = try SettingsPlanner.cwd(image)
+        plan.umask = try SettingsPlanner.umask(image)
         return plan
     }
 

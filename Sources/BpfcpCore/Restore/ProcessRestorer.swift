@@ -56,7 +56,8 @@ enum ProcessRestorer {
             try MemoryRestore(plan: plan, injector: injector, fds: fds).run(inherited: inherited)
             try ProcessStateRestore(plan: plan, injector: injector, fds: fds).run()
             try FileRestore(plan: plan, injector: injector, fds: fds, stdio: options.stdio).run()
-            try ProcessStateRestore(plan: plan, injector: injector, fds: fds).setCredentials()
+            try SettingsRestore(settings: plan.settings, injector: injector).run()
+            if plan.settings.credentials == nil { try ProcessStateRestore(plan: plan, injector: injector, fds: fds).setCredentials() }
 
             let registers = resumeRegisters(main.registers)
             options.trace?("munmap(\(Format.hex(trampoline)), \(size)) /* trampoline */, then PTRACE_SETREGS rip=\(Format.hex(registers[Registers.rip])) rsp=\(Format.hex(registers[Registers.rsp])), PTRACE_SETREGSET NT_X86_XSTATE, PTRACE_SETSIGMASK \(SignalName.describe(mask: main.signalMask)), PTRACE_DETACH")

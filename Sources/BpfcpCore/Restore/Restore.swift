@@ -15,6 +15,8 @@ public struct RestoreReport: Codable, Sendable {
     public var openNs: UInt64
     public var planNs: UInt64
     public var differences: [VerifyDifference]
+    /// Settings restored lower than the image holds, each with the reason (resource limits, capabilities).
+    public var lowered: [String] = []
 
     public var unexpected: [VerifyDifference] { differences.filter { !$0.expected } }
 }
@@ -50,6 +52,7 @@ public enum Restore {
         } : nil)
         let elapsed = Clock.now() - start - verifyNs
         return RestoreReport(imagePid: image.pid, pid: outcome.pid, syscalls: outcome.syscalls, elapsedNs: elapsed,
-                             verified: verify, verifyNs: verifyNs, openNs: openNs, planNs: planNs, differences: differences)
+                             verified: verify, verifyNs: verifyNs, openNs: openNs, planNs: planNs, differences: differences,
+                             lowered: plan.settings.lowered)
     }
 }

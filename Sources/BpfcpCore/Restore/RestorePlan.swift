@@ -18,8 +18,10 @@ struct RestorePlan {
     var umask: UInt32?
     /// Signal that had stopped the process (SIGSTOP, SIGTSTP...); it is stopped again after restore.
     var stopSignal: Int32?
-    /// Set last, when they differ from restore's own (root).
+    /// Set last, when they differ from restore's own (root), and only when `settings` has no credentials.
     var credentials: Credentials?
+    /// Root directory, resource limits and full credentials, applied after the fds.
+    var settings = SettingsPlan()
 }
 
 struct Credentials {

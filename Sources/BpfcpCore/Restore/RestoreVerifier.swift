@@ -41,6 +41,7 @@ enum RestoreVerifier {
                 let newPipe = entry.fields.contains { ["path", "identity"].contains($0.name) && $0.before.hasPrefix("pipe:[") }
                 for field in entry.fields {
                     let reason = fieldReason(kind: kind.kind, field: field, resumed: resumed, newPid: pid != image.pid, newPipe: newPipe)
+                        ?? plan.settings.reason(kind: kind.kind, key: entry.key, field: field.name)
                     out.append(VerifyDifference(kind: kind.kind, key: entry.key, summary: "\(field.name) \(field.before) → \(field.after)",
                                                 expected: reason != nil, reason: reason))
                 }
@@ -73,6 +74,7 @@ enum RestoreVerifier {
         case ("context", "state"), ("context", "stop signal"): return "held in a ptrace stop while verified"
         case ("context", "tracer"): return "traced by restore while verified"
         case ("memory", "resident pages"), ("memory", "swapped pages"): return "pages that were not saved load on demand"
+        case ("events", "eventfd id"): return "the kernel numbers each new eventfd with the lowest free id"
         case ("files", "path"), ("files", "inode"), ("pipes", "identity"), ("pipes", "inode"):
             return newPipe ? "a new pipe has a new inode" : nil
         case ("threads", let name) where ["rip", "rax", "orig_rax"].contains(name):
