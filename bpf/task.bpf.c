@@ -224,6 +224,7 @@ int dump_threads(struct bpf_iter__task *ctx)
 	rec->stime_ns = task->stime;
 	rec->start_boottime_ns = task->start_boottime;
 	rec->blocked = task->blocked.sig[0];
+	rec->clear_child_tid = (__u64)(unsigned long)task->clear_child_tid;
 	bpf_probe_read_kernel_str(rec->comm, sizeof(rec->comm), task->comm);
 	fill_regs(rec, task);
 

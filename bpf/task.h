@@ -76,6 +76,7 @@ struct bpfcp_thread {
 	__u64 blocked;		/* blocked signal mask, bit n-1 for signal n */
 	__u64 regs[BPFCP_NREGS];
 	char comm[BPFCP_COMM_LEN];
+	__u64 clear_child_tid;	/* set_tid_address(2) pointer, 0 when unset */
 };
 
 #endif

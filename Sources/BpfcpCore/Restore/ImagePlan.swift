@@ -22,9 +22,7 @@ enum ImagePlan {
         if image.process.isZombie {
             throw reject(pid, "it is a zombie (exit status \(image.process.exitStatus ?? 0)); restore of zombies is not supported")
         }
-        guard image.threads.count == 1, let thread = image.threads.first else {
-            throw reject(pid, "it has \(image.threads.count) threads; restore of multi-threaded processes is not supported yet")
-        }
+        let threads = try ThreadPlanning.plans(image)
         for section in image.sections where !knownKinds.contains(section.kind) && !section.items.isEmpty {
             throw reject(pid, "its image holds \(section.items.count) items of the resource kind '\(Escape.text(section.kind))', which restore does not know")
         }
@@ -41,7 +39,7 @@ enum ImagePlan {
         let derived = InitialStack.derive(areas: areas, pages: pages)
         var plan = RestorePlan(
             pid: pid, comm: Escape.unescape(image.process.comm), areas: areas, mm: derived?.0, exePath: derived?.exe,
-            threads: [try threadPlan(thread, image: image)], actions: [], files: try files(image),
+            threads: threads, actions: [], files: try files(image),
             cwd: nil, umask: nil)
         plan.actions = try SignalPlan.actions(image, areas: areas, pages: pages)
         try SignalPlan.checkPending(image)
@@ -70,6 +68,7 @@ enum ImagePlan {
         }
         var plan = AreaPlan(start: a.start, end: a.end, prot: prot, shared: a.shared, growsDown: a.backing == .stack,
                             backing: .anonymous, name: a.path, runs: runs, accounted: a.flags.map { $0.contains("VM_ACCOUNT") })
+        plan.advice = MemoryAdvice.values(a.flags)
         let path = String(decoding: Escape.unescape(a.path), as: UTF8.self)
 
         switch (saved.contents, a.backing) {
@@ -107,24 +106,6 @@ enum ImagePlan {
         guard mtime <= takenAt else {
             throw reject(pid, "the file \(Escape.text(path)) mapped at \(Format.hex(area.start)) was modified after the checkpoint")
         }
-    }
-
-    // MARK: threads
-
-    private static func threadPlan(_ thread: ThreadState, image: ProcessImage) throws -> ThreadPlan {
-        var words: [UInt64] = []
-        for name in ThreadInfo.registerNames {
-            guard let value = thread.registers[name] else {
-                throw BpfcpError("image_invalid", "thread \(thread.tid) of process \(image.pid) has no register \(name) in the image")
-            }
-            words.append(value)
-        }
-        var plan = ThreadPlan(tid: thread.tid, registers: Registers(words: words), xstate: Array(thread.xsave),
-                              signalMask: thread.sigmask)
-        if let state = try image.items("sigthreads", as: ThreadSignalState.self).first(where: { $0.tid == thread.tid }) {
-            plan.registration = ThreadRegistration(state)
-        }
-        return plan
     }
 
     // MARK: files

@@ -26,6 +26,7 @@ struct MemoryRestore {
         try placeKernelAreas(inherited)
         let protections = try mapAreas()
         try writePages()
+        try MemoryAdvice.apply(plan.areas, injector: injector)
 
         // After the pages: an anonymous area without pages (no anon_vma)
         // loses VM_ACCOUNT when it becomes read-only.

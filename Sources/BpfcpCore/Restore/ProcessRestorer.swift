@@ -34,13 +34,15 @@ enum ProcessRestorer {
     /// Payload room in the trampoline for paths and structs of one batch.
     static let payloadSize = 448 * 1024
 
-    /// Restores `plan`; `beforeDetach` gets the pid while the process is held at its final registers.
+    /// Restores `plan`. `beforeDetach` gets the pid and the new tid of each
+    /// saved tid while every thread is held at its final registers.
     static func restore(_ plan: RestorePlan, options: RestoreOptions,
-                        beforeDetach: ((Int32) -> Void)? = nil) throws -> RestoreOutcome {
+                        beforeDetach: ((Int32, [Int32: Int32]) -> Void)? = nil) throws -> RestoreOutcome {
         let start = Clock.now()
         guard let main = plan.threads.first else {
             throw BpfcpError("image_invalid", "process \(plan.pid) has no thread in the image")
         }
+        if !options.newPid { try ThreadPlanning.checkFree(plan) }
 
         let size = Injector.trampolineSize(payload: payloadSize)
         let own = try MemoryProc.collect(pid: getpid()).map { ($0.start, $0.end) }
@@ -50,24 +52,51 @@ enum ProcessRestorer {
 
         let injector = Injector(tracee: tracee, log: options.trace)
         var readyAt: UInt64 = 0
+        var threads: [RestoredThread] = []
         do {
             let inherited = try MemoryProc.collect(pid: tracee.pid)
             let fds = try FdTable(pid: tracee.pid)
             try MemoryRestore(plan: plan, injector: injector, fds: fds).run(inherited: inherited)
             try ProcessStateRestore(plan: plan, injector: injector, fds: fds).run()
             try FileRestore(plan: plan, injector: injector, fds: fds, stdio: options.stdio).run()
+            try ThreadRestore(plan: plan, injector: injector, fds: fds, newPid: options.newPid, log: options.trace).run(into: &threads)
             try SettingsRestore(settings: plan.settings, injector: injector).run()
             if plan.settings.credentials == nil { try ProcessStateRestore(plan: plan, injector: injector, fds: fds).setCredentials() }
+            try loadThreads(threads, plan: plan, fds: fds, log: options.trace)
+            var tids = [main.tid: tracee.pid]
+            for thread in threads { tids[thread.plan.tid] = thread.tracee.pid }
 
             let registers = resumeRegisters(main.registers)
             options.trace?("munmap(\(Format.hex(trampoline)), \(size)) /* trampoline */, then PTRACE_SETREGS rip=\(Format.hex(registers[Registers.rip])) rsp=\(Format.hex(registers[Registers.rsp])), PTRACE_SETREGSET NT_X86_XSTATE, PTRACE_SETSIGMASK \(SignalName.describe(mask: main.signalMask)), PTRACE_DETACH")
             try tracee.finish(registers: registers, xstate: main.xstate, signalMask: main.signalMask, stopSignal: plan.stopSignal,
-                              beforeDetach: { readyAt = Clock.now(); beforeDetach?(tracee.pid) })
+                              beforeDetach: { readyAt = Clock.now(); beforeDetach?(tracee.pid, tids) })
+            for thread in threads { try thread.tracee.detach() }
         } catch {
+            for thread in threads { thread.tracee.kill() }
             tracee.kill()
             throw error
         }
-        return RestoreOutcome(pid: tracee.pid, syscalls: injector.injectedCount + 1, elapsedNs: readyAt - start)
+        let injected = threads.reduce(injector.injectedCount + 1) { $0 + $1.injector.injectedCount }
+        return RestoreOutcome(pid: tracee.pid, syscalls: injected, elapsedNs: readyAt - start)
+    }
+
+    /// Gives each extra thread the image's credentials, because a raw
+    /// setresuid or capset changes the calling thread only, and loads its
+    /// final registers. The threads stay held until the main thread is released.
+    private static func loadThreads(_ threads: [RestoredThread], plan: RestorePlan, fds: FdTable,
+                                    log: ((String) -> Void)?) throws {
+        var credentialsOnly = plan.settings
+        credentialsOnly.limits = []
+        credentialsOnly.root = nil
+        for thread in threads {
+            try SettingsRestore(settings: credentialsOnly, injector: thread.injector).run()
+            if plan.settings.credentials == nil {
+                try ProcessStateRestore(plan: plan, injector: thread.injector, fds: fds).setCredentials()
+            }
+            let registers = resumeRegisters(thread.plan.registers)
+            log?("[tid \(thread.tracee.pid)] PTRACE_SETREGS rip=\(Format.hex(registers[Registers.rip])) rsp=\(Format.hex(registers[Registers.rsp])) fs_base=\(Format.hex(registers[Registers.fsBase])), PTRACE_SETREGSET NT_X86_XSTATE, PTRACE_SETSIGMASK \(SignalName.describe(mask: thread.plan.signalMask))")
+            try thread.tracee.load(registers: registers, xstate: thread.plan.xstate, signalMask: thread.plan.signalMask)
+        }
     }
 
     /// Turns the registers of a thread stopped inside a system call into

@@ -29,7 +29,7 @@ struct ProcessStateRestore {
 
     /// Registers the rseq area, robust futex list and alternate signal
     /// stack again. The child dropped restore's own before the restore began.
-    private func register(_ registration: ThreadRegistration) throws {
+    func register(_ registration: ThreadRegistration) throws {
         if let head = registration.robustList {
             try injector.queue(SyscallNumber.setRobustList, [.value(head), .int(24)], text: "set_robust_list(\(Format.hex(head)), 24)")
         }

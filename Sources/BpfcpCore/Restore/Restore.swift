@@ -40,11 +40,11 @@ public enum Restore {
 
         var differences: [VerifyDifference] = []
         var verifyNs: UInt64 = 0
-        let outcome = try ProcessRestorer.restore(plan, options: options, beforeDetach: verify ? { pid in
+        let outcome = try ProcessRestorer.restore(plan, options: options, beforeDetach: verify ? { pid, tids in
             let verifyStart = Clock.now()
             defer { verifyNs = Clock.now() - verifyStart }
             do {
-                differences = try RestoreVerifier.verify(image, info: checkpoint.info, pid: pid, plan: plan)
+                differences = try RestoreVerifier.verify(image, info: checkpoint.info, pid: pid, plan: plan, tids: tids)
             } catch {
                 differences = [VerifyDifference(kind: "verify", key: "process \(pid)", summary: "verification failed: \(error)",
                                                 expected: false, reason: nil)]

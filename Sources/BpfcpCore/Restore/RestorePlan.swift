@@ -55,6 +55,8 @@ struct AreaPlan {
     /// Whether the kernel charged the area to the commit limit (VM_ACCOUNT);
     /// nil when the image does not say.
     var accounted: Bool?
+    /// MADV_* values to apply after mapping, for flags only madvise sets.
+    var advice: [Int32] = []
 
     var size: UInt64 { end - start }
     var isHeap: Bool { name == "[heap]" }
@@ -87,6 +89,10 @@ struct ThreadPlan {
     var xstate: [UInt8]?
     var signalMask: UInt64
     var registration = ThreadRegistration()
+    /// The thread's own comm (raw bytes, at most 15); nil keeps the process comm.
+    var comm: [UInt8]? = nil
+    /// set_tid_address(2) pointer; nil or 0 leaves it unset.
+    var clearChildTid: UInt64? = nil
 }
 
 /// What a thread registered with the kernel: its rseq area, robust futex list and alternate signal stack.

@@ -16,11 +16,15 @@ public struct VerifyDifference: Codable, Sendable, Equatable {
 enum RestoreVerifier {
     /// Kinds of the image that the live dump collects again. The image's own
     /// synthetic sections (registers, pages) have no live counterpart.
-    static func verify(_ image: ProcessImage, info: CheckpointInfo, pid: Int32, plan: RestorePlan) throws -> [VerifyDifference] {
+    /// `tids` maps each saved tid to the restored one (they differ with --new-pid).
+    static func verify(_ image: ProcessImage, info: CheckpointInfo, pid: Int32, plan: RestorePlan,
+                       tids: [Int32: Int32] = [:]) throws -> [VerifyDifference] {
         var before = CheckpointView.dump(image, info: info)
         let names = Set(image.sections.map(\.kind))
         before.sections = before.sections.filter { names.contains($0.kind) }
-        if pid != image.pid { before = renamed(before, from: image.pid, to: pid) }
+        var renames = tids.filter { $0.key != $0.value }
+        if pid != image.pid { renames[image.pid] = pid }
+        if !renames.isEmpty { before = renamed(before, tids: renames) }
         let kinds = KindRegistry.all.filter { names.contains($0.name) }
         let after = try Dumper.dump(pid: pid, source: .bpf, kinds: kinds)
 
@@ -30,7 +34,9 @@ enum RestoreVerifier {
             return VerifyDifference(kind: "process", key: "process \(pid)", summary: "\(change.name) \(change.before) → \(change.after)",
                                     expected: reason != nil, reason: reason)
         }
-        let resumed = plan.threads.first.map { ProcessRestorer.resumeRegisters($0.registers) }
+        let restoredTid = { (tid: Int32) in renames[tid] ?? tid }
+        let resumedByKey = Dictionary(plan.threads.map { ("thread \(restoredTid($0.tid))", ProcessRestorer.resumeRegisters($0.registers)) },
+                                      uniquingKeysWith: { a, _ in a })
         for kind in diff.kinds {
             for entry in kind.entries where entry.change != .unchanged {
                 guard entry.change == .changed else {
@@ -40,8 +46,9 @@ enum RestoreVerifier {
                 }
                 let newPipe = entry.fields.contains { ["path", "identity"].contains($0.name) && $0.before.hasPrefix("pipe:[") }
                 for field in entry.fields {
-                    let reason = fieldReason(kind: kind.kind, field: field, resumed: resumed, newPid: pid != image.pid, newPipe: newPipe)
-                        ?? plan.settings.reason(kind: kind.kind, key: entry.key, field: field.name)
+                    let reason = fieldReason(kind: kind.kind, field: field, resumed: resumedByKey[entry.key], newPid: pid != image.pid,
+                                             newPipe: newPipe)
+                        ?? plan.settings.reason(kind: kind.kind, key: entry.key, field: field.name) ?? renamedTids(field, renames)
                     out.append(VerifyDifference(kind: kind.kind, key: entry.key, summary: "\(field.name) \(field.before) → \(field.after)",
                                                 expected: reason != nil, reason: reason))
                 }
@@ -84,13 +91,31 @@ enum RestoreVerifier {
         }
     }
 
-    /// Renames thread keys and tid fields to the new pid, so that a single
-    /// thread restored with --new-pid is compared with its saved self.
-    private static func renamed(_ dump: Dump, from old: Int32, to new: Int32) -> Dump {
+    /// Returns the reason that makes a field listing thread ids (such as
+    /// "blocked in threads") expected: it equals the saved value with every saved tid replaced by its new one.
+    private static func renamedTids(_ field: FieldChange, _ renames: [Int32: Int32]) -> String? {
+        guard !renames.isEmpty else { return nil }
+        var mapped = "", digits = ""
+        for character in field.before + " " {
+            if character.isASCII && character.isNumber {
+                digits.append(character)
+                continue
+            }
+            mapped += Int32(digits).flatMap { renames[$0] }.map { "\($0)" } ?? digits
+            digits = ""
+            mapped.append(character)
+        }
+        return mapped.dropLast() == field.after ? "restored with --new-pid, which gives new thread ids" : nil
+    }
+
+    /// Renames the "thread TID" keys of the image to the restored tids, so
+    /// that each thread restored with --new-pid is compared with its saved self.
+    private static func renamed(_ dump: Dump, tids: [Int32: Int32]) -> Dump {
         var copy = dump
+        let keys = Dictionary(tids.map { ("thread \($0.key)", "thread \($0.value)") }, uniquingKeysWith: { a, _ in a })
         copy.sections = dump.sections.map { section in
             let entries = section.entries.map { entry in
-                entry.key == "thread \(old)" ? Entry(key: "thread \(new)", cells: entry.cells, fields: entry.fields) : entry
+                keys[entry.key].map { Entry(key: $0, cells: entry.cells, fields: entry.fields) } ?? entry
             }
             return Section(kind: section.kind, source: section.source, unavailable: section.unavailable,
                            elapsedNs: section.elapsedNs, items: section.items, entries: entries)

@@ -24,9 +24,9 @@ public struct Registers: Sendable, Equatable {
 /// ptrace requests of x86_64 Linux, from <sys/ptrace.h> and <linux/ptrace.h>.
 enum PtraceRequest {
     static let cont = 7, detach = 17, syscall = 24, getRegs = 12, setRegs = 13
-    static let setOptions = 0x4200, getRegSet = 0x4204, setRegSet = 0x4205
+    static let setOptions = 0x4200, getEventMessage = 0x4201, getRegSet = 0x4204, setRegSet = 0x4205
     static let getSigMask = 0x420a, setSigMask = 0x420b
-    static let optionTraceSysGood = 0x1, optionExitKill = 0x10_0000
+    static let optionTraceSysGood = 0x1, optionTraceFork = 0x2, optionTraceClone = 0x8, optionExitKill = 0x10_0000
     static let noteXState: UInt = 0x202
 }
 
@@ -40,6 +40,9 @@ final class Tracee {
     let trampolineSize: UInt64
     private let memory: Int32
     private var alive = true
+    /// Tasks the injected calls created (clone3 of a thread or a process),
+    /// which the kernel attached to this tracer; from PTRACE_GETEVENTMSG.
+    private(set) var created: [Int32] = []
 
     /// Entries are 8 words: number, six arguments, result.
     static let entrySize = 64
@@ -68,7 +71,28 @@ final class Tracee {
             throw BpfcpError.system("opening /proc/\(pid)/mem", err)
         }
         let options = PtraceRequest.optionExitKill | PtraceRequest.optionTraceSysGood
+            | PtraceRequest.optionTraceClone | PtraceRequest.optionTraceFork
         try ptrace(PtraceRequest.setOptions, data: UInt(options), what: "setting ptrace options")
+    }
+
+    /// Takes over a thread or process that an injected clone3 in `creator`
+    /// made. The kernel attached it to this tracer with the creator's ptrace
+    /// options and stops it with SIGSTOP before it runs any instruction. It
+    /// shares the creator's trampoline: a thread shares the memory, and a
+    /// forked process has a copy at the same address.
+    init(attached pid: Int32, creator: Tracee) throws {
+        self.pid = pid
+        trampoline = creator.trampoline
+        trampolineSize = creator.trampolineSize
+
+        let status = try Tracee.waitStop(pid)
+        guard Tracee.isStopped(status, signal: SIGSTOP) else {
+            memory = -1
+            alive = !Tracee.exited(status)
+            throw BpfcpError("restore_failed", "task \(pid) created for restore did not stop as expected (\(Tracee.describe(status)))")
+        }
+        memory = open("/proc/\(pid)/mem", O_RDWR | O_CLOEXEC)
+        guard memory >= 0 else { throw BpfcpError.system("opening /proc/\(pid)/mem", errno) }
     }
 
     deinit {
@@ -161,13 +185,48 @@ final class Tracee {
         try setRegisters(regs)
         try ptrace(PtraceRequest.cont, what: "PTRACE_CONT")
 
-        let status = try Tracee.waitStop(pid)
+        let status = try waitStub()
         guard Tracee.isStopped(status, signal: SIGTRAP) else {
             alive = !Tracee.exited(status)
             throw BpfcpError("restore_failed", "restored process \(pid) left the syscall stub (\(Tracee.describe(status)))")
         }
         let after = try registers()
         return count - Int(after[Registers.r13])
+    }
+
+    /// Waits for the stop at the stub's int3. An injected clone3 first
+    /// stops at a PTRACE_EVENT_CLONE or _FORK stop, whose new task goes to
+    /// `created`. A SIGCHLD from a restored child that exits (a zombie to
+    /// be) is suppressed: the process got it long ago, before the checkpoint.
+    private func waitStub() throws -> Int32 {
+        while true {
+            let status = try Tracee.waitStop(pid)
+            let stopped = status & 0xFF == 0x7F
+            if stopped && status >> 16 != 0 {
+                var message: UInt = 0
+                try withUnsafeMutablePointer(to: &message) { pointer in
+                    try ptrace(PtraceRequest.getEventMessage, dataPointer: pointer, what: "PTRACE_GETEVENTMSG")
+                }
+                created.append(Int32(truncatingIfNeeded: message))
+            } else if !Tracee.isStopped(status, signal: SIGCHLD) {
+                return status
+            }
+            try ptrace(PtraceRequest.cont, what: "PTRACE_CONT")
+        }
+    }
+
+    /// Loads the final registers of a thread held at the stub's int3 stop.
+    /// It stays held until `detach`.
+    func load(registers final: Registers, xstate: [UInt8]?, signalMask: UInt64) throws {
+        if let xstate { try setXState(xstate) }
+        try setRegisters(final)
+        try setSignalMask(signalMask)
+    }
+
+    /// Lets a task go that `load` prepared, delivering `signal` when not 0.
+    func detach(signal: Int32 = 0) throws {
+        try ptrace(PtraceRequest.detach, data: UInt(signal), what: "PTRACE_DETACH")
+        alive = false
     }
 
     /// Unmaps the trampoline with the stub's own syscall instruction, then

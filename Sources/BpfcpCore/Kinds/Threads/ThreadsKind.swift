@@ -14,6 +14,9 @@ public struct ThreadInfo: Codable, Sendable, Equatable {
     public var registers: [UInt64]?
     /// True when the thread was running during the read, so its saved registers are from its last kernel entry.
     public var registersStale: Bool
+    /// Address the kernel clears and futex-wakes when the thread exits
+    /// (set_tid_address(2), CLONE_CHILD_CLEARTID); 0 when unset, nil when not read.
+    public var clearChildTid: UInt64? = nil
 
     public static let registerNames = [
         "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8", "rax", "rcx", "rdx", "rsi", "rdi",
@@ -55,7 +58,8 @@ public enum ThreadsKind: ResourceKind {
                 stopSignal: StopSignal.name(state: state, jobctl: rec.jobctl, signo: rec.stop_signo, code: rec.stop_code),
                 blockedSignals: SignalName.names(mask: rec.blocked),
                 registers: rec.regs_valid != 0 ? regs : nil,
-                registersStale: rec.on_cpu != 0 || state == .running
+                registersStale: rec.on_cpu != 0 || state == .running,
+                clearChildTid: rec.clear_child_tid
             )
         }
     }
@@ -85,6 +89,7 @@ public enum ThreadsKind: ResourceKind {
             Field("registers", regState),
         ]
         if let stop = t.stopSignal { fields.append(Field("stop signal", stop)) }
+        if let address = t.clearChildTid { fields.append(Field("clear_child_tid", Format.hex(address))) }
         if let regs = t.registers {
             for (name, value) in zip(ThreadInfo.registerNames, regs) { fields.append(Field(name, hex(value))) }
         }
