@@ -42,7 +42,7 @@ enum ImagePlan {
             threads: threads, actions: [], files: try files(image),
             cwd: nil, umask: nil)
         plan.actions = try SignalPlan.actions(image, areas: areas, pages: pages)
-        try SignalPlan.checkPending(image)
+        plan.pendingSignals = try PendingSignalPlanner.plan(image)
         plan.stopSignal = image.stopSignal.flatMap(SignalName.number)
         plan.credentials = Credentials(uid: image.process.uid, euid: image.process.euid,
                                        gid: image.process.gid, egid: image.process.egid)

@@ -65,6 +65,7 @@ enum ProcessRestorer {
             try loadThreads(threads, plan: plan, fds: fds, log: options.trace)
             var tids = [main.tid: tracee.pid]
             for thread in threads { tids[thread.plan.tid] = thread.tracee.pid }
+            try PendingSignalRestore(signals: plan.pendingSignals, injector: injector, pid: tracee.pid, tids: tids).run()
 
             let registers = resumeRegisters(main.registers)
             options.trace?("munmap(\(Format.hex(trampoline)), \(size)) /* trampoline */, then PTRACE_SETREGS rip=\(Format.hex(registers[Registers.rip])) rsp=\(Format.hex(registers[Registers.rsp])), PTRACE_SETREGSET NT_X86_XSTATE, PTRACE_SETSIGMASK \(SignalName.describe(mask: main.signalMask)), PTRACE_DETACH")

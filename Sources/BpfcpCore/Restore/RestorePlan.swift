@@ -22,6 +22,8 @@ struct RestorePlan {
     var credentials: Credentials?
     /// Root directory, resource limits and full credentials, applied after the fds.
     var settings = SettingsPlan()
+    /// Queued siginfos of the shared and per-thread queues, in queue order.
+    var pendingSignals: [PendingSignal] = []
 }
 
 struct Credentials {

@@ -1,6 +1,6 @@
 import Foundation
 
-/// Signal actions and pending signals of an image, as restore installs them.
+/// Signal actions of an image, as restore installs them.
 enum SignalPlan {
     static let saRestorer: UInt64 = 0x0400_0000
 
@@ -32,18 +32,6 @@ enum SignalPlan {
                 restorer = found
             }
             return ActionPlan(signal: action.number, handler: handler, flags: flags, restorer: restorer, mask: mask)
-        }
-    }
-
-    /// Rejects queued signals, which restore does not queue again yet.
-    static func checkPending(_ image: ProcessImage) throws {
-        let queued = try image.items("sigqueue", as: QueuedSignal.self)
-        if let first = queued.first {
-            throw ImagePlan.reject(image.pid, "\(queued.count) signals are pending (first \(first.signal)); restore of pending signals is not supported yet")
-        }
-        let pending = try image.items("signals", as: SignalAction.self).filter { $0.pendingShared || !$0.pendingIn.isEmpty }
-        if let first = pending.first {
-            throw ImagePlan.reject(image.pid, "\(first.signal) is pending; restore of pending signals is not supported yet")
         }
     }
 

@@ -1,0 +1,151 @@
+/* Fixture for restore of pending signals. Usage: restore_signals DIR.
+ * Blocks SIGRTMIN, SIGRTMIN+1, SIGUSR1 and SIGUSR2, each with a handler that
+ * counts deliveries, and queues SIGRTMIN five times process-wide with values
+ * 100-104, SIGRTMIN+1 with value 777 on the main thread only, SIGUSR1 with
+ * kill() and SIGUSR2 with tgkill(). When DIR/check appears, it checks the
+ * pending sets in /proc/self/status, then takes every signal with
+ * rt_sigtimedwait() and checks order, codes, senders and values. The check
+ * takes the signals, so only the first one can pass. It writes
+ * "pass COUNTER PID" or "fail REASON" to DIR/result. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+static char dir[2048];
+static pid_t original_pid;
+static uid_t original_uid;
+static volatile sig_atomic_t delivered;
+static volatile unsigned long counter;
+
+static void count_delivery(int sig)
+{
+	(void)sig;
+	delivered++;
+}
+
+/* Returns the hex mask of "Key:\t..." in /proc/self/status, or ~0 when missing. */
+static unsigned long long status_mask(const char *key)
+{
+	char text[8192];
+	int fd = open("/proc/self/status", O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, text, sizeof(text) - 1) : -1;
+	if (fd >= 0) close(fd);
+	if (n <= 0) return ~0ull;
+	text[n] = 0;
+	char *line = strstr(text, key);
+	return line ? strtoull(line + strlen(key) + 2, NULL, 16) : ~0ull;
+}
+
+static int take(int sig, int code, int value, int has_value, char *why, size_t len)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	struct timespec none = { 0, 0 };
+	siginfo_t info;
+	/* The raw call, because glibc's sigtimedwait() reports SI_TKILL as SI_USER. */
+	if (syscall(SYS_rt_sigtimedwait, &set, &info, &none, 8) != sig) { snprintf(why, len, "signal %d not pending", sig); return 0; }
+	if (info.si_code != code) { snprintf(why, len, "signal %d code %d", sig, info.si_code); return 0; }
+	if (info.si_pid != original_pid || info.si_uid != original_uid) {
+		snprintf(why, len, "signal %d sender %d/%u", sig, info.si_pid, info.si_uid);
+		return 0;
+	}
+	if (has_value && info.si_value.sival_int != value) {
+		snprintf(why, len, "signal %d value %d, expected %d", sig, info.si_value.sival_int, value);
+		return 0;
+	}
+	return 1;
+}
+
+static int check(char *why, size_t len)
+{
+	unsigned long long shared = status_mask("ShdPnd:"), own = status_mask("SigPnd:");
+	unsigned long long want_shared = 1ull << (SIGRTMIN - 1) | 1ull << (SIGUSR1 - 1);
+	unsigned long long want_own = 1ull << (SIGRTMIN + 1 - 1) | 1ull << (SIGUSR2 - 1);
+	if (shared != want_shared) { snprintf(why, len, "ShdPnd %llx", shared); return 0; }
+	if (own != want_own) { snprintf(why, len, "SigPnd %llx", own); return 0; }
+	if (delivered) { snprintf(why, len, "%d signals delivered early", (int)delivered); return 0; }
+	if (!take(SIGRTMIN + 1, SI_QUEUE, 777, 1, why, len)) return 0;
+	for (int i = 0; i < 5; i++)
+		if (!take(SIGRTMIN, SI_QUEUE, 100 + i, 1, why, len)) return 0;
+	if (!take(SIGUSR1, SI_USER, 0, 0, why, len)) return 0;
+	if (!take(SIGUSR2, SI_TKILL, 0, 0, why, len)) return 0;
+	if (status_mask("ShdPnd:") != 0 || status_mask("SigPnd:") != 0) { snprintf(why, len, "signals left pending"); return 0; }
+	return 1;
+}
+
+static void report(const char *text)
+{
+	char path[4096], final[4096];
+	snprintf(path, sizeof(path), "%s/result.tmp", dir);
+	snprintf(final, sizeof(final), "%s/result", dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return;
+	if (write(fd, text, strlen(text)) < 0) { }
+	close(fd);
+	rename(path, final);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) { fprintf(stderr, "usage: restore_signals DIR\n"); return 2; }
+	snprintf(dir, sizeof(dir), "%.2000s", argv[1]);
+	close_range(3, ~0U, 0);	/* fds the test runner leaked into this process */
+	original_pid = getpid();
+	original_uid = getuid();
+
+	int signals[] = { SIGRTMIN, SIGRTMIN + 1, SIGUSR1, SIGUSR2 };
+	sigset_t set;
+	sigemptyset(&set);
+	for (int i = 0; i < 4; i++) {
+		struct sigaction action = { .sa_handler = count_delivery };
+		sigaction(signals[i], &action, NULL);
+		sigaddset(&set, signals[i]);
+	}
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	for (int i = 0; i < 5; i++) {
+		union sigval value = { .sival_int = 100 + i };
+		sigqueue(getpid(), SIGRTMIN, value);
+	}
+	siginfo_t info = { 0 };
+	info.si_signo = SIGRTMIN + 1;
+	info.si_code = SI_QUEUE;
+	info.si_pid = getpid();
+	info.si_uid = getuid();
+	info.si_value.sival_int = 777;
+	syscall(SYS_rt_tgsigqueueinfo, getpid(), getpid(), SIGRTMIN + 1, &info);
+	kill(getpid(), SIGUSR1);
+	syscall(SYS_tgkill, getpid(), getpid(), SIGUSR2);
+
+	printf("READY pid=%d\n", getpid());
+	fflush(stdout);
+	int null = open("/dev/null", O_RDWR);
+	dup2(null, 0);
+	dup2(null, 1);
+	dup2(null, 2);
+	close(null);
+
+	char check_path[4096];
+	snprintf(check_path, sizeof(check_path), "%s/check", dir);
+	for (;;) {
+		struct timespec pause = { 0, 2 * 1000 * 1000 };
+		counter++;
+		nanosleep(&pause, NULL);
+		if (access(check_path, F_OK) != 0)
+			continue;
+		char why[256], text[512];
+		if (check(why, sizeof(why)))
+			snprintf(text, sizeof(text), "pass %lu %d\n", counter, getpid());
+		else
+			snprintf(text, sizeof(text), "fail %s\n", why);
+		unlink(check_path);
+		report(text);
+	}
+}
