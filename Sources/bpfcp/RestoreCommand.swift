@@ -47,6 +47,10 @@ struct RestoreJSON: Encodable {
 private func printRestore(_ report: RestoreReport, output: Output) {
     let pid = report.pid == report.imagePid ? "\(report.pid)" : "\(report.pid) (was \(report.imagePid))"
     output.text("restored process \(pid) in \(Format.milliseconds(report.elapsedNs)) with \(report.syscalls) system calls")
+    for member in report.members where member.imagePid != report.imagePid {
+        let was = member.pid == member.imagePid ? "" : " (was \(member.imagePid))"
+        output.text("  with \(member.zombie ? "zombie" : "process") \(member.pid)\(was)")
+    }
     for line in report.lowered {
         output.text("lowered: \(line)")
     }

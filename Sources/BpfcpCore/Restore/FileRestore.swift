@@ -43,6 +43,8 @@ struct FileRestore {
                 try injector.queue(SyscallNumber.timerfdSettime, [.int(Int(file.fd)), .int(0), .payload(0), .int(0)],
                                    payloads: [spec.flatMap { ProcessStateRestore.bytes($0) }],
                                    text: "timerfd_settime(\(file.fd), 0, {interval=\(interval) ns, value=\(value) ns}, NULL)")
+            case .restorerFile(let key, let fd):
+                try copyRestorerFile(file, key: key, restorerFd: fd)
             case .pipe(let identity, _, let capacity):
                 if !createdPipes.contains(identity) {
                     try createPipe(identity, capacity: capacity, base: base)

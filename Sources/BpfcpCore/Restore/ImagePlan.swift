@@ -17,7 +17,8 @@ enum ImagePlan {
         "namespaces", "timers",
     ]
 
-    static func build(_ image: ProcessImage, checkpoint: Checkpoint) throws -> RestorePlan {
+    /// `external` gives the fds that a family restore provides itself (shared pipe ends, pidfds).
+    static func build(_ image: ProcessImage, checkpoint: Checkpoint, external: [Int32: FilePlan.Source] = [:]) throws -> RestorePlan {
         let pid = image.pid
         if image.process.isZombie {
             throw reject(pid, "it is a zombie (exit status \(image.process.exitStatus ?? 0)); restore of zombies is not supported")
@@ -39,11 +40,12 @@ enum ImagePlan {
         let derived = InitialStack.derive(areas: areas, pages: pages)
         var plan = RestorePlan(
             pid: pid, comm: Escape.unescape(image.process.comm), areas: areas, mm: derived?.0, exePath: derived?.exe,
-            threads: threads, actions: [], files: try files(image),
+            threads: threads, actions: [], files: try files(image, external: external),
             cwd: nil, umask: nil)
         plan.actions = try SignalPlan.actions(image, areas: areas, pages: pages)
         plan.pendingSignals = try PendingSignalPlanner.plan(image)
         plan.stopSignal = image.stopSignal.flatMap(SignalName.number)
+        (plan.session, plan.processGroup) = (image.process.sid, image.process.pgid)
         plan.credentials = Credentials(uid: image.process.uid, euid: image.process.euid,
                                        gid: image.process.gid, egid: image.process.egid)
         plan.settings = try SettingsPlanner.plan(image, restorer: try RestorerLimits.current())
@@ -110,10 +112,13 @@ enum ImagePlan {
 
     // MARK: files
 
-    private static func files(_ image: ProcessImage) throws -> [FilePlan] {
+    private static func files(_ image: ProcessImage, external: [Int32: FilePlan.Source]) throws -> [FilePlan] {
         let events = Dictionary(try image.items("events", as: EventFile.self).map { ($0.fd, $0) }, uniquingKeysWith: { a, _ in a })
         let pipes = try image.items("pipes", as: PipeEnd.self)
         return try image.items("files", as: OpenFile.self).map { file in
+            if let source = external[file.fd] {
+                return FilePlan(fd: file.fd, flags: 0, closeOnExec: file.closeOnExec, source: source)
+            }
             if let event = events[file.fd] { return try eventPlan(file, event, pid: image.pid) }
             if file.type == .pipe, let end = pipes.first(where: { $0.fd == file.fd }) {
                 return try pipePlan(file, end, all: pipes, pid: image.pid)

@@ -54,21 +54,9 @@ enum ProcessRestorer {
         var readyAt: UInt64 = 0
         var threads: [RestoredThread] = []
         do {
-            let inherited = try MemoryProc.collect(pid: tracee.pid)
-            let fds = try FdTable(pid: tracee.pid)
-            try MemoryRestore(plan: plan, injector: injector, fds: fds).run(inherited: inherited)
-            try ProcessStateRestore(plan: plan, injector: injector, fds: fds).run()
-            try FileRestore(plan: plan, injector: injector, fds: fds, stdio: options.stdio).run()
-            try ThreadRestore(plan: plan, injector: injector, fds: fds, newPid: options.newPid, log: options.trace).run(into: &threads)
-            try SettingsRestore(settings: plan.settings, injector: injector).run()
-            if plan.settings.credentials == nil { try ProcessStateRestore(plan: plan, injector: injector, fds: fds).setCredentials() }
-            try loadThreads(threads, plan: plan, fds: fds, log: options.trace)
-            var tids = [main.tid: tracee.pid]
-            for thread in threads { tids[thread.plan.tid] = thread.tracee.pid }
-            try PendingSignalRestore(signals: plan.pendingSignals, injector: injector, pid: tracee.pid, tids: tids).run()
-
-            let registers = resumeRegisters(main.registers)
-            options.trace?("munmap(\(Format.hex(trampoline)), \(size)) /* trampoline */, then PTRACE_SETREGS rip=\(Format.hex(registers[Registers.rip])) rsp=\(Format.hex(registers[Registers.rsp])), PTRACE_SETREGSET NT_X86_XSTATE, PTRACE_SETSIGMASK \(SignalName.describe(mask: main.signalMask)), PTRACE_DETACH")
+            try SessionRestore(injector: injector, pids: [plan.pid: tracee.pid]).join(plan.pid, session: plan.session, processGroup: plan.processGroup)
+            let tids = try rebuild(plan, injector: injector, options: options, threads: &threads)
+            let registers = finalRegisters(plan, tracee: tracee, log: options.trace)
             try tracee.finish(registers: registers, xstate: main.xstate, signalMask: main.signalMask, stopSignal: plan.stopSignal,
                               beforeDetach: { readyAt = Clock.now(); beforeDetach?(tracee.pid, tids) })
             for thread in threads { try thread.tracee.detach() }
@@ -79,6 +67,37 @@ enum ProcessRestorer {
         }
         let injected = threads.reduce(injector.injectedCount + 1) { $0 + $1.injector.injectedCount }
         return RestoreOutcome(pid: tracee.pid, syscalls: injected, elapsedNs: readyAt - start)
+    }
+
+    /// Runs every stage on a process that holds nothing of the image yet,
+    /// up to the final registers of all but the main thread. Returns the
+    /// restored tid of each saved tid.
+    static func rebuild(_ plan: RestorePlan, injector: Injector, options: RestoreOptions,
+                        threads: inout [RestoredThread]) throws -> [Int32: Int32] {
+        let tracee = injector.tracee
+        let inherited = try MemoryProc.collect(pid: tracee.pid)
+        let fds = try FdTable(pid: tracee.pid)
+        try MemoryRestore(plan: plan, injector: injector, fds: fds).run(inherited: inherited)
+        try ProcessStateRestore(plan: plan, injector: injector, fds: fds).run()
+        try FileRestore(plan: plan, injector: injector, fds: fds, stdio: options.stdio).run()
+        try ThreadRestore(plan: plan, injector: injector, fds: fds, newPid: options.newPid, log: options.trace).run(into: &threads)
+        try SettingsRestore(settings: plan.settings, injector: injector).run()
+        if plan.settings.credentials == nil { try ProcessStateRestore(plan: plan, injector: injector, fds: fds).setCredentials() }
+        try loadThreads(threads, plan: plan, fds: fds, log: options.trace)
+
+        var tids: [Int32: Int32] = [:]
+        if let main = plan.threads.first { tids[main.tid] = tracee.pid }
+        for thread in threads { tids[thread.plan.tid] = thread.tracee.pid }
+        try PendingSignalRestore(signals: plan.pendingSignals, injector: injector, pid: tracee.pid, tids: tids).run()
+        return tids
+    }
+
+    /// Returns the registers the main thread leaves the trampoline with, and logs the last steps.
+    static func finalRegisters(_ plan: RestorePlan, tracee: Tracee, log: ((String) -> Void)?) -> Registers {
+        let main = plan.threads[0]
+        let registers = resumeRegisters(main.registers)
+        log?("munmap(\(Format.hex(tracee.trampoline)), \(tracee.trampolineSize)) /* trampoline */, then PTRACE_SETREGS rip=\(Format.hex(registers[Registers.rip])) rsp=\(Format.hex(registers[Registers.rsp])), PTRACE_SETREGSET NT_X86_XSTATE, PTRACE_SETSIGMASK \(SignalName.describe(mask: main.signalMask)), PTRACE_DETACH")
+        return registers
     }
 
     /// Gives each extra thread the image's credentials, because a raw

@@ -18,6 +18,9 @@ public struct RestoreReport: Codable, Sendable {
     /// Settings restored lower than the image holds, each with the reason (resource limits, capabilities).
     public var lowered: [String] = []
 
+    /// Every process of a family image with its restored pid; empty for a single process.
+    public var members: [RestoredMember] = []
+
     public var unexpected: [VerifyDifference] { differences.filter { !$0.expected } }
 }
 
@@ -32,7 +35,7 @@ public enum Restore {
             throw BpfcpError("image_invalid", "image \(Escape.text(dir)) does not hold its root process \(checkpoint.info.rootPid)")
         }
         if checkpoint.processes.count > 1 {
-            throw ImagePlan.reject(image.pid, "the image holds a family of \(checkpoint.processes.count) processes; restore of process families is not supported yet")
+            return try runFamily(checkpoint, options: options, verify: verify, start: start)
         }
         let openNs = Clock.now() - start
         let plan = try ImagePlan.build(image, checkpoint: checkpoint)

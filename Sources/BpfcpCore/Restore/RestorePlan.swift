@@ -16,6 +16,9 @@ struct RestorePlan {
     var files: [FilePlan]
     var cwd: String?
     var umask: UInt32?
+    /// The image's session and process group ids; nil leaves restore's own.
+    var session: Int32?
+    var processGroup: Int32?
     /// Signal that had stopped the process (SIGSTOP, SIGTSTP...); it is stopped again after restore.
     var stopSignal: Int32?
     /// Set last, when they differ from restore's own (root), and only when `settings` has no credentials.
@@ -152,6 +155,11 @@ struct FilePlan {
         /// One end of an empty pipe whose two ends are both in the process,
         /// created once per `identity`; `capacity` in bytes.
         case pipe(identity: String, readEnd: Bool, capacity: UInt64)
+        /// A file restore opens in its own process and the restored process
+        /// copies with pidfd_getfd: a pipe end shared with another restored
+        /// process, or a pidfd. `key` names it, and `fd` is restore's fd,
+        /// filled in once the file exists.
+        case restorerFile(key: String, fd: Int32)
     }
 
     var fd: Int32

@@ -16,21 +16,25 @@ public struct VerifyDifference: Codable, Sendable, Equatable {
 enum RestoreVerifier {
     /// Kinds of the image that the live dump collects again. The image's own
     /// synthetic sections (registers, pages) have no live counterpart.
-    /// `tids` maps each saved tid to the restored one (they differ with --new-pid).
+    /// `tids` maps each saved tid to the restored one (they differ with
+    /// --new-pid), and `family` the pid of each process of a family image.
     static func verify(_ image: ProcessImage, info: CheckpointInfo, pid: Int32, plan: RestorePlan,
-                       tids: [Int32: Int32] = [:]) throws -> [VerifyDifference] {
+                       tids: [Int32: Int32] = [:], family: [Int32: Int32] = [:]) throws -> [VerifyDifference] {
         var before = CheckpointView.dump(image, info: info)
         let names = Set(image.sections.map(\.kind))
         before.sections = before.sections.filter { names.contains($0.kind) }
-        var renames = tids.filter { $0.key != $0.value }
+        var renames = tids.merging(family) { a, _ in a }.filter { $0.key != $0.value }
         if pid != image.pid { renames[image.pid] = pid }
+        let outside = outsideFields(image, members: Set(family.keys).union([image.pid]))
+        // A pidfd restore opened for a restored process has a new inode, like a new pipe.
+        let pidfdKeys = Set(try image.items("events", as: EventFile.self).filter { $0.type == "pidfd" }.map { "fd \($0.fd)" })
         if !renames.isEmpty { before = renamed(before, tids: renames) }
         let kinds = KindRegistry.all.filter { names.contains($0.name) }
         let after = try Dumper.dump(pid: pid, source: .bpf, kinds: kinds)
 
         let diff = Differ.diff(before, after, beforeLabel: "image", afterLabel: "restored")
         var out: [VerifyDifference] = diff.process.map { change in
-            let reason = processReason(change.name, newPid: pid != image.pid)
+            let reason = processReason(change.name, newPid: pid != image.pid, outside: outside) ?? renamedTids(change, renames)
             return VerifyDifference(kind: "process", key: "process \(pid)", summary: "\(change.name) \(change.before) → \(change.after)",
                                     expected: reason != nil, reason: reason)
         }
@@ -40,14 +44,17 @@ enum RestoreVerifier {
         for kind in diff.kinds {
             for entry in kind.entries where entry.change != .unchanged {
                 guard entry.change == .changed else {
+                    let reason = entry.change == .removed && kind.kind == "context" && entry.key == "identity stop signal" && plan.stopSignal != nil
+                        ? "held in a ptrace stop while verified; the stop signal comes back on release" : nil
                     out.append(VerifyDifference(kind: kind.kind, key: entry.key, summary: entry.summary.joined(separator: "; "),
-                                                expected: false, reason: nil))
+                                                expected: reason != nil, reason: reason))
                     continue
                 }
                 let newPipe = entry.fields.contains { ["path", "identity"].contains($0.name) && $0.before.hasPrefix("pipe:[") }
+                    || (kind.kind == "files" && pidfdKeys.contains(entry.key))
                 for field in entry.fields {
                     let reason = fieldReason(kind: kind.kind, field: field, resumed: resumedByKey[entry.key], newPid: pid != image.pid,
-                                             newPipe: newPipe)
+                                             newPipe: newPipe, outside: outside)
                         ?? plan.settings.reason(kind: kind.kind, key: entry.key, field: field.name) ?? renamedTids(field, renames)
                     out.append(VerifyDifference(kind: kind.kind, key: entry.key, summary: "\(field.name) \(field.before) → \(field.after)",
                                                 expected: reason != nil, reason: reason))
@@ -57,33 +64,47 @@ enum RestoreVerifier {
         return out
     }
 
-    private static func processReason(_ field: String, newPid: Bool) -> String? {
+    /// Names the process fields whose saved value is a process outside the
+    /// image (the parent of the root, or a group or session leader), which
+    /// restore cannot bring back, so the restored process keeps restore's.
+    private static func outsideFields(_ image: ProcessImage, members: Set<Int32>) -> Set<String> {
+        var names: Set<String> = []
+        if !members.contains(image.process.ppid) { names.insert("parent") }
+        if !members.contains(image.process.pgid) { names.insert("process group") }
+        if !members.contains(image.process.sid) { names.insert("session") }
+        return names
+    }
+
+    private static let leaderOutside = "its leader is not in the image, so the process keeps restore's"
+
+    private static func processReason(_ field: String, newPid: Bool, outside: Set<String>) -> String? {
         switch field {
         case "pid": newPid ? "restored with --new-pid" : nil
-        case "ppid": "restore is the new parent"
+        case "ppid": outside.contains("parent") ? "restore is the new parent" : nil
         case "state": "held in a ptrace stop while verified"
         case "tracer pid": "traced by restore while verified"
-        case "process group", "session": "restore keeps its own process group and session; restoring them is not supported yet"
+        case "process group", "session": outside.contains(field) ? leaderOutside : nil
         default: nil
         }
     }
 
-    private static func fieldReason(kind: String, field: FieldChange, resumed: Registers?, newPid: Bool, newPipe: Bool) -> String? {
+    private static func fieldReason(kind: String, field: FieldChange, resumed: Registers?, newPid: Bool, newPipe: Bool,
+                                    outside: Set<String>) -> String? {
         switch (kind, field.name) {
         case ("threads", "cpu time"): return "CPU time starts again from zero"
-        case ("threads", "state"), ("threads", "registers"): return "held in a ptrace stop while verified"
+        case ("threads", "state"), ("threads", "registers"), ("threads", "stop signal"): return "held in a ptrace stop while verified"
         case (_, "tid") where newPid: return "restored with --new-pid"
         case ("context", "pid") where newPid, ("namespaces", "pid in namespace") where newPid, ("timers", "target") where newPid:
             return "restored with --new-pid"
         case ("context", "process group"), ("context", "session"):
-            return "restore keeps its own process group and session; restoring them is not supported yet"
-        case ("context", "parent"): return "restore is the new parent"
+            return outside.contains(field.name) ? leaderOutside : nil
+        case ("context", "parent"): return outside.contains("parent") ? "restore is the new parent" : nil
         case ("context", "state"), ("context", "stop signal"): return "held in a ptrace stop while verified"
         case ("context", "tracer"): return "traced by restore while verified"
         case ("memory", "resident pages"), ("memory", "swapped pages"): return "pages that were not saved load on demand"
         case ("events", "eventfd id"): return "the kernel numbers each new eventfd with the lowest free id"
         case ("files", "path"), ("files", "inode"), ("pipes", "identity"), ("pipes", "inode"):
-            return newPipe ? "a new pipe has a new inode" : nil
+            return newPipe ? "a new pipe or pidfd has a new inode" : nil
         case ("threads", let name) where ["rip", "rax", "orig_rax"].contains(name):
             guard let resumed, let index = ThreadInfo.registerNames.firstIndex(of: name) else { return nil }
             return field.after == String(format: "0x%016lx", resumed[index]) ? "set up to repeat the interrupted system call" : nil

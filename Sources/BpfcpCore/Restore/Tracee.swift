@@ -236,6 +236,14 @@ final class Tracee {
     /// `beforeDetach` runs while the process holds its final state but has not run yet.
     func finish(registers final: Registers, xstate: [UInt8]?, signalMask: UInt64, stopSignal: Int32? = nil,
                 beforeDetach: (() -> Void)? = nil) throws {
+        try loadFinal(registers: final, xstate: xstate, signalMask: signalMask)
+        beforeDetach?()
+        try detach(signal: stopSignal ?? 0)
+    }
+
+    /// Unmaps the trampoline and loads the final registers as `finish`
+    /// does, but keeps the process held until `detach`.
+    func loadFinal(registers final: Registers, xstate: [UInt8]?, signalMask: UInt64) throws {
         var regs = try registers()
         regs[Registers.rip] = trampoline + UInt64(bpfcp_stub_syscall_offset())
         regs[Registers.rax] = UInt64(SyscallNumber.munmap)
@@ -257,11 +265,26 @@ final class Tracee {
             throw BpfcpError.system("munmap of the trampoline at \(Format.hex(trampoline)) in restored process \(pid)", Int32(-result))
         }
 
-        if let xstate { try setXState(xstate) }
-        try setRegisters(final)
-        try setSignalMask(signalMask)
-        beforeDetach?()
-        try ptrace(PtraceRequest.detach, data: UInt(stopSignal ?? 0), what: "PTRACE_DETACH")
+        try load(registers: final, xstate: xstate, signalMask: signalMask)
+    }
+
+    /// Makes the process call exit_group(`status`) from the stub's syscall
+    /// instruction and waits until it has exited. Its parent then has a
+    /// zombie child, because a tracer that is not the parent only collects the exit
+    /// notification, and the kernel hands the zombie on to the parent.
+    func exitNow(status: Int32) throws {
+        var regs = try registers()
+        regs[Registers.rip] = trampoline + UInt64(bpfcp_stub_syscall_offset())
+        regs[Registers.rax] = UInt64(SyscallNumber.exitGroup)
+        regs[Registers.rdi] = UInt64(status)
+        regs[Registers.origRax] = UInt64.max
+        try setRegisters(regs)
+        try ptrace(PtraceRequest.cont, what: "PTRACE_CONT")
+        let result = try Tracee.waitStop(pid)
+        guard result & 0x7F == 0, (result >> 8) & 0xFF == status else {
+            alive = !Tracee.exited(result)
+            throw BpfcpError("restore_failed", "process \(pid) did not exit with status \(status) to become a zombie (\(Tracee.describe(result)))")
+        }
         alive = false
     }
 
