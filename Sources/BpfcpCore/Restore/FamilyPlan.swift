@@ -62,6 +62,7 @@ enum FamilyPlanning {
             let plan = try ImagePlan.build(image, checkpoint: checkpoint, external: external[image.pid] ?? [:])
             family.members.append(FamilyMember(image: image, plan: plan, parent: parent, exitStatus: nil))
         }
+        try SavedFilePlanner.checkNotShared(family.members.compactMap(\.plan))
         return family
     }
 

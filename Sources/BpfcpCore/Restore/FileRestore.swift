@@ -19,6 +19,8 @@ struct FileRestore {
         let stash = try stashRestorerStdio()
         let base = (plan.files.map(\.fd).max() ?? 2) + 1
         var createdPipes: Set<String> = []
+        let saved = SavedFileState()
+        defer { saved.removeCreated() }
 
         for file in plan.files.sorted(by: { $0.fd < $1.fd }) {
             switch file.source {
@@ -50,9 +52,12 @@ struct FileRestore {
                     try createPipe(identity, capacity: capacity, base: base)
                     createdPipes.insert(identity)
                 }
+            case .saved(let plan):
+                try restoreSaved(file, plan, state: saved, base: base)
             }
         }
 
+        try finishSaved(saved)
         for fd in Set(stash.values).sorted() {
             try injector.queue(SyscallNumber.close, [.int(Int(fd))], text: "close(\(fd))")
             fds.release(fd)
@@ -94,7 +99,7 @@ struct FileRestore {
         return stash
     }
 
-    private func reopen(_ file: FilePlan, path: String, position: Int64) throws {
+    func reopen(_ file: FilePlan, path: String, position: Int64) throws {
         let flags = (file.flags & ~Self.creationFlags) | (file.closeOnExec ? Self.oCloexec : 0)
         let target = fds.allocate()
         try injector.queue(SyscallNumber.openat, [.int(Int(AT_FDCWD)), .payload(0), .int(Int(flags)), .int(0)],
@@ -163,7 +168,7 @@ struct FileRestore {
     }
 
     /// Duplicates `source` to the image's fd number with its close-on-exec bit.
-    private func place(_ source: Int32, at file: FilePlan, text: String) throws {
+    func place(_ source: Int32, at file: FilePlan, text: String) throws {
         let flags = file.closeOnExec ? Self.oCloexec : 0
         try injector.queue(SyscallNumber.dup3, [.int(Int(source)), .int(Int(file.fd)), .int(Int(flags))],
                            text: "dup3(\(source), \(file.fd), \(file.closeOnExec ? "O_CLOEXEC" : "0")) /* \(text) */",

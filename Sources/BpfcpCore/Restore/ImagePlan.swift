@@ -10,7 +10,7 @@ enum ImagePlan {
     /// the cwd, root and umask of context are applied by `SettingsRestore`.
     static let knownKinds: Set<String> = [
         "threads", "files", "memory", "signals", "sigqueue", "sigthreads", "pipes", "events", "sockets", "epoll", "notify",
-        "credentials", "limits", "context",
+        "credentials", "limits", "context", "memfd",
         // NOTE: restore does not yet re-apply these, so the restored process
         // keeps the restorer's namespaces, POSIX timers, and the scheduling
         // and personality rows of context.
@@ -40,7 +40,7 @@ enum ImagePlan {
         let derived = InitialStack.derive(areas: areas, pages: pages)
         var plan = RestorePlan(
             pid: pid, comm: Escape.unescape(image.process.comm), areas: areas, mm: derived?.0, exePath: derived?.exe,
-            threads: threads, actions: [], files: try files(image, external: external),
+            threads: threads, actions: [], files: try files(image, external: external, checkpoint: checkpoint),
             cwd: nil, umask: nil)
         plan.actions = try SignalPlan.actions(image, areas: areas, pages: pages)
         plan.pendingSignals = try PendingSignalPlanner.plan(image)
@@ -49,6 +49,7 @@ enum ImagePlan {
         plan.credentials = Credentials(uid: image.process.uid, euid: image.process.euid,
                                        gid: image.process.gid, egid: image.process.egid)
         plan.settings = try SettingsPlanner.plan(image, restorer: try RestorerLimits.current())
+        SavedFilePlanner.expectNewInodes(plan.files, in: &plan.settings)
         plan.cwd = try SettingsPlanner.cwd(image)
         plan.umask = try SettingsPlanner.umask(image)
         return plan
@@ -112,7 +113,7 @@ enum ImagePlan {
 
     // MARK: files
 
-    private static func files(_ image: ProcessImage, external: [Int32: FilePlan.Source]) throws -> [FilePlan] {
+    private static func files(_ image: ProcessImage, external: [Int32: FilePlan.Source], checkpoint: Checkpoint) throws -> [FilePlan] {
         let events = Dictionary(try image.items("events", as: EventFile.self).map { ($0.fd, $0) }, uniquingKeysWith: { a, _ in a })
         let pipes = try image.items("pipes", as: PipeEnd.self)
         return try image.items("files", as: OpenFile.self).map { file in
@@ -120,6 +121,10 @@ enum ImagePlan {
                 return FilePlan(fd: file.fd, flags: 0, closeOnExec: file.closeOnExec, source: source)
             }
             if let event = events[file.fd] { return try eventPlan(file, event, pid: image.pid) }
+            if file.type == .regular && (file.deleted || file.path.hasPrefix("/memfd:")) {
+                return try SavedFilePlanner.plan(file, image: image, pagesFile: checkpoint.pages.path,
+                                                 headerSize: UInt64(ImageFormat.headerSize))
+            }
             if file.type == .pipe, let end = pipes.first(where: { $0.fd == file.fd }) {
                 return try pipePlan(file, end, all: pipes, pid: image.pid)
             }

@@ -32,7 +32,7 @@ struct InjectedCall {
 /// entries of 8 words, then the payload area.
 final class Injector {
     let tracee: Tracee
-    private let log: ((String) -> Void)?
+    let log: ((String) -> Void)?
     private var queue: [InjectedCall] = []
     private var queuedPayloadBytes = 0
     private(set) var injectedCount = 0

@@ -160,6 +160,8 @@ struct FilePlan {
         /// process, or a pidfd. `key` names it, and `fd` is restore's fd,
         /// filled in once the file exists.
         case restorerFile(key: String, fd: Int32)
+        /// A memfd or deleted file, recreated from the saved content.
+        case saved(SavedFilePlan)
     }
 
     var fd: Int32
