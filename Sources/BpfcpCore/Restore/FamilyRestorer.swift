@@ -123,6 +123,10 @@ enum FamilyRestorer {
             for id in ids where kill(id, 0) == 0 || errno == EPERM {
                 throw BpfcpError("pid_in_use", "pid \(id) of process \(member.pid) is in use by \(Tracee.processName(id)): stop that process, or restore with --new-pid")
             }
+            // A pid number stays taken while it names a process group with members left.
+            if kill(-member.pid, 0) == 0 {
+                throw BpfcpError("pid_in_use", "pid \(member.pid) is still the process group id of running processes: stop them, or restore with --new-pid")
+            }
         }
     }
 

@@ -94,7 +94,7 @@ struct ProcessStateRestore {
     private func setActions() throws {
         for action in plan.actions {
             let act = [action.handler, action.flags, action.restorer, action.mask].flatMap { Self.bytes($0) }
-            let handler = action.handler == 1 ? "SIG_IGN" : Format.hex(action.handler)
+            let handler = action.handler == 1 ? "SIG_IGN" : action.handler == 0 ? "SIG_DFL" : Format.hex(action.handler)
             try injector.queue(SyscallNumber.rtSigaction, [.int(Int(action.signal)), .payload(0), .int(0), .int(8)], payloads: [act],
                                text: "rt_sigaction(\(SignalName.name(action.signal)), {\(handler), \(Format.hex(action.flags)), restorer=\(Format.hex(action.restorer)), mask=\(SignalName.describe(mask: action.mask))}, NULL, 8)")
         }

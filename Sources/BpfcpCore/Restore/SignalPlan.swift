@@ -11,7 +11,10 @@ enum SignalPlan {
             guard action.number != SIGKILL, action.number != SIGSTOP else { return nil }
             let handler: UInt64
             switch action.disposition {
-            case .default: return nil
+            case .default:
+                // A SIG_DFL action set with sigaction() keeps its flags and mask (a shell's SA_RESTORER).
+                guard !(action.flags ?? []).isEmpty || !(action.handlerMask ?? []).isEmpty else { return nil }
+                handler = 0
             case .ignore: handler = 1
             case .handler:
                 guard let text = action.handler, let address = parseHex(text) else {
