@@ -23,6 +23,25 @@ final class FamilyRestoreTests: XCTestCase {
         XCTAssertTrue(Self.waitGone(family["zombie"]!, seconds: 2), "the zombie was not reaped by its restored parent")
     }
 
+    func testFamilyWithNewPid() throws {
+        try requireBPF()
+        let (dir, family) = try checkpointFamily()
+        let report = try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions(newPid: true))
+        defer { Self.killMembers(report) }
+
+        XCTAssertEqual(report.unexpected, [], report.unexpected.map { "\($0.kind) \($0.key): \($0.summary)" }.joined(separator: "\n"))
+        let pids = Dictionary(report.members.map { ($0.imagePid, $0.pid) }, uniquingKeysWith: { a, _ in a })
+        XCTAssertEqual(Set(pids.keys), Set(family.values))
+        XCTAssertTrue(Set(pids.values).isDisjoint(with: family.values), "\(pids)")
+        let zombie = try XCTUnwrap(ProcessListBPF.collect(pid: pids[family["zombie"]!]!).first)
+        XCTAssertEqual(zombie.state, .zombie)
+        XCTAssertEqual(zombie.ppid, pids[family["parent"]!])
+        let grandchild = try XCTUnwrap(ProcessListBPF.collect(pid: pids[family["grandchild"]!]!).first)
+        XCTAssertEqual(grandchild.ppid, pids[family["worker"]!])
+        XCTAssertEqual(grandchild.sid, pids[family["worker"]!])
+        XCTAssertEqual(grandchild.pgid, pids[family["worker"]!])
+    }
+
     func testFamilyFailureMidwayLeavesNothing() throws {
         try requireBPF()
         let (dir, family) = try checkpointFamily()
