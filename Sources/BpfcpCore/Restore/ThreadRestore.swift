@@ -30,8 +30,12 @@ enum ThreadPlanning {
     }
 
     /// Rejects, before anything is created, a thread id that another task
-    /// has now. The main thread's pid is checked by clone3 itself.
+    /// has now, and a pid that still names a process group. clone3 checks
+    /// the main thread's pid itself.
     static func checkFree(_ plan: RestorePlan) throws {
+        if kill(plan.pid, 0) != 0 && kill(-plan.pid, 0) == 0 {
+            throw BpfcpError("pid_in_use", "pid \(plan.pid) is still the process group id of running processes: stop them, or restore with --new-pid")
+        }
         for thread in plan.threads.dropFirst() where kill(thread.tid, 0) == 0 || errno == EPERM {
             throw BpfcpError("pid_in_use", "thread id \(thread.tid) of process \(plan.pid) is in use by \(Tracee.processName(thread.tid)): stop that process, or restore with --new-pid")
         }
