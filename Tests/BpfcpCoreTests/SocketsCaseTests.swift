@@ -31,7 +31,8 @@ final class SocketsCaseTests: XCTestCase {
     }
 
     /// A client connected to a python http.server on 127.0.0.1:18012 that
-    /// waits for the rest of a half-sent request.
+    /// waits for the rest of a half-sent request. The server is checked to
+    /// be the only listener on the port before the client starts.
     func testTcpLoopbackToOtherProcess() throws {
         try requireBPF()
         let server = try startHTTPServer()
@@ -69,24 +70,49 @@ final class SocketsCaseTests: XCTestCase {
         XCTAssertTrue(clientTcp.options.contains("timestamps"))
     }
 
-    /// Starts the BC13 peer, retrying for a while in case another test run
-    /// still uses port 18012.
+    /// Starts the BC13 peer and checks that it alone listens on port 18012,
+    /// which the case's client connects to. Retries for a while in case
+    /// another process, such as another test run, still listens there,
+    /// because a client connected to it would show a stranger as its peer.
     private func startHTTPServer() throws -> Fixture {
         let directory = NSTemporaryDirectory() + "bpfcp-bc13-\(getpid())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var lastError: Error?
         for _ in 0..<10 {
             do {
-                return try Fixture(executable: "/usr/bin/env",
-                                   arguments: ["python3", "-u", "-m", "http.server", "18012", "--bind", "127.0.0.1",
-                                               "--directory", directory],
-                                   readyPrefix: "Serving", timeout: 10)
+                let server = try Fixture(executable: "/usr/bin/env",
+                                         arguments: ["python3", "-u", "-m", "http.server", "18012", "--bind", "127.0.0.1",
+                                                     "--directory", directory],
+                                         readyPrefix: "Serving", timeout: 10)
+                let owners = try listenerOwners(port: 18012)
+                if owners == [server.pid] { return server }
+                server.stop()
+                lastError = FixtureError("port 18012 has listeners in processes \(owners), expected only \(server.pid)")
             } catch {
                 lastError = error
-                sleep(2)
             }
+            sleep(2)
         }
         throw lastError ?? FixtureError("http.server did not start on 127.0.0.1:18012")
+    }
+
+    /// Pids of the processes holding a TCP socket that listens on `port`
+    /// in this network namespace, from /proc/net/tcp{,6} and every /proc/PID/fd.
+    private func listenerOwners(port: UInt16) throws -> [Int32] {
+        let listen = 0x0A
+        let tables = try ProcNetTable.load("/proc/self/net/tcp").merging(try ProcNetTable.load("/proc/self/net/tcp6")) { a, _ in a }
+        let inodes = Set(tables.filter { $0.value.localPort == port && $0.value.state == listen }.keys)
+        var owners = Set<Int32>()
+        let fm = FileManager.default
+        for entry in try fm.contentsOfDirectory(atPath: "/proc") {
+            guard let pid = Int32(entry), let fds = try? fm.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else { continue }
+            for fd in fds {
+                guard let link = try? fm.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"),
+                      link.hasPrefix("socket:["), let inode = UInt64(link.dropFirst(8).dropLast()) else { continue }
+                if inodes.contains(inode) { owners.insert(pid) }
+            }
+        }
+        return owners.sorted()
     }
 
     /// Reads the local port from "pid N local ('127.0.0.1', PORT) peer (...)".
