@@ -2,8 +2,10 @@
 /* Sockets: iter/task_file with bpf_sock_from_file() finds the socket behind
  * each fd, and CO-RE casts to tcp_sock, udp_sock, unix_sock and
  * netlink_sock read the protocol state. dump_sockets describes the sockets
- * of one process; socket_owners lists the socket fds of every process so
- * that user space can find who holds the other end of a connection. */
+ * of one process. socket_owners walks the socket fds of every process and
+ * lists only those user space put in the requested_*_peers maps, so that
+ * finding the process with the other end of a connection costs one pass over the
+ * file tables and emits one record per peer. */
 #include "vmlinux.h"
 #include "common.bpf.h"
 #include <bpf/bpf_endian.h>
@@ -26,6 +28,22 @@ char LICENSE[] SEC("license") = "GPL";
  * sets BPFCP_QUEUE_TRUNCATED and the byte count is a lower bound. */
 #define MAX_QUEUE_SKBS 256
 #define MAX_PENDING_SKBS 64
+
+/* Unix sockets user space looks up, by inode. Values are unused. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BPFCP_REQUESTED_PEERS_MAX);
+	__type(key, __u64);
+	__type(value, __u8);
+} requested_unix_peers SEC(".maps");
+
+/* TCP and UDP sockets user space looks up, by their own address pair. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BPFCP_REQUESTED_PEERS_MAX);
+	__type(key, struct bpfcp_inet_peer_key);
+	__type(value, __u8);
+} requested_inet_peers SEC(".maps");
 
 static __always_inline struct sock *file_sock(struct file *file)
 {
@@ -374,6 +392,29 @@ int dump_sockets(struct bpf_iter__task_file *ctx)
 	return 0;
 }
 
+/* Returns whether user space looks up this socket, reading its inet
+ * addresses into rec on the way. */
+static __always_inline int is_requested_peer(struct bpfcp_socket_owner *rec, struct sock *sk)
+{
+	struct bpfcp_inet_peer_key key;
+
+	if (rec->family == AF_UNIX)
+		return bpf_map_lookup_elem(&requested_unix_peers, &rec->ino) != NULL;
+	if (rec->family != AF_INET && rec->family != AF_INET6)
+		return 0;
+
+	read_inet_addrs(sk, rec->family, rec->local_addr, rec->peer_addr, &rec->local_port, &rec->peer_port);
+	__builtin_memset(&key, 0, sizeof(key));
+	key.netns = rec->netns;
+	__builtin_memcpy(key.local_addr, rec->local_addr, sizeof(key.local_addr));
+	__builtin_memcpy(key.peer_addr, rec->peer_addr, sizeof(key.peer_addr));
+	key.local_port = rec->local_port;
+	key.peer_port = rec->peer_port;
+	key.family = rec->family;
+	key.protocol = rec->protocol;
+	return bpf_map_lookup_elem(&requested_inet_peers, &key) != NULL;
+}
+
 SEC("iter/task_file")
 int socket_owners(struct bpf_iter__task_file *ctx)
 {
@@ -389,20 +430,21 @@ int socket_owners(struct bpf_iter__task_file *ctx)
 		return 0;
 	__builtin_memset(&rec, 0, sizeof(rec));
 
-	rec.pid = task->tgid;
-	rec.fd = ctx->fd;
 	rec.ino = BPF_CORE_READ(file, f_inode, i_ino);
 	rec.netns = sock_netns(sk);
 	rec.family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	rec.protocol = BPF_CORE_READ(sk, sk_protocol);
+	if (!is_requested_peer(&rec, sk))
+		return 0;
+
+	rec.pid = task->tgid;
+	rec.fd = ctx->fd;
 	rec.state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	bpf_probe_read_kernel_str(rec.comm, sizeof(rec.comm), task->comm);
 	if (rec.family == AF_UNIX) {
 		struct sock *peer = BPF_CORE_READ((struct unix_sock *)sk, peer);
 
 		rec.peer_ino = peer ? sock_ino(peer) : 0;
-	} else if (rec.family == AF_INET || rec.family == AF_INET6) {
-		read_inet_addrs(sk, rec.family, rec.local_addr, rec.peer_addr, &rec.local_port, &rec.peer_port);
 	}
 
 	set_header(&rec.hdr, BPFCP_REC_SOCKET_OWNER, sizeof(rec));

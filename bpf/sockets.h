@@ -1,6 +1,6 @@
 /* Records of sockets.bpf.c: one per socket fd of the process dumped, and a
- * short owner record per socket fd of every process, used to find which
- * process holds the other end of a connection. */
+ * short owner record per socket fd, of any process, that is the other end
+ * of a connection user space looks up. */
 #ifndef BPFCP_SOCKETS_H
 #define BPFCP_SOCKETS_H
 
@@ -122,11 +122,29 @@ struct bpfcp_socket_owner {
 	__u32 pad1;
 };
 
+/* Capacity of each requested-peer map. User space looks up more peers in
+ * several passes of socket_owners. */
+#define BPFCP_REQUESTED_PEERS_MAX 16384
+
+/* An inet socket looked up in requested_inet_peers: the address pair of the
+ * socket at the other end of a connection, with that socket's own address first.
+ * Unused address bytes and the padding are zero. */
+struct bpfcp_inet_peer_key {
+	__u64 netns;
+	__u8 local_addr[16];	/* IPv4 in the first 4 bytes */
+	__u8 peer_addr[16];
+	__u16 local_port;	/* host order */
+	__u16 peer_port;
+	__u16 family;
+	__u16 protocol;
+};
+
 /* Both the BPF compiler and the Swift importer check these layouts, so a
  * field added without its padding fails the build instead of a read. */
 _Static_assert(sizeof(struct bpfcp_socket) == 688, "bpfcp_socket layout changed");
 _Static_assert(__builtin_offsetof(struct bpfcp_socket, snd_nxt) == 124, "bpfcp_socket layout changed");
 _Static_assert(__builtin_offsetof(struct bpfcp_socket, pending) == 424, "bpfcp_socket layout changed");
 _Static_assert(sizeof(struct bpfcp_socket_owner) == 104, "bpfcp_socket_owner layout changed");
+_Static_assert(sizeof(struct bpfcp_inet_peer_key) == 48, "bpfcp_inet_peer_key layout changed");
 
 #endif

@@ -93,6 +93,41 @@ int bpfcp_object_map_update(struct bpf_object *obj, const char *map_name, const 
 	return bpf_map_update_elem(bpf_map__fd(map), key, value, BPF_ANY) ? -errno : 0;
 }
 
+int bpfcp_object_map_fill(struct bpf_object *obj, const char *map_name, const void *keys, unsigned int count,
+			  const void *value)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, map_name);
+	size_t value_size;
+	char *values;
+	int rc;
+
+	if (!map)
+		return -ENOENT;
+	if (count == 0)
+		return 0;
+	value_size = bpf_map__value_size(map);
+	values = malloc(value_size * count);
+	if (!values)
+		return -ENOMEM;
+	for (unsigned int i = 0; i < count; i++)
+		memcpy(values + i * value_size, value, value_size);
+
+	rc = bpf_map_update_batch(bpf_map__fd(map), keys, values, &count, NULL) ? -errno : 0;
+	free(values);
+	return rc;
+}
+
+int bpfcp_object_map_delete(struct bpf_object *obj, const char *map_name, const void *keys, unsigned int count)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, map_name);
+
+	if (!map)
+		return -ENOENT;
+	if (count == 0)
+		return 0;
+	return bpf_map_delete_batch(bpf_map__fd(map), keys, &count, NULL) ? -errno : 0;
+}
+
 /* Reads the iterator fd to the end into one growing buffer. */
 static long read_all(int fd, void **out, char *err, size_t err_len)
 {

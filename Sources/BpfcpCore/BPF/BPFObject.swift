@@ -52,6 +52,27 @@ public final class BPFObject: @unchecked Sendable {
         }
     }
 
+    /// Stores every key of `keys` in hash map `map` with the same `value`, in one batch.
+    public func fillMap<Key, Value>(_ map: String, keys: [Key], value: Value) throws {
+        var value = value
+        let result = keys.withUnsafeBytes { bytes in
+            bpfcp_object_map_fill(raw, map, bytes.baseAddress, UInt32(keys.count), &value)
+        }
+        guard result == 0 else {
+            throw BpfcpError.system("filling BPF map \(map) of object \(name) with \(keys.count) keys", -result)
+        }
+    }
+
+    /// Deletes every key of `keys` from hash map `map`, in one batch.
+    public func deleteKeys<Key>(_ map: String, keys: [Key]) throws {
+        let result = keys.withUnsafeBytes { bytes in
+            bpfcp_object_map_delete(raw, map, bytes.baseAddress, UInt32(keys.count))
+        }
+        guard result == 0 else {
+            throw BpfcpError.system("deleting \(keys.count) keys from BPF map \(map) of object \(name)", -result)
+        }
+    }
+
     /// Attaches iterator `program` and creates one iterator without reading it,
     /// which shows that the kernel supports the program's iterator target.
     public func probeIterator(_ program: String, pid: Int32? = nil) throws {

@@ -34,6 +34,17 @@ long bpfcp_iter_run(struct bpf_object *obj, const char *prog, int pid,
  * iterator run. Returns 0 or a negative errno. */
 int bpfcp_object_map_update(struct bpf_object *obj, const char *map_name, const void *key, const void *value);
 
+/* Stores count keys, laid out back to back, in map map_name of obj, each
+ * with the same value, in one BPF_MAP_UPDATE_BATCH call. Returns 0 or a
+ * negative errno. */
+int bpfcp_object_map_fill(struct bpf_object *obj, const char *map_name, const void *keys, unsigned int count,
+			  const void *value);
+
+/* Deletes count keys, laid out back to back, from map map_name of obj in
+ * one BPF_MAP_DELETE_BATCH call. Returns 0 or a negative errno; ENOENT
+ * means some key was not in the map. */
+int bpfcp_object_map_delete(struct bpf_object *obj, const char *map_name, const void *keys, unsigned int count);
+
 /* Routes libbpf's messages to fn instead of stderr, which would corrupt a
  * curses screen. level follows enum libbpf_print_level. */
 typedef void (*bpfcp_log_fn)(int level, const char *message);

@@ -61,11 +61,66 @@ public enum SocketPeers {
         return (socket.family == "inet" || socket.family == "inet6") && !socket.peer.hasSuffix(":*")
     }
 
-    /// Socket fds of every process on the machine, from one iter/task_file pass.
-    public static func ownersBPF() throws -> [SocketOwnerRecord] {
-        let reader = RecordReader(try BPFRuntime.shared.object("sockets").iterate("socket_owners"))
+    /// Serializes the fill, run and clear of the requested-peer maps, which
+    /// all callers of the shared sockets object use.
+    private static let queryLock = NSLock()
+
+    /// Lists the socket fds, of any process, that are the other end of a
+    /// connection of `sockets`. One iter/task_file pass over every process
+    /// emits only the sockets put in the requested-peer maps: unix peers by
+    /// inode, TCP and UDP peers by their reversed address pair.
+    static func ownersBPF(of sockets: [bpfcp_socket]) throws -> [SocketOwnerRecord] {
+        var unix = Set<UInt64>()
+        var inet: [bpfcp_inet_peer_key] = []
+        var seenInet = Set<[UInt8]>()
+        for rec in sockets {
+            if rec.family == SocketNames.afUnix && rec.peer_ino != 0 {
+                unix.insert(rec.peer_ino)
+            } else if (rec.family == SocketNames.afInet || rec.family == SocketNames.afInet6) && rec.peer_port != 0 {
+                let key = peerKey(rec)
+                if seenInet.insert(withUnsafeBytes(of: key) { Array($0) }).inserted { inet.append(key) }
+            }
+        }
+
+        let object = try BPFRuntime.shared.object("sockets")
+        let chunk = Int(BPFCP_REQUESTED_PEERS_MAX)
+        let unixKeys = Array(unix)
+        var owners: [SocketOwnerRecord] = []
+        queryLock.lock()
+        defer { queryLock.unlock() }
+        for start in stride(from: 0, to: max(unixKeys.count, inet.count), by: chunk) {
+            let unixPart = Array(unixKeys[min(start, unixKeys.count)..<min(start + chunk, unixKeys.count)])
+            let inetPart = Array(inet[min(start, inet.count)..<min(start + chunk, inet.count)])
+            owners += try runOwnerPass(object, unix: unixPart, inet: inetPart)
+        }
+        return owners
+    }
+
+    /// Fills the requested-peer maps, runs socket_owners once and empties the maps again.
+    private static func runOwnerPass(_ object: BPFObject, unix: [UInt64],
+                                     inet: [bpfcp_inet_peer_key]) throws -> [SocketOwnerRecord] {
+        let present: UInt8 = 1
+        try object.fillMap("requested_unix_peers", keys: unix, value: present)
+        defer { try? object.deleteKeys("requested_unix_peers", keys: unix) }
+        try object.fillMap("requested_inet_peers", keys: inet, value: present)
+        defer { try? object.deleteKeys("requested_inet_peers", keys: inet) }
+
+        let reader = RecordReader(try object.iterate("socket_owners"))
         let records = try reader.records().filter { Int($0.kind) == Int(BPFCP_REC_SOCKET_OWNER.rawValue) }
         return try records.map { ownerRecord(try reader.load($0, as: bpfcp_socket_owner.self)) }
+    }
+
+    /// The address pair of the socket at the other end of `rec`'s connection, with that socket's own address first.
+    private static func peerKey(_ rec: bpfcp_socket) -> bpfcp_inet_peer_key {
+        var key = bpfcp_inet_peer_key()
+        key.netns = rec.netns
+        key.local_addr = rec.peer_addr
+        key.peer_addr = rec.local_addr
+        key.local_port = rec.peer_port
+        key.peer_port = rec.local_port
+        key.family = rec.family
+        key.protocol = rec.protocol
+        return key
     }
 
     private static func ownerRecord(_ rec: bpfcp_socket_owner) -> SocketOwnerRecord {

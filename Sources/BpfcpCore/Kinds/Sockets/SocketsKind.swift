@@ -20,7 +20,7 @@ public enum SocketsKind: ResourceKind {
     }
 
     /// Reads the sockets of `pid` and finds the owners of their peers with a
-    /// second pass over the socket fds of every process.
+    /// second pass over the socket fds of every process, filtered in the kernel.
     public static func collectBPF(pid: Int32) throws -> [Socket] {
         let object = try BPFRuntime.shared.object("sockets")
         let reader = RecordReader(try object.iterate("dump_sockets", pid: pid))
@@ -29,7 +29,7 @@ public enum SocketsKind: ResourceKind {
 
         var sockets = raw.map(socket).sorted { $0.fd < $1.fd }
         if sockets.contains(where: SocketPeers.mayHavePeer) {
-            let owners = try SocketPeers.ownersBPF()
+            let owners = try SocketPeers.ownersBPF(of: raw)
             SocketPeers.attachOwners(&sockets, owners: owners)
         }
         return sockets
