@@ -12,6 +12,11 @@ func value(after flag: String) -> String? {
 
 if let count = value(after: "--hold-fds").flatMap(Int.init) { Holder.holdFds(count) }
 if let count = value(after: "--hold-maps").flatMap(Int.init) { Holder.holdMaps(count) }
+if let pid = value(after: "--full-dump").flatMap(Int32.init) {
+    let runs = value(after: "--runs").flatMap(Int.init) ?? 9
+    print(FullDumpBench.markdown(try FullDumpBench.measure(pid: pid, runs: runs), runs: runs), terminator: "")
+    exit(0)
+}
 if arguments.contains("--breakdown") {
     let workloads = Workloads()
     let fdHolder = try workloads.spawnHolder(["--hold-fds", "10000"])

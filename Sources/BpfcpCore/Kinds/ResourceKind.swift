@@ -47,6 +47,9 @@ public struct KindDescriptor: Sendable {
     public let collect: @Sendable (Target, CollectorSource) throws -> Section
     /// Re-renders items read back from an image or JSON.
     public let render: @Sendable ([JSONValue]) throws -> [Entry]
+    /// Collects the items and returns how many there are, without the JSON
+    /// and rendering `collect` adds. Benchmarks time the collectors with it.
+    public let collectCount: @Sendable (Target, CollectorSource) throws -> Int
 
     public init<K: ResourceKind>(_ kind: K.Type) {
         name = K.name
@@ -70,6 +73,9 @@ public struct KindDescriptor: Sendable {
         }
         render = { items in
             try items.map { K.entry(try $0.decode(as: K.Item.self)) }
+        }
+        collectCount = { target, source in
+            try K.collect(target, source: source).count
         }
     }
 }
