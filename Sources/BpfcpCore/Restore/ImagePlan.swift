@@ -169,9 +169,12 @@ enum ImagePlan {
             guard let clock = event.clock.flatMap(clockNumber) else {
                 throw reject(pid, "fd \(file.fd) is a timerfd on \(event.clock ?? "an unknown clock"), which restore cannot create")
             }
+            guard let armed = event.armed else {
+                throw reject(pid, "fd \(file.fd) is a timerfd whose armed state the image does not record (read from /proc); checkpoint it with eBPF")
+            }
             var value: Int64 = 0
-            if event.armed == true { value = max(event.nextExpiryNs ?? 0, 1) }
-            source = .timerfd(clock: clock, flags: nonblock, valueNs: value, intervalNs: event.armed == true ? event.intervalNs ?? 0 : 0)
+            if armed { value = max(event.nextExpiryNs ?? 0, 1) }
+            source = .timerfd(clock: clock, flags: nonblock, valueNs: value, intervalNs: armed ? event.intervalNs ?? 0 : 0)
         default:
             throw reject(pid, "fd \(file.fd) is a \(event.type); restore of this file type is not supported yet")
         }

@@ -18,6 +18,9 @@ public struct EventFile: Codable, Sendable, Equatable {
     public var intervalNs: Int64?
     /// Nanoseconds until the next expiry; 0 when due or overdue, nil when the timer is disarmed.
     public var nextExpiryNs: Int64?
+    /// Whether the timerfd is armed. Nil for other types, and for a timerfd
+    /// whose source cannot tell: fdinfo of a periodic timer that reads zero
+    /// with no expirations pending.
     public var armed: Bool?
     /// Expirations not yet read.
     public var ticks: UInt64?

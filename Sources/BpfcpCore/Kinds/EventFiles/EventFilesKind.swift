@@ -80,7 +80,11 @@ public enum EventFilesKind: ResourceKind {
         if let count = e.count { fields.append(Field("count", "\(count)")) }
         if let id = e.eventfdId { fields.append(Field("eventfd id", "\(id)")) }
         if let clock = e.clock { fields.append(Field("clock", clock)) }
-        if let armed = e.armed { fields.append(Field("armed", armed ? "yes" : "no")) }
+        if let armed = e.armed {
+            fields.append(Field("armed", armed ? "yes" : "no"))
+        } else if e.type == "timerfd" {
+            fields.append(Field("armed", "unknown"))
+        }
         if let interval = e.intervalNs { fields.append(Field("interval", EventNames.duration(interval))) }
         if let next = e.nextExpiryNs { fields.append(Field("next expiry in", EventNames.duration(next))) }
         if let ticks = e.ticks { fields.append(Field("ticks", "\(ticks)")) }

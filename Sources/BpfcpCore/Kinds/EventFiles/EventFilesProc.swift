@@ -36,18 +36,31 @@ public enum EventFilesProc {
         return file
     }
 
-    /// NOTE: fdinfo clamps it_value to zero while a fired periodic timer
-    /// waits for a read, so here a timer with an interval counts as armed
-    /// even when it was set with a zero value, which disarms it.
+    /// fdinfo shows it_value clamped to zero once the timer expired, so a
+    /// zero value with an interval fits two states. With expirations not
+    /// yet read (ticks > 0) the periodic timer is armed and waits for a read
+    /// to restart it, because timerfd_settime() resets ticks. With none, the
+    /// timer was set with a zero value, which disarms it, or it is at the
+    /// instant of an expiry whose handler has not run yet. fdinfo shows no
+    /// field that separates these, so `armed` is nil (unknown) there.
     private static func fillTimer(_ file: inout EventFile, _ fields: [String: String]) {
         let value = nanoseconds(fields["it_value"])
         let interval = nanoseconds(fields["it_interval"])
-        let armed = value != 0 || interval != 0
+        let ticks = UInt64(fields["ticks"] ?? "")
+        let armed: Bool?
+        if value != 0 {
+            armed = true
+        } else if interval == 0 {
+            armed = false
+        } else {
+            armed = (ticks ?? 0) > 0 ? true : nil
+        }
+
         file.clock = Int32(fields["clockid"] ?? "").map(EventNames.clock)
         file.intervalNs = interval
         file.armed = armed
-        file.nextExpiryNs = armed ? value : nil
-        file.ticks = UInt64(fields["ticks"] ?? "")
+        file.nextExpiryNs = armed == true ? value : nil
+        file.ticks = ticks
         file.settimeFlags = EventNames.settimeFlags(UInt32(fields["settime flags"] ?? "0", radix: 8) ?? 0)
     }
 
