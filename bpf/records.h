@@ -37,6 +37,7 @@ enum bpfcp_rec_kind {
 	BPFCP_REC_POSIX_TIMER = 36,
 	BPFCP_REC_ENV_CHUNK = 37,
 	BPFCP_REC_THREAD_CHILDREN = 38,
+	BPFCP_REC_VMA_PAGES = 100,
 	/* New kinds take the next free number here. */
 };
 
@@ -64,5 +65,6 @@ struct bpfcp_rec_hdr {
 #include "cred.h"
 #include "ns.h"
 #include "procctx.h"
+#include "vmapages.h"
 
 #endif

@@ -162,6 +162,8 @@ struct Smaps {
     let start: UInt64
     let rssKiB: UInt64
     let swapKiB: UInt64
+    /// Private_Dirty plus Shared_Dirty.
+    let dirtyKiB: UInt64
     let vmFlags: Set<String>
 
     /// Two-letter VmFlags names of /proc/PID/smaps, from show_smap_vma_flags() in fs/proc/task_mmu.c.
@@ -181,6 +183,7 @@ struct Smaps {
         var start: UInt64?
         var rss: UInt64 = 0
         var swap: UInt64 = 0
+        var dirty: UInt64 = 0
 
         for line in text.split(separator: "\n") {
             let words = line.split(separator: " ", omittingEmptySubsequences: true)
@@ -190,8 +193,11 @@ struct Smaps {
                 switch first {
                 case "Rss:": rss = value
                 case "Swap:": swap = value
+                case "Shared_Dirty:", "Private_Dirty:": dirty += value
                 case "VmFlags:":
-                    result.append(Smaps(start: start ?? 0, rssKiB: rss, swapKiB: swap, vmFlags: Set(words.dropFirst().map(String.init))))
+                    result.append(Smaps(start: start ?? 0, rssKiB: rss, swapKiB: swap, dirtyKiB: dirty,
+                                        vmFlags: Set(words.dropFirst().map(String.init))))
+                    dirty = 0
                 default: break
                 }
             } else if let dash = first.firstIndex(of: "-") {

@@ -103,6 +103,7 @@ enum RestoreVerifier {
         case ("context", "tracer"): return "traced by restore while verified"
         case ("memory", "resident pages"), ("memory", "swapped pages"): return "pages that were not saved load on demand"
         case ("events", "eventfd id"): return "the kernel numbers each new eventfd with the lowest free id"
+        case ("memory", "dirty pages"): return "restore writes the saved pages again, and pages that were not saved load clean on demand"
         case ("files", "path"), ("files", "inode"), ("pipes", "identity"), ("pipes", "inode"):
             return newPipe ? "a new pipe or pidfd has a new inode" : nil
         case ("threads", let name) where ["rip", "rax", "orig_rax"].contains(name):

@@ -21,6 +21,10 @@ public struct MemoryArea: Codable, Sendable, Equatable {
     public var residentPages: UInt64?
     /// Pages swapped out; nil when not read.
     public var swappedPages: UInt64?
+    /// Pages dirty in the page table or the page cache, counted like
+    /// /proc/PID/smaps Private_Dirty plus Shared_Dirty; nil when not read,
+    /// and for hugetlb areas, which smaps counts apart.
+    public var dirtyPages: UInt64? = nil
     /// VM_* flags by name; nil when the source (/proc/PID/maps) does not give them.
     public var flags: [String]?
 

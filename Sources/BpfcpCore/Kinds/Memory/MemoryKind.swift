@@ -20,8 +20,9 @@ public enum MemoryKind: ResourceKind {
     }
 
     /// Lists the areas of `pid`. `pageCounts: false` skips the PAGEMAP_SCAN
-    /// page counts, which cost about as much as the listing itself for
-    /// processes with many areas, and leaves them nil.
+    /// page counts and the dirty counts of the page-table walk, which cost
+    /// about as much as the listing itself for processes with many areas,
+    /// and leaves them nil.
     public static func collectBPF(pid: Int32, pageCounts: Bool = true) throws -> [MemoryArea] {
         let bytes = try BPFRuntime.shared.object("vma").iterate("dump_vmas", pid: pid)
         let reader = RecordReader(bytes)
@@ -37,6 +38,7 @@ public enum MemoryKind: ResourceKind {
         }
         if pageCounts {
             PageCounts.fill(&areas, pid: pid)
+            DirtyPages.fill(&areas, pid: pid)
         }
         return areas
     }
@@ -81,6 +83,7 @@ public enum MemoryKind: ResourceKind {
             Field("offset", Format.hex(a.offset)), Field("device", a.device), Field("inode", "\(a.inode)"),
             Field("path", a.path.ifEmpty("[anonymous]")), Field("backing", a.backing.rawValue),
             Field("resident pages", pages(a.residentPages)), Field("swapped pages", pages(a.swappedPages)),
+            Field("dirty pages", a.flags?.contains("VM_HUGETLB") == true ? "not counted for hugetlb areas" : pages(a.dirtyPages)),
             Field("flags", a.flags.map { $0.joined(separator: "|") } ?? "unknown"),
         ]
         let rss = a.residentPages.map { Format.bytes($0 * pageSize) } ?? "-"
