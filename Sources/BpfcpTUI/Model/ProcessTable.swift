@@ -65,7 +65,8 @@ public struct ProcessRow: Equatable, Sendable {
         case .state: process.state.rawValue
         case .threads: "\(process.threads)"
         case .rss: Format.bytes(process.rssBytes)
-        case .cpu: String(format: "%.1f", cpuPercent)
+        // Most processes are idle, and Foundation's String(format:) is slow enough to show in a profile.
+        case .cpu: cpuPercent == 0 ? "0.0" : String(format: "%.1f", cpuPercent)
         case .command: treePrefix + command
         }
     }

@@ -6,6 +6,8 @@ import Foundation
 final class CursesScreen {
     private let color: Bool
     private var attributes: [Style: UInt32] = [:]
+    /// The frame drawn last, so that an unchanged frame costs no curses calls.
+    private var shown: [ScreenLine] = []
     private(set) var ended = false
 
     /// Switches to the alternate screen in raw mode, so Ctrl-C and Ctrl-Z
@@ -41,16 +43,22 @@ final class CursesScreen {
     /// Forces the next paint to redraw every cell (Ctrl-L).
     func invalidate() {
         _ = bpfcp_clear_all()
+        shown = []
     }
 
-    /// Draws `lines` from the top and refreshes the terminal.
+    /// Draws `lines` from the top and refreshes the terminal. curses sends
+    /// only the cells that changed; a frame equal to the last one is skipped.
     func paint(_ lines: [ScreenLine]) {
+        guard lines != shown else { return }
+        shown = lines
         erase()
         for (y, line) in lines.enumerated() {
             var x: Int32 = 0
             for span in line.spans where !span.text.isEmpty {
                 let text = TextWidth.sanitize(span.text)
-                var chars = text.unicodeScalars.map { wchar_t(Int32(bitPattern: $0.value)) }
+                var chars: [wchar_t] = []
+                chars.reserveCapacity(text.utf8.count + 1)
+                chars.append(contentsOf: text.unicodeScalars.lazy.map { wchar_t(Int32(bitPattern: $0.value)) })
                 chars.append(0)
                 _ = bpfcp_attrset(attributes[span.style] ?? 0)
                 _ = bpfcp_addwstr(Int32(y), x, chars, Int32(chars.count - 1))
