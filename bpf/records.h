@@ -38,6 +38,7 @@ enum bpfcp_rec_kind {
 	BPFCP_REC_ENV_CHUNK = 37,
 	BPFCP_REC_THREAD_CHILDREN = 38,
 	BPFCP_REC_VMA_PAGES = 100,
+	BPFCP_REC_PROC_ARGS_HELD = 150,	/* struct bpfcp_proc without argv: user space holds it */
 	/* New kinds take the next free number here. */
 };
 

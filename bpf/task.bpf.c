@@ -7,11 +7,16 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* The fields below are read with plain loads through the BTF-typed task
+ * pointer, which the verifier turns into fault-safe loads with CO-RE
+ * relocations. They cost far less than one bpf_probe_read_kernel() call
+ * each, and the process list reads about 40 fields per process. */
+
 static __always_inline __s32 pid_nr_of(struct pid *pid)
 {
 	if (!pid)
 		return 0;
-	return BPF_CORE_READ(pid, numbers[0].nr);
+	return pid->numbers[0].nr;
 }
 
 /* Reads the shared count of an mm counter, as /proc/PID/stat field 24 does.
@@ -19,10 +24,8 @@ static __always_inline __s32 pid_nr_of(struct pid *pid)
  * (up to the percpu_counter batch, 32 pages or more, per CPU and counter).
  * Those live at this_cpu_off-relative addresses, and this kernel's kallsyms
  * has no data symbols, so the verifier cannot resolve that ksym. */
-static __always_inline __u64 mm_counter(struct mm_struct *mm, int member)
+static __always_inline __u64 counter_pages(__s64 count)
 {
-	__s64 count = BPF_CORE_READ(mm, rss_stat[member].count);
-
 	return count < 0 ? 0 : count;
 }
 
@@ -30,70 +33,71 @@ static __always_inline __u64 mm_counter(struct mm_struct *mm, int member)
  * last_siginfo; its exit_code is cleared once the tracer has waited. */
 static __always_inline void read_stop_info(struct task_struct *task, __s32 *signo, __s32 *code)
 {
-	kernel_siginfo_t *info = BPF_CORE_READ(task, last_siginfo);
+	kernel_siginfo_t *info = task->last_siginfo;
 
 	if (!info)
 		return;
-	*signo = BPF_CORE_READ(info, si_signo);
-	*code = BPF_CORE_READ(info, si_code);
+	*signo = info->si_signo;
+	*code = info->si_code;
 }
 
 static __always_inline void fill_ids(struct bpfcp_proc *rec, struct task_struct *task)
 {
-	const struct cred *cred = BPF_CORE_READ(task, real_cred);
-	struct signal_struct *sig = BPF_CORE_READ(task, signal);
+	const struct cred *cred = task->real_cred;
+	struct signal_struct *sig = task->signal;
 
-	rec->pid = BPF_CORE_READ(task, pid);
-	rec->tgid = BPF_CORE_READ(task, tgid);
-	rec->ppid = BPF_CORE_READ(task, real_parent, tgid);
-	rec->tracer_pid = BPF_CORE_READ(task, ptrace) ? BPF_CORE_READ(task, parent, tgid) : 0;
-	rec->pgid = pid_nr_of(BPF_CORE_READ(sig, pids[PIDTYPE_PGID]));
-	rec->sid = pid_nr_of(BPF_CORE_READ(sig, pids[PIDTYPE_SID]));
+	rec->pid = task->pid;
+	rec->tgid = task->tgid;
+	rec->ppid = task->real_parent->tgid;
+	rec->tracer_pid = task->ptrace ? task->parent->tgid : 0;
+	rec->pgid = pid_nr_of(sig->pids[PIDTYPE_PGID]);
+	rec->sid = pid_nr_of(sig->pids[PIDTYPE_SID]);
 
-	rec->uid = BPF_CORE_READ(cred, uid.val);
-	rec->euid = BPF_CORE_READ(cred, euid.val);
-	rec->suid = BPF_CORE_READ(cred, suid.val);
-	rec->fsuid = BPF_CORE_READ(cred, fsuid.val);
-	rec->gid = BPF_CORE_READ(cred, gid.val);
-	rec->egid = BPF_CORE_READ(cred, egid.val);
-	rec->sgid = BPF_CORE_READ(cred, sgid.val);
-	rec->fsgid = BPF_CORE_READ(cred, fsgid.val);
+	rec->uid = cred->uid.val;
+	rec->euid = cred->euid.val;
+	rec->suid = cred->suid.val;
+	rec->fsuid = cred->fsuid.val;
+	rec->gid = cred->gid.val;
+	rec->egid = cred->egid.val;
+	rec->sgid = cred->sgid.val;
+	rec->fsgid = cred->fsgid.val;
 }
 
 static __always_inline void fill_state(struct bpfcp_proc *rec, struct task_struct *task)
 {
-	struct signal_struct *sig = BPF_CORE_READ(task, signal);
+	struct signal_struct *sig = task->signal;
 
-	rec->state = BPF_CORE_READ(task, __state);
-	rec->exit_state = BPF_CORE_READ(task, exit_state);
-	rec->flags = BPF_CORE_READ(task, flags);
-	rec->ptrace = BPF_CORE_READ(task, ptrace);
-	rec->exit_code = BPF_CORE_READ(task, exit_code);
-	rec->nr_threads = BPF_CORE_READ(sig, nr_threads);
-	rec->jobctl = (__u32)BPF_CORE_READ(task, jobctl);
+	rec->state = task->__state;
+	rec->exit_state = task->exit_state;
+	rec->flags = task->flags;
+	rec->ptrace = task->ptrace;
+	rec->exit_code = task->exit_code;
+	rec->nr_threads = sig->nr_threads;
+	rec->jobctl = (__u32)task->jobctl;
 	read_stop_info(task, &rec->stop_signo, &rec->stop_code);
 	rec->is_kthread = (rec->flags & PF_KTHREAD) != 0;
 
-	rec->start_boottime_ns = BPF_CORE_READ(task, start_boottime);
-	rec->utime_ns = BPF_CORE_READ(task, utime);
-	rec->stime_ns = BPF_CORE_READ(task, stime);
-	rec->dead_utime_ns = BPF_CORE_READ(sig, utime);
-	rec->dead_stime_ns = BPF_CORE_READ(sig, stime);
+	rec->start_boottime_ns = task->start_boottime;
+	rec->utime_ns = task->utime;
+	rec->stime_ns = task->stime;
+	rec->dead_utime_ns = sig->utime;
+	rec->dead_stime_ns = sig->stime;
+	rec->self_exec_id = task->self_exec_id;
 	bpf_probe_read_kernel_str(rec->comm, sizeof(rec->comm), task->comm);
 }
 
 static __always_inline void fill_memory(struct bpfcp_proc *rec, struct task_struct *task)
 {
-	struct mm_struct *mm = BPF_CORE_READ(task, mm);
+	struct mm_struct *mm = task->mm;
 
 	if (!mm)
 		return;
-	rec->rss_file_pages = mm_counter(mm, MM_FILEPAGES);
-	rec->rss_anon_pages = mm_counter(mm, MM_ANONPAGES);
-	rec->rss_shmem_pages = mm_counter(mm, MM_SHMEMPAGES);
-	rec->total_vm_pages = BPF_CORE_READ(mm, total_vm);
-	rec->arg_start = BPF_CORE_READ(mm, arg_start);
-	rec->arg_end = BPF_CORE_READ(mm, arg_end);
+	rec->rss_file_pages = counter_pages(mm->rss_stat[MM_FILEPAGES].count);
+	rec->rss_anon_pages = counter_pages(mm->rss_stat[MM_ANONPAGES].count);
+	rec->rss_shmem_pages = counter_pages(mm->rss_stat[MM_SHMEMPAGES].count);
+	rec->total_vm_pages = mm->total_vm;
+	rec->arg_start = mm->arg_start;
+	rec->arg_end = mm->arg_end;
 }
 
 /* Copies the start of argv. The true length stays in arg_end - arg_start,
@@ -120,19 +124,54 @@ static __always_inline void emit_thread_cpu(struct seq_file *seq, struct task_st
 	struct bpfcp_thread_cpu rec = {};
 
 	set_header(&rec.hdr, BPFCP_REC_THREAD_CPU, sizeof(rec));
-	rec.tid = BPF_CORE_READ(task, pid);
-	rec.tgid = BPF_CORE_READ(task, tgid);
-	rec.utime_ns = BPF_CORE_READ(task, utime);
-	rec.stime_ns = BPF_CORE_READ(task, stime);
+	rec.tid = task->pid;
+	rec.tgid = task->tgid;
+	rec.utime_ns = task->utime;
+	rec.stime_ns = task->stime;
 	bpf_seq_write(seq, &rec, sizeof(rec));
 }
 
-SEC("iter.s/task")
-int dump_procs(struct bpf_iter__task *ctx)
+/* Command lines that user space already holds, written by user space only
+ * (see struct bpfcp_args_held). Entries are allocated on demand. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __s32);
+	__type(value, struct bpfcp_args_held);
+} bpfcp_args_held SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpfcp_args_rotation);
+} bpfcp_args_rotation SEC(".maps");
+
+/* True when user space already has the argv of this process as it is now,
+ * and it is not the process's turn in the rotation. */
+static __always_inline bool args_held(const struct bpfcp_proc *rec)
+{
+	struct bpfcp_args_held *held;
+	struct bpfcp_args_rotation *rotation;
+	__u32 zero = 0;
+
+	held = bpf_map_lookup_elem(&bpfcp_args_held, &rec->pid);
+	if (!held || held->start_boottime_ns != rec->start_boottime_ns || held->self_exec_id != rec->self_exec_id ||
+	    held->arg_start != rec->arg_start || held->arg_end != rec->arg_end)
+		return false;
+	rotation = bpf_map_lookup_elem(&bpfcp_args_rotation, &zero);
+	if (rotation && rotation->slices != 0 && (__u32)rec->pid % rotation->slices == rotation->slice)
+		return false;
+	return true;
+}
+
+static __always_inline int emit_proc(struct bpf_iter__task *ctx, bool use_held)
 {
 	struct seq_file *seq = ctx->meta->seq;
 	struct task_struct *task = ctx->task;
 	struct bpfcp_proc *rec;
+	__u16 kind = BPFCP_REC_PROC;
 	__u32 size;
 
 	if (!task)
@@ -150,14 +189,32 @@ int dump_procs(struct bpf_iter__task *ctx)
 	fill_ids(rec, task);
 	fill_state(rec, task);
 	fill_memory(rec, task);
-	fill_args(rec, task);
+	if (use_held && args_held(rec))
+		kind = BPFCP_REC_PROC_ARGS_HELD;
+	else
+		fill_args(rec, task);
 
 	size = sizeof(*rec) + (rec->args_len & (BPFCP_ARGS_MAX * 2 - 1));
-	set_header(&rec->hdr, BPFCP_REC_PROC, size);
+	set_header(&rec->hdr, kind, size);
 	if (size > BPFCP_MAX_RECORD)
 		return 0;
 	bpf_seq_write(seq, rec, size);
 	return 0;
+}
+
+SEC("iter.s/task")
+int dump_procs(struct bpf_iter__task *ctx)
+{
+	return emit_proc(ctx, false);
+}
+
+/* dump_procs for repeated reads of the whole list: a process whose argv user
+ * space already has gets a BPFCP_REC_PROC_ARGS_HELD record, without argv.
+ * Copying argv from each process's memory is most of the cost of a read. */
+SEC("iter.s/task")
+int dump_procs_cached(struct bpf_iter__task *ctx)
+{
+	return emit_proc(ctx, true);
 }
 
 static __always_inline void fill_regs(struct bpfcp_thread *rec, struct task_struct *task)

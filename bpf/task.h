@@ -37,10 +37,30 @@ struct bpfcp_proc {
 	__u64 total_vm_pages;
 	__u64 arg_start;	/* argv bounds in the target's memory */
 	__u64 arg_end;
+	__u64 self_exec_id;	/* task->self_exec_id, which each execve() increments */
 	__u32 args_len;		/* bytes of argv stored after this record */
 	__s32 args_err;		/* bpf_copy_from_user_task() result, 0 on success */
 	char comm[BPFCP_COMM_LEN];
 	/* followed by args_len bytes of argv, NUL-separated */
+};
+
+/* Value of the bpfcp_args_held map of task.bpf.c, keyed by pid: user space
+ * stores the argv that dump_procs_cached read while the process had these
+ * values, so the program copies argv again only when one of them changes. */
+struct bpfcp_args_held {
+	__u64 start_boottime_ns;
+	__u64 self_exec_id;
+	__u64 arg_start;
+	__u64 arg_end;
+};
+
+/* The one value of the bpfcp_args_rotation map: dump_procs_cached also
+ * copies the argv of pids with pid % slices == slice, held or not, so that
+ * argv rewritten in place (setproctitle) shows within `slices` reads.
+ * slices 0 turns this off. */
+struct bpfcp_args_rotation {
+	__u32 slices;
+	__u32 slice;
 };
 
 /* One per thread that is not a group leader, so that user space can add up

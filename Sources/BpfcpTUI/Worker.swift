@@ -53,7 +53,7 @@ final class Worker: @unchecked Sendable {
         listQueue.async { [self] in
             let start = Clock.now()
             do {
-                let list = source == .bpf ? try ProcessListBPF.collect() : try ProcessListProc.collect()
+                let list = source == .bpf ? try ProcessListCache.shared.collect() : try ProcessListProc.collect()
                 let end = Clock.now()
                 post(.processes(.success(list), source: source, sampleNs: end, readNs: end - start, fallback: nil))
             } catch let error as BpfcpError where source == .bpf && error.code == "bpf_unavailable" {

@@ -73,6 +73,16 @@ public final class BPFObject: @unchecked Sendable {
         }
     }
 
+    /// Removes `key` from map `map` of this object. A missing key is no error.
+    public func deleteMapEntry<Key>(_ map: String, key: Key) throws {
+        let result = [key].withUnsafeBytes { bytes in
+            bpfcp_object_map_delete(raw, map, bytes.baseAddress, 1)
+        }
+        guard result == 0 || result == -ENOENT else {
+            throw BpfcpError.system("deleting from BPF map \(map) of object \(name)", -result)
+        }
+    }
+
     /// Attaches iterator `program` and creates one iterator without reading it,
     /// which shows that the kernel supports the program's iterator target.
     public func probeIterator(_ program: String, pid: Int32? = nil) throws {

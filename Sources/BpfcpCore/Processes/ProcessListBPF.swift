@@ -13,6 +13,14 @@ public enum ProcessListBPF {
     }
 
     static func parse(_ bytes: [UInt8]) throws -> [ProcessEntry] {
+        try parse(bytes) { _ in nil }
+    }
+
+    /// Parses iterator output. `heldCommandLine` supplies the command line of
+    /// a BPFCP_REC_PROC_ARGS_HELD record, which carries no argv; nil leaves it
+    /// empty. `copied` is called with each record that carried its argv.
+    static func parse(_ bytes: [UInt8], heldCommandLine: (bpfcp_proc) -> HeldCommandLine?,
+                      copied: (bpfcp_proc, HeldCommandLine) -> Void = { _, _ in }) throws -> [ProcessEntry] {
         let reader = RecordReader(bytes)
         var entries: [ProcessEntry] = []
         var threadCPU: [Int32: UInt64] = [:]
@@ -22,7 +30,12 @@ public enum ProcessListBPF {
             case Int(BPFCP_REC_PROC.rawValue):
                 let rec = try reader.load(record, as: bpfcp_proc.self)
                 let argv = reader.trailing(record, after: bpfcp_proc.self, count: Int(rec.args_len))
-                entries.append(entry(rec, argv: argv))
+                let commandLine = HeldCommandLine(text: formatArgv(argv), copiedBytes: Int(rec.args_len))
+                copied(rec, commandLine)
+                entries.append(entry(rec, commandLine: commandLine))
+            case Int(BPFCP_REC_PROC_ARGS_HELD.rawValue):
+                let rec = try reader.load(record, as: bpfcp_proc.self)
+                entries.append(entry(rec, commandLine: heldCommandLine(rec) ?? HeldCommandLine(text: "", copiedBytes: 0)))
             case Int(BPFCP_REC_THREAD_CPU.rawValue):
                 let rec = try reader.load(record, as: bpfcp_thread_cpu.self)
                 threadCPU[rec.tgid, default: 0] += rec.utime_ns + rec.stime_ns
@@ -37,9 +50,10 @@ public enum ProcessListBPF {
         return entries
     }
 
-    private static func entry(_ rec: bpfcp_proc, argv: ArraySlice<UInt8>) -> ProcessEntry {
+    private static let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+
+    private static func entry(_ rec: bpfcp_proc, commandLine: HeldCommandLine) -> ProcessEntry {
         let state = TaskState(state: rec.state, exitState: rec.exit_state)
-        let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
         let argvLength = rec.arg_end > rec.arg_start ? Int(rec.arg_end - rec.arg_start) : 0
         let outcome = ExitOutcome(state: state, waitStatus: rec.exit_code)
 
@@ -51,9 +65,9 @@ public enum ProcessListBPF {
             tracerPid: rec.tracer_pid,
             exitStatus: outcome.status, exitSignal: outcome.signal,
             comm: Escape.bytes(cStringBytes(rec.comm)),
-            commandLine: formatArgv(argv),
+            commandLine: commandLine.text,
             argvLength: argvLength,
-            argvTruncated: Int(rec.args_len) < argvLength,
+            argvTruncated: commandLine.copiedBytes < argvLength,
             threads: Int(rec.nr_threads),
             rssBytes: (rec.rss_file_pages + rec.rss_anon_pages + rec.rss_shmem_pages) * pageSize,
             virtualBytes: rec.total_vm_pages * pageSize,
@@ -62,4 +76,11 @@ public enum ProcessListBPF {
             isKernelThread: rec.is_kthread != 0
         )
     }
+}
+
+/// A command line as the process list shows it, and how many bytes of argv
+/// were copied to build it (fewer than the argv length means truncated).
+struct HeldCommandLine {
+    let text: String
+    let copiedBytes: Int
 }

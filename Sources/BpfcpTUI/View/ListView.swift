@@ -23,7 +23,7 @@ enum ListView {
         guard let read = state.listRead else { return "reading the process list..." }
         var text: String
         if state.source == .bpf {
-            text = "eBPF \(ProcessListBPF.object)/\(ProcessListBPF.program): \(read.rows) rows in \(Format.milliseconds(read.ns))"
+            text = "eBPF \(ProcessListBPF.object)/\(ProcessListCache.program): \(read.rows) rows in \(Format.milliseconds(read.ns))"
         } else {
             text = "/proc: \(read.rows) processes read in \(Format.milliseconds(read.ns))"
         }
