@@ -118,7 +118,8 @@ public enum ActionTable {
             state.jobs.append(.compare(pid: pid))
             return .redraw
         },
-        Action([.char("r"), .function(5)], "Re-dump", "dump the process again", modes: [.detail]) { state in
+        Action([.char("r"), .function(5)], "Re-dump",
+               "dump this pid live again; replaces a capture or image shown", modes: [.detail]) { state in
             guard let pid = state.detail?.pid, state.busy == nil else { return .none }
             state.requestDump(pid)
             return .redraw

@@ -94,6 +94,34 @@ final class DispatcherTests: XCTestCase {
         XCTAssertEqual(s.detail?.exitedNote, "exited")
         XCTAssertTrue(s.status?.text.contains("process 7 exited") ?? false)
     }
+
+    /// r (and F5) on a capture view dumps the live process and shows it in
+    /// place of the capture, and the help line describes that.
+    func testRedumpReplacesCaptureByLive() throws {
+        var s = state()
+        let captured = Dump(pid: 7, process: process(7, comm: "target"), source: .bpf, takenAt: 0, totalNs: 1, sections: [])
+        var detail = DetailModel(dump: captured)
+        detail.origin = .capture(1)
+        s.detail = detail
+        s.mode = .detail
+
+        for key in [Key.char("r"), Key.function(5)] {
+            s.jobs = []
+            s.busy = nil
+            _ = Dispatcher.handle(key, &s)
+            XCTAssertEqual(s.jobs, [.dump(pid: 7)], "\(key.label) did not request a dump of pid 7")
+        }
+        let live = Dump(pid: 7, process: process(7, comm: "target"), source: .bpf, takenAt: 10, totalNs: 1, sections: [])
+        s.applyDump(.success(live), pid: 7)
+        XCTAssertNil(s.detail?.origin, "the capture view was not replaced by the live dump")
+        XCTAssertEqual(s.detail?.dump.takenAt, 10)
+
+        s.layout = Layout(rows: 100, cols: 100)
+        _ = Dispatcher.handle(.function(1), &s)
+        let help = Renderer.render(&s).map(\.text)
+        let line = try XCTUnwrap(help.first { $0.hasPrefix("r F5") }, "the help has no r F5 line")
+        XCTAssertTrue(line.hasSuffix("dump this pid live again; replaces a capture or image shown"), line)
+    }
 }
 
 final class RendererTests: XCTestCase {
