@@ -2,6 +2,37 @@
 import XCTest
 
 final class EventFilesCollectorTests: XCTestCase {
+    /// The table and the fields show durations with units only, never bare
+    /// nanoseconds; JSON keeps the nanoseconds.
+    func testTimerDurationsAreNamed() throws {
+        var timer = EventFile(fd: 5, type: "timerfd", flags: [], closeOnExec: false)
+        timer.clock = "CLOCK_MONOTONIC"
+        timer.armed = true
+        timer.intervalNs = 1_000_000_000
+        timer.nextExpiryNs = 807_618_083
+        let entry = EventFilesKind.entry(timer)
+
+        let state = try XCTUnwrap(entry.cells.last)
+        XCTAssertTrue(state.contains("interval 1 s"), state)
+        XCTAssertTrue(state.contains("next expiry in 807.618 ms"), state)
+        XCTAssertFalse(state.contains("807618083"), state)
+        XCTAssertEqual(entry.fields.first { $0.name == "next expiry in" }?.value, "807.618 ms")
+
+        let json = String(decoding: try JSONCoding.encoder.encode(timer), as: UTF8.self)
+        XCTAssertTrue(json.contains("\"next_expiry_ns\":807618083"), json)
+        XCTAssertTrue(json.contains("\"interval_ns\":1000000000"), json)
+    }
+
+    func testDurationUnits() {
+        XCTAssertEqual(EventNames.duration(0), "0")
+        XCTAssertEqual(EventNames.duration(250_000_000), "250 ms")
+        XCTAssertEqual(EventNames.duration(1_500_000_000), "1500 ms")
+        XCTAssertEqual(EventNames.duration(2_000), "2 µs")
+        XCTAssertEqual(EventNames.duration(1_234_567_891), "1.235 s")
+        XCTAssertEqual(EventNames.duration(1_001), "1.001 µs")
+        XCTAssertEqual(EventNames.duration(999), "999 ns")
+    }
+
     func testEventFilesMatchFixture() throws {
         try requireBPF()
         let fixture = try Fixture(c: "event_files")

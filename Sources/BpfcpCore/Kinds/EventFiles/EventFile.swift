@@ -67,11 +67,14 @@ enum EventNames {
         }
     }
 
+    /// Formats nanoseconds for display: exact multiples in the largest unit
+    /// that divides them ("1 s", "250 ms"), anything else with three decimals
+    /// in the largest unit below it ("807.618 ms"). JSON keeps the nanoseconds.
     static func duration(_ ns: Int64) -> String {
         if ns == 0 { return "0" }
-        if ns % 1_000_000_000 == 0 { return "\(ns / 1_000_000_000) s" }
-        if ns % 1_000_000 == 0 { return "\(ns / 1_000_000) ms" }
-        if ns % 1_000 == 0 { return "\(ns / 1_000) µs" }
-        return "\(ns) ns"
+        let units: [(scale: Int64, name: String)] = [(1_000_000_000, "s"), (1_000_000, "ms"), (1_000, "µs")]
+        if let exact = units.first(where: { ns % $0.scale == 0 }) { return "\(ns / exact.scale) \(exact.name)" }
+        guard let unit = units.first(where: { ns.magnitude >= $0.scale.magnitude }) else { return "\(ns) ns" }
+        return String(format: "%.3f", Double(ns) / Double(unit.scale)) + " " + unit.name
     }
 }
