@@ -53,7 +53,10 @@ struct Report {
         lines += ["", "### bpfcp-top", ""]
         if let top {
             lines.append("- Start: \(Format.milliseconds(top.startNs)). \(top.startWhat).")
-            lines.append("- CPU with 1,000 extra processes: \(String(format: "%.1f%%", top.cpuPercent)) of one core. \(top.cpuWhat).")
+            lines.append("- CPU with 1,000 extra processes: \(String(format: "%.2f%%", top.cpuPercent)) of one core. \(top.cpuWhat).")
+            if let startup = top.startupCpuNs {
+                lines.append("- One-time start-up CPU, loading the BPF objects included: \(Format.milliseconds(startup)). \(top.startupWhat).")
+            }
         } else {
             lines.append("- Not measured: \(topError ?? "unknown error").")
         }

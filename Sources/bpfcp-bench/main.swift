@@ -79,7 +79,7 @@ do {
     var top: TopFigures?
     var topError: String?
     do {
-        top = try TopBench.run(binDir: binDir, seconds: 10)
+        top = try TopBench.run(binDir: binDir, seconds: 30)
     } catch {
         topError = "\(error)"
     }
