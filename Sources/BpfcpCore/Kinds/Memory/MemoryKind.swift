@@ -29,9 +29,23 @@ public enum MemoryKind: ResourceKind {
         let resolver = MappedFileResolver(pid: pid)
         let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
         var areas: [MemoryArea] = []
+        // Many areas share one vm_flags value, and naming the bits allocates
+        // an array, so each distinct value is named once per collection.
+        var flagNames: [UInt64: [String]] = [:]
 
-        for record in try reader.records() where Int(record.kind) == Int(BPFCP_REC_VMA.rawValue) {
-            areas.append(area(try reader.load(record, as: bpfcp_vma.self), resolver: resolver, pageSize: pageSize))
+        let records = try reader.records()
+        areas.reserveCapacity(records.count)
+        for record in records where Int(record.kind) == Int(BPFCP_REC_VMA.rawValue) {
+            let rec = try reader.load(record, as: bpfcp_vma.self)
+            var next = area(rec, resolver: resolver, pageSize: pageSize)
+            if let named = flagNames[rec.vm_flags] {
+                next.flags = named
+            } else {
+                let named = MemoryFlags.names(rec.vm_flags)
+                flagNames[rec.vm_flags] = named
+                next.flags = named
+            }
+            areas.append(next)
         }
         if !areas.isEmpty, let gate = GateArea.current {
             areas.append(gate)
@@ -70,7 +84,7 @@ public enum MemoryKind: ResourceKind {
             start: rec.start, end: rec.end, permissions: perms, shared: shared,
             offset: hasFile ? rec.pgoff * pageSize : 0, device: device, inode: rec.ino, path: path,
             backing: AreaBacking.classify(path: path, hasFile: hasFile, device: device),
-            residentPages: nil, swappedPages: nil, flags: MemoryFlags.names(flags)
+            residentPages: nil, swappedPages: nil, flags: nil
         )
     }
 
