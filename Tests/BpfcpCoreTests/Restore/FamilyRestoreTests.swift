@@ -18,7 +18,7 @@ final class FamilyRestoreTests: XCTestCase {
         XCTAssertEqual(Freezer.taskState(family["zombie"]!), "Z")
         XCTAssertEqual(Freezer.taskState(family["stopped"]!), "T")
 
-        FileManager.default.createFile(atPath: dir + "/reap", contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/reap", contents: Data()))
         XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
         XCTAssertTrue(Self.waitGone(family["zombie"]!, seconds: 2), "the zombie was not reaped by its restored parent")
     }
@@ -40,6 +40,29 @@ final class FamilyRestoreTests: XCTestCase {
         XCTAssertEqual(grandchild.ppid, pids[family["worker"]!])
         XCTAssertEqual(grandchild.sid, pids[family["worker"]!])
         XCTAssertEqual(grandchild.pgid, pids[family["worker"]!])
+    }
+
+    func testMultiThreadedChildRestored() throws {
+        try requireBPF()
+        let dir = try RestoredProcess.makeDirectory()
+        let threads = try Fixture.compile("restore_threads")
+        let script = "echo READY pid=$$; exec </dev/null >/dev/null 2>&1; \(threads) \(dir) 3 & wait"
+        let fixture = try Fixture(executable: try Fixture.compile("exec_clean"), arguments: ["/bin/bash", "-c", script])
+        defer { fixture.stop() }
+        XCTAssertEqual(try RestoredProcess.ask(dir: dir, timeout: 20), "pass")
+        let checkpoint = try Checkpointer.dump(pid: fixture.pid, to: dir + "/image", options: CaptureOptions(tree: true), kill: false)
+        let members = checkpoint.processes.map(\.pid)
+        XCTAssertEqual(members.count, 2)
+        XCTAssertEqual(checkpoint.processes.last?.threads.count, 5)
+        for member in members.reversed() { kill(member, SIGKILL) }
+        fixture.stop()
+        for member in members { XCTAssertTrue(Self.waitGone(member), "process \(member) is still there") }
+
+        let report = try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions())
+        defer { Self.killMembers(report) }
+        XCTAssertEqual(report.unexpected, [], report.unexpected.map { "\($0.kind) \($0.key): \($0.summary)" }.joined(separator: "\n"))
+        XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
+        XCTAssertEqual(Freezer.taskIds(members[1]).sorted(), checkpoint.processes[1].threads.map(\.tid).sorted())
     }
 
     func testFamilyFailureMidwayLeavesNothing() throws {

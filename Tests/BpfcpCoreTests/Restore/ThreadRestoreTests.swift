@@ -34,7 +34,7 @@ final class ThreadRestoreTests: XCTestCase {
             XCTAssertEqual(comm, "worker-\(i)\n")
         }
 
-        FileManager.default.createFile(atPath: dir + "/join", contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/join", contents: Data()))
         XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
         XCTAssertEqual(Freezer.taskIds(report.pid).count, Self.workers + 1, "the joined thread is still listed")
     }
@@ -57,7 +57,7 @@ final class ThreadRestoreTests: XCTestCase {
         for i in 0..<Self.workers {
             XCTAssertGreaterThan(second.counters[i], first.counters[i], "worker \(i) stopped counting")
         }
-        FileManager.default.createFile(atPath: dir + "/join", contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/join", contents: Data()))
         XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
     }
 
