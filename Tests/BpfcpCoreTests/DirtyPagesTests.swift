@@ -34,12 +34,13 @@ final class DirtyPagesTests: XCTestCase {
         XCTAssertEqual(try area("cache_dirty", in: areas).residentPages, 8)
     }
 
-    /// Writeback may clean page cache pages at any time, so smaps is read
-    /// between two walks that agree.
+    /// Writeback may clean page cache pages at any time, so smaps and the
+    /// /proc collector, which reads smaps too, run between two walks that agree.
     func testDirtyCountsEqualSmaps() throws {
         for _ in 0..<20 {
             let before = try MemoryKind.collectBPF(pid: fixture.pid)
             let smaps = try Smaps.read(pid: fixture.pid)
+            let proc = try MemoryProc.collect(pid: fixture.pid)
             let after = try MemoryKind.collectBPF(pid: fixture.pid)
             guard before.map(\.dirtyPages) == after.map(\.dirtyPages) else { continue }
 
@@ -47,6 +48,7 @@ final class DirtyPagesTests: XCTestCase {
             for (a, s) in zip(before, smaps) where a.path != "[vsyscall]" {
                 XCTAssertEqual(a.dirtyPages, s.dirtyKiB / 4, "dirty pages of \(Format.hex(a.start)) \(a.path)")
             }
+            XCTAssertEqual(proc.map(\.dirtyPages), before.map(\.dirtyPages), "dirty pages of the /proc collector")
             XCTAssertNil(before.last { $0.path == "[vsyscall]" }?.dirtyPages, "the gate area is no VMA and is not walked")
             XCTAssertLessThanOrEqual(try XCTUnwrap(try area("cache_dirty", in: before).dirtyPages), 8)
             XCTAssertLessThanOrEqual(try XCTUnwrap(try area("file_shared", in: before).dirtyPages), 2)

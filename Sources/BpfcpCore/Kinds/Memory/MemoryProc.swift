@@ -3,14 +3,45 @@ import Foundation
 
 /// Reads /proc/PID/maps, the fallback and the oracle for memory areas.
 public enum MemoryProc {
-    /// Lists the areas of `pid`; `pageCounts` as in `MemoryKind.collectBPF`.
+    /// Lists the areas of `pid`; `pageCounts` as in `MemoryKind.collectBPF`,
+    /// with dirty counts read from /proc/PID/smaps.
     public static func collect(pid: Int32, pageCounts: Bool = true) throws -> [MemoryArea] {
         guard let bytes = try? ProcFS.readBytes("/proc/\(pid)/maps") else { throw BpfcpError.noSuchProcess(pid) }
         var areas = bytes.split(separator: 0x0A).compactMap(parse)
         if pageCounts {
             PageCounts.fill(&areas, pid: pid)
+            fillDirtyPages(&areas, pid: pid)
         }
         return areas
+    }
+
+    /// Fills `dirtyPages` from /proc/PID/smaps (Private_Dirty plus
+    /// Shared_Dirty), leaving hugetlb areas and the [vsyscall] gate area
+    /// nil as the eBPF walk does.
+    static func fillDirtyPages(_ areas: inout [MemoryArea], pid: Int32) {
+        guard let text = try? ProcFS.readText("/proc/\(pid)/smaps") else {
+            Log.shared.write("dirty pages of \(pid): /proc/\(pid)/smaps could not be read")
+            return
+        }
+        let pageKiB = UInt64(sysconf(Int32(_SC_PAGESIZE))) / 1024
+        var dirtyByStart: [UInt64: UInt64] = [:]
+        var start: UInt64?
+        var dirtyKiB: UInt64 = 0
+
+        for line in text.split(separator: "\n") {
+            if line.hasPrefix("Shared_Dirty:") || line.hasPrefix("Private_Dirty:") {
+                dirtyKiB += line.split(separator: " ").dropFirst().first.flatMap { UInt64($0) } ?? 0
+            } else if line.hasPrefix("VmFlags:") {
+                let hugetlb = line.split(separator: " ").contains("ht")
+                if let start, !hugetlb { dirtyByStart[start] = dirtyKiB / pageKiB }
+                dirtyKiB = 0
+            } else if let dash = line.firstIndex(of: "-"), let value = UInt64(line[..<dash], radix: 16) {
+                start = value
+            }
+        }
+        for i in areas.indices where areas[i].path != "[vsyscall]" {
+            areas[i].dirtyPages = dirtyByStart[areas[i].start]
+        }
     }
 
     /// Parses "start-end perms offset major:minor inode path".
