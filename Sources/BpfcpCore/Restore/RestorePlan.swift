@@ -128,10 +128,10 @@ struct ThreadRegistration {
     }
 }
 
-/// A signal action to install with rt_sigaction; signals without one keep SIG_DFL.
+/// A signal action to install with rt_sigaction; signals without one keep a bare SIG_DFL.
 struct ActionPlan {
     var signal: Int32
-    /// Handler address, or 1 for SIG_IGN.
+    /// Handler address, 0 for SIG_DFL or 1 for SIG_IGN.
     var handler: UInt64
     var flags: UInt64
     var restorer: UInt64
