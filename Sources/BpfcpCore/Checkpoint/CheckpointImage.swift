@@ -56,8 +56,13 @@ public enum CheckpointImage {
 
         // Every checksum is checked before any large JSON is decoded, so damage is found early and cheaply.
         let payloads = try manifest.processes.map { try readPayloads(dir: dir, pid: $0.pid, manifest: manifest) }
-        let processes = try zip(manifest.processes, payloads).map { entry, payloads in
+        let queuePayloads = try manifest.processes.map { try readQueuesPayload(dir: dir, pid: $0.pid, manifest: manifest) }
+        var processes = try zip(manifest.processes, payloads).map { entry, payloads in
             try decodeProcess(pid: entry.pid, payloads: payloads, manifest: manifest, pagesLength: pages.payloadLength)
+        }
+        for (index, payload) in queuePayloads.enumerated() {
+            guard let payload else { continue }
+            processes[index].queues = try decodeQueues(payload, pid: processes[index].pid)
         }
         let store = PageStore(path: dir + "/" + pagesFile, temporaryDirectory: nil)
         return Checkpoint(info: manifest.info, processes: processes, pages: store)
@@ -90,12 +95,15 @@ public enum CheckpointImage {
                                         payloadLength: pagesHeader.payloadLength, crc32c: CRC32C.hex(pagesHeader.payloadCrc))]
 
         for image in checkpoint.processes {
-            let payloads: [(SectionType, [UInt8])] = [
+            var payloads: [(SectionType, [UInt8])] = [
                 (.process, try encode(ProcessPayload(pid: image.pid, process: image.process, stopSignal: image.stopSignal, sections: image.sections))),
                 (.threads, try encode(ThreadsPayload(pid: image.pid, threads: image.threads))),
                 (.memory, try encode(MemoryPayload(pid: image.pid, pageSize: pageSize, areas: image.memory,
                                                    files: image.files.isEmpty ? nil : image.files))),
             ]
+            if !image.queues.isEmpty {
+                payloads.append((.queues, try encode(QueuesPayload(pid: image.pid, queues: image.queues))))
+            }
             for (type, payload) in payloads {
                 let file = "\(type.label)-\(image.pid).img"
                 let header = try SectionWriter.write(payload, type: type, to: staging + "/" + file)
@@ -182,6 +190,29 @@ public enum CheckpointImage {
         }
     }
 
+    /// Reads and checks the queues section of `pid`, which images of
+    /// processes without queued bytes do not have.
+    private static func readQueuesPayload(dir: String, pid: Int32, manifest: Manifest) throws -> [UInt8]? {
+        let name = "\(SectionType.queues.label)-\(pid)"
+        guard let listed = manifest.sections.first(where: { $0.name == name }) else { return nil }
+        guard listed.file == "\(name).img" else {
+            throw ImageError.section(name, "has an invalid file name in the manifest")
+        }
+        let payload = try SectionReader.read(path: dir + "/" + listed.file, section: name, expected: .queues)
+        let header = SectionHeader(version: ImageFormat.version, type: SectionType.queues.rawValue,
+                                   payloadLength: UInt64(payload.count), payloadCrc: CRC32C.checksum(payload))
+        try checkListed(listed, header)
+        return payload
+    }
+
+    private static func decodeQueues(_ payload: [UInt8], pid: Int32) throws -> [QueuedData] {
+        let queues: QueuesPayload = try decode(payload, name: "queues-\(pid)")
+        guard queues.pid == pid else {
+            throw ImageError.section("queues-\(pid)", "belongs to another process than the manifest lists")
+        }
+        return queues.queues
+    }
+
     private static func decodeProcess(pid: Int32, payloads: [[UInt8]], manifest: Manifest, pagesLength: UInt64) throws -> ProcessImage {
         let process: ProcessPayload = try decode(payloads[0], name: "process-\(pid)")
         let threads: ThreadsPayload = try decode(payloads[1], name: "threads-\(pid)")
@@ -246,6 +277,11 @@ struct ProcessPayload: Codable {
 struct ThreadsPayload: Codable {
     var pid: Int32
     var threads: [ThreadState]
+}
+
+struct QueuesPayload: Codable {
+    var pid: Int32
+    var queues: [QueuedData]
 }
 
 struct MemoryPayload: Codable {

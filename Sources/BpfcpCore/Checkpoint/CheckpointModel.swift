@@ -69,6 +69,8 @@ public struct ProcessImage: Sendable, Equatable {
     public var memory: [MemoryAreaImage]
     /// Contents of open memfd and deleted tmpfs files, which exist nowhere else.
     public var files: [SavedFile] = []
+    /// Bytes queued in its pipes, FIFOs and unix sockets, read without consuming them.
+    public var queues: [QueuedData] = []
 }
 
 /// The saved contents of one file open in the process, by fd.

@@ -90,10 +90,13 @@ public enum Checkpointer {
 
         let memory = MemoryCapture(sink: sink, pageSize: pageSize())
         memory.checkInterrupted = { try freezer.checkInterrupted() }
+        let queues = QueueCapture()
         var images: [ProcessImage] = []
         for process in family {
             try freezer.checkInterrupted()
-            images.append(try captureOne(process, freezer: freezer, memory: memory, kinds: options.kinds, stats: &stats))
+            var image = try captureOne(process, freezer: freezer, memory: memory, kinds: options.kinds, stats: &stats)
+            if !process.isZombie { image.queues = try queues.capture(pid: process.pid) }
+            images.append(image)
         }
         stats.pagesWritten = memory.pagesWritten
         stats.pagesShared = memory.pagesShared

@@ -24,6 +24,7 @@ public enum SectionType: UInt32, Sendable, CaseIterable {
     case threads = 3
     case memory = 4
     case pages = 5
+    case queues = 6
 
     public var label: String {
         switch self {
@@ -32,6 +33,7 @@ public enum SectionType: UInt32, Sendable, CaseIterable {
         case .threads: "threads"
         case .memory: "memory"
         case .pages: "pages"
+        case .queues: "queues"
         }
     }
 }
