@@ -1,11 +1,16 @@
-/* Holds one resource that restore rejects, chosen by argv[1]: "pipe" (a
- * pipe with 5 queued bytes), "deleted" (an open file that was deleted), or
- * "thread" (a second thread). Prints READY and waits to be killed. */
+/* Holds one resource that restore rejects, chosen by argv[1]: "tcp" (an
+ * established TCP connection over 127.0.0.1, both ends in the process),
+ * "deleted" (an open file that was deleted), or "thread" (a second
+ * thread). Prints READY and waits to be killed. */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 static void *idle(void *arg)
@@ -20,9 +25,17 @@ int main(int argc, char **argv)
 {
 	close_range(3, ~0U, 0);
 	const char *mode = argc > 1 ? argv[1] : "";
-	if (strcmp(mode, "pipe") == 0) {
-		int p[2];
-		if (pipe(p) != 0 || write(p[1], "hello", 5) != 5) { perror("pipe"); return 1; }
+	if (strcmp(mode, "tcp") == 0) {
+		struct sockaddr_in address = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t size = sizeof(address);
+		int listener = socket(AF_INET, SOCK_STREAM, 0);
+		int client = socket(AF_INET, SOCK_STREAM, 0);
+		if (listener < 0 || client < 0 || bind(listener, (struct sockaddr *)&address, size) != 0 || listen(listener, 1) != 0 ||
+		    getsockname(listener, (struct sockaddr *)&address, &size) != 0 ||
+		    connect(client, (struct sockaddr *)&address, size) != 0 || accept(listener, NULL, NULL) < 0) {
+			perror("tcp");
+			return 1;
+		}
 	} else if (strcmp(mode, "deleted") == 0) {
 		char path[] = "/tmp/bpfcp-refused-XXXXXX";
 		int fd = mkstemp(path);
@@ -32,7 +45,7 @@ int main(int argc, char **argv)
 		pthread_t t;
 		if (pthread_create(&t, NULL, idle, NULL) != 0) { perror("pthread_create"); return 1; }
 	} else {
-		fprintf(stderr, "usage: restore_refused pipe|deleted|thread\n");
+		fprintf(stderr, "usage: restore_refused tcp|deleted|thread\n");
 		return 2;
 	}
 	printf("READY pid=%d\n", getpid());

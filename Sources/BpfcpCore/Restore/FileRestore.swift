@@ -54,8 +54,18 @@ struct FileRestore {
                 }
             case .saved(let plan):
                 try restoreSaved(file, plan, state: saved, base: base)
+            case .socketPair(let end):
+                if !createdPipes.contains(end.pair) {
+                    try createSocketPair(end, base: base)
+                    createdPipes.insert(end.pair)
+                }
+            case .listener(let listener):
+                try createListener(file, listener)
+            case .epoll:
+                try create(file, SyscallNumber.epollCreate1, [.int(0)], text: "epoll_create1(0)")
             }
         }
+        try addEpollWatches()
 
         try finishSaved(saved)
         for fd in Set(stash.values).sorted() {
@@ -118,7 +128,7 @@ struct FileRestore {
     }
 
     /// Queues a call that returns a new fd (the lowest free one), then moves it to the image's number.
-    private func create(_ file: FilePlan, _ number: Int, _ arguments: [SyscallArgument], payloads: [[UInt8]] = [],
+    func create(_ file: FilePlan, _ number: Int, _ arguments: [SyscallArgument], payloads: [[UInt8]] = [],
                         text: String) throws {
         let target = fds.allocate()
         try injector.queue(number, arguments, payloads: payloads, text: text, expected: Int64(target))
@@ -152,6 +162,9 @@ struct FileRestore {
         if capacity != 65536 {
             try injector.queue(SyscallNumber.fcntl, [.int(Int(high.0)), .int(Self.fSetPipeSize), .value(capacity)],
                                text: "fcntl(\(high.0), F_SETPIPE_SZ, \(capacity))", expected: Int64(capacity))
+        }
+        if let queue = plan.queued[identity] {
+            try refill(high.1, with: queue)
         }
         for end in ends {
             guard case .pipe(_, let readEnd, _) = end.source else { continue }

@@ -42,6 +42,7 @@ enum ImagePlan {
             pid: pid, comm: Escape.unescape(image.process.comm), areas: areas, mm: derived?.0, exePath: derived?.exe,
             threads: threads, actions: [], files: try files(image, external: external, checkpoint: checkpoint),
             cwd: nil, umask: nil)
+        plan.queued = queues(for: plan.files, checkpoint: checkpoint)
         plan.actions = try SignalPlan.actions(image, areas: areas, pages: pages)
         plan.pendingSignals = try PendingSignalPlanner.plan(image)
         plan.stopSignal = image.stopSignal.flatMap(SignalName.number)
@@ -116,7 +117,10 @@ enum ImagePlan {
     private static func files(_ image: ProcessImage, external: [Int32: FilePlan.Source], checkpoint: Checkpoint) throws -> [FilePlan] {
         let events = Dictionary(try image.items("events", as: EventFile.self).map { ($0.fd, $0) }, uniquingKeysWith: { a, _ in a })
         let pipes = try image.items("pipes", as: PipeEnd.self)
-        return try image.items("files", as: OpenFile.self).map { file in
+        let sockets = try image.items("sockets", as: Socket.self)
+        let watches = try image.items("epoll", as: EpollWatch.self)
+        let files = try image.items("files", as: OpenFile.self)
+        return try files.map { file in
             if let source = external[file.fd] {
                 return FilePlan(fd: file.fd, flags: 0, closeOnExec: file.closeOnExec, source: source)
             }
@@ -125,8 +129,14 @@ enum ImagePlan {
                 return try SavedFilePlanner.plan(file, image: image, pagesFile: checkpoint.pages.path,
                                                  headerSize: UInt64(ImageFormat.headerSize))
             }
+            if file.type == .socket, let socket = sockets.first(where: { $0.fd == file.fd }) {
+                return try SocketPlan.plan(file, socket, all: sockets, queued: checkpoint.queued("socket:[\(socket.inode)]"), pid: image.pid)
+            }
+            if file.anonKind == "eventpoll" {
+                return try EpollPlan.plan(file, watches: watches.filter { $0.epollFd == file.fd }, files: files, pid: image.pid)
+            }
             if file.type == .pipe, let end = pipes.first(where: { $0.fd == file.fd }) {
-                return try pipePlan(file, end, all: pipes, pid: image.pid)
+                return try pipePlan(file, end, all: pipes, queued: checkpoint.queued(end.identity), pid: image.pid)
             }
             return try filePlan(file, pid: image.pid)
         }
@@ -181,15 +191,15 @@ enum ImagePlan {
         return FilePlan(fd: file.fd, flags: nonblock, closeOnExec: file.closeOnExec, source: source)
     }
 
-    /// An empty pipe with both ends in the process is created again. Queued
-    /// bytes are not in the image, and an end whose partner is in another
-    /// process cannot be rebuilt by a single-process restore.
-    private static func pipePlan(_ file: OpenFile, _ end: PipeEnd, all: [PipeEnd], pid: Int32) throws -> FilePlan {
+    /// Plans a pipe with both ends in the process, created again with its
+    /// queued bytes. An end whose partner is in another process cannot be
+    /// rebuilt by a single-process restore.
+    private static func pipePlan(_ file: OpenFile, _ end: PipeEnd, all: [PipeEnd], queued: QueuedData?, pid: Int32) throws -> FilePlan {
         guard end.type == "pipe", end.end != "read-write" else {
             throw reject(pid, "fd \(file.fd) is the FIFO \(end.path); restore of FIFOs is not supported yet")
         }
-        guard end.queued == 0 else {
-            throw reject(pid, "fd \(file.fd) is \(end.identity) with \(end.queued) queued bytes, which the image does not hold")
+        guard end.queued == UInt64(queued?.byteCount ?? 0) else {
+            throw reject(pid, "fd \(file.fd) is \(end.identity) with \(end.queued) queued bytes, but the image contains \(queued?.byteCount ?? 0) of them; take the checkpoint again with this bpfcp")
         }
         let partner = end.end == "read" ? "write" : "read"
         guard all.contains(where: { $0.identity == end.identity && $0.end == partner }) else {
@@ -198,6 +208,21 @@ enum ImagePlan {
         let flags = OpenFlags.value(file.flags.filter { $0 != "O_CLOEXEC" })
         return FilePlan(fd: file.fd, flags: flags, closeOnExec: file.closeOnExec,
                         source: .pipe(identity: end.identity, readEnd: end.end == "read", capacity: end.capacity))
+    }
+
+    /// Collects the saved queues of the pipes and sockets that `files` creates.
+    private static func queues(for files: [FilePlan], checkpoint: Checkpoint) -> [String: QueuedData] {
+        var queues: [String: QueuedData] = [:]
+        for file in files {
+            let identity: String
+            switch file.source {
+            case .pipe(let pipe, _, _): identity = pipe
+            case .socketPair(let end): identity = end.identity
+            default: continue
+            }
+            if let queue = checkpoint.queued(identity) { queues[identity] = queue }
+        }
+        return queues
     }
 
     private static func clockNumber(_ name: String) -> Int32? {

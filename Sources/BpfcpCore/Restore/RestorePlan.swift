@@ -27,6 +27,8 @@ struct RestorePlan {
     var settings = SettingsPlan()
     /// Queued siginfos of the shared and per-thread queues, in queue order.
     var pendingSignals: [PendingSignal] = []
+    /// Bytes to queue again in the pipes and sockets of `files`, by the identity of the queue's owner.
+    var queued: [String: QueuedData] = [:]
 }
 
 struct Credentials {
@@ -162,6 +164,13 @@ struct FilePlan {
         case restorerFile(key: String, fd: Int32)
         /// A memfd or deleted file, recreated from the saved content.
         case saved(SavedFilePlan)
+        /// One end of a unix socket pair with both ends in the process.
+        case socketPair(SocketPairEnd)
+        /// A listening TCP or unix socket.
+        case listener(ListenerPlan)
+        /// An epoll instance, created in fd order; its watches are added
+        /// after every fd of the process exists.
+        case epoll(watches: [EpollWatchPlan])
     }
 
     var fd: Int32

@@ -31,6 +31,8 @@ enum RestoreVerifier {
         if !renames.isEmpty { before = renamed(before, tids: renames) }
         let kinds = KindRegistry.all.filter { names.contains($0.name) }
         let after = try Dumper.dump(pid: pid, source: .bpf, kinds: kinds)
+        let newObjects = NewObjects(before: before, after: after)
+        before = newObjects.aligned(before)
 
         let diff = Differ.diff(before, after, beforeLabel: "image", afterLabel: "restored")
         var out: [VerifyDifference] = diff.process.map { change in
@@ -56,6 +58,7 @@ enum RestoreVerifier {
                     let reason = fieldReason(kind: kind.kind, field: field, resumed: resumedByKey[entry.key], newPid: pid != image.pid,
                                              newPipe: newPipe, outside: outside)
                         ?? plan.settings.reason(kind: kind.kind, key: entry.key, field: field.name) ?? renamedTids(field, renames)
+                        ?? newObjects.reason(kind: kind.kind, key: entry.key, field: field)
                     out.append(VerifyDifference(kind: kind.kind, key: entry.key, summary: "\(field.name) \(field.before) → \(field.after)",
                                                 expected: reason != nil, reason: reason))
                 }

@@ -1,0 +1,37 @@
+import Foundation
+
+/// System calls of the pipe, socket and epoll steps of restore.
+extension SyscallNumber {
+    static let socket = 41, connect = 42, sendto = 44, shutdown = 48, bind = 49, listen = 50
+    static let socketpair = 53, setsockopt = 54, epollCtl = 233, epollCreate1 = 291
+}
+
+extension FileRestore {
+    /// Largest write injected at once; the trampoline's payload area is larger.
+    static let refillChunk = 128 * 1024
+
+    /// Writes the saved bytes of `queue` into `fd`, the write end of a new
+    /// pipe or the peer of the socket that receives them, so they are queued
+    /// in the same order as at the checkpoint. A datagram is sent whole with
+    /// one call. Sockets are written with MSG_DONTWAIT, so a queue that does
+    /// not fit fails the restore instead of blocking it.
+    func refill(_ fd: Int32, with queue: QueuedData, socket: Bool = false) throws {
+        let flags = socket ? Int(MSG_DONTWAIT) : 0
+        for message in queue.messages {
+            let bytes = [UInt8](message)
+            let chunk = socket && queue.messages.count > 1 ? max(bytes.count, 1) : Self.refillChunk
+            var at = 0
+            repeat {
+                let part = Array(bytes[at..<min(at + chunk, bytes.count)])
+                try injector.queue(socket ? SyscallNumber.sendto : SyscallNumber.write,
+                                   socket ? [.int(Int(fd)), .payload(0), .int(part.count), .int(flags), .int(0), .int(0)]
+                                          : [.int(Int(fd)), .payload(0), .int(part.count)],
+                                   payloads: [part],
+                                   text: socket ? "sendto(\(fd), <\(part.count) bytes of \(queue.identity)>, \(part.count), \(flags == 0 ? "0" : "MSG_DONTWAIT"), NULL, 0)"
+                                                : "write(\(fd), <\(part.count) bytes of \(queue.identity)>, \(part.count))",
+                                   expected: Int64(part.count))
+                at += part.count
+            } while at < bytes.count
+        }
+    }
+}
