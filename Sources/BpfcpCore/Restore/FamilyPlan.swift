@@ -20,6 +20,8 @@ struct FamilyPlan {
     /// Pipes with ends in more than one member: identity, capacity in
     /// bytes, and whether each end (read, write) is non-blocking.
     var pipes: [(identity: String, capacity: UInt64, nonblockingRead: Bool, nonblockingWrite: Bool)] = []
+    /// Saved queued bytes of those pipes, by identity.
+    var pipeQueues: [String: QueuedData] = [:]
     /// Image pids that pidfds point at; -1 for a pidfd of a reaped process.
     var pidfdTargets: Set<Int32> = []
 
@@ -37,7 +39,7 @@ enum FamilyPlanning {
         var family = FamilyPlan(members: [])
 
         var external: [Int32: [Int32: FilePlan.Source]] = [:]
-        try planPipes(ordered, into: &family, external: &external)
+        try planPipes(ordered, into: &family, external: &external, queued: checkpoint.queued)
         for image in ordered where !image.process.isZombie {
             for event in try image.items("events", as: EventFile.self) where event.type == "pidfd" {
                 let target = event.targetPid ?? -1
@@ -89,7 +91,7 @@ enum FamilyPlanning {
     /// Finds the pipes whose ends are in more than one member. Restore
     /// creates each of them once, and every member copies its ends.
     private static func planPipes(_ images: [ProcessImage], into family: inout FamilyPlan,
-                                  external: inout [Int32: [Int32: FilePlan.Source]]) throws {
+                                  external: inout [Int32: [Int32: FilePlan.Source]], queued: (String) -> QueuedData?) throws {
         var ends: [String: [(pid: Int32, end: PipeEnd)]] = [:]
         for image in images where !image.process.isZombie {
             for end in try image.items("pipes", as: PipeEnd.self) where end.type == "pipe" && end.end != "read-write" {
@@ -97,9 +99,11 @@ enum FamilyPlanning {
             }
         }
         for (identity, list) in ends.sorted(by: { $0.key < $1.key }) where Set(list.map(\.pid)).count > 1 {
-            for (pid, end) in list where end.queued > 0 {
-                throw ImagePlan.reject(pid, "fd \(end.fd) is \(identity) with \(end.queued) queued bytes, which the image does not hold")
+            let queue = queued(identity)
+            for (pid, end) in list where end.queued != UInt64(queue?.byteCount ?? 0) {
+                throw ImagePlan.reject(pid, "fd \(end.fd) is \(identity) with \(end.queued) queued bytes, but the image contains \(queue?.byteCount ?? 0) of them; take the checkpoint again with this bpfcp")
             }
+            family.pipeQueues[identity] = queue
             let nonblocking = { (side: String) in list.contains { $0.end.end == side && $0.end.flags.contains("O_NONBLOCK") } }
             family.pipes.append((identity, list[0].end.capacity, nonblocking("read"), nonblocking("write")))
             for (pid, end) in list {

@@ -44,6 +44,7 @@ enum FamilyRestorer {
         for pipe in family.pipes {
             try files.createPipe(pipe.identity, capacity: pipe.capacity, nonblockingRead: pipe.nonblockingRead,
                                  nonblockingWrite: pipe.nonblockingWrite)
+            if let queue = family.pipeQueues[pipe.identity] { try files.refill(pipe.identity, with: queue) }
         }
 
         let size = Injector.trampolineSize(payload: ProcessRestorer.payloadSize)

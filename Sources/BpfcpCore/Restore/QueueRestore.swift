@@ -35,3 +35,25 @@ extension FileRestore {
         }
     }
 }
+
+extension RestorerFiles {
+    /// Writes the saved bytes of `queue` into the write end of the shared
+    /// pipe `identity`, which restore holds. Its capacity is set already,
+    /// so the bytes fit, and a short write (O_NONBLOCK) fails the restore.
+    func refill(_ identity: String, with queue: QueuedData) throws {
+        guard let fd = fds[Self.pipeKey(identity, readEnd: false)] else {
+            throw BpfcpError("restore_failed", "restore has no write end of \(identity) to queue its \(queue.byteCount) bytes")
+        }
+        for message in queue.messages {
+            var done = 0
+            while done < message.count {
+                let n = message.withUnsafeBytes { write(fd, $0.baseAddress! + done, message.count - done) }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    throw BpfcpError.system("queueing \(message.count - done) saved bytes in \(identity)", n < 0 ? errno : EIO)
+                }
+                done += n
+            }
+        }
+    }
+}

@@ -77,6 +77,30 @@ final class QueueRestoreTests: XCTestCase {
         XCTAssertEqual(try QueueFixture.ask(dir: dir, pid: report.pid), "pass")
     }
 
+    func testFamilyPipeQueueRestored() throws {
+        try requireBPF()
+        let dir = try RestoredProcess.makeDirectory()
+        let program = try FileOutputProgram(executable: try CaseProgram.compile("bc14_pipe.c"), arguments: [], dir: dir)
+        let line = try program.waitOutput()
+        let child = try XCTUnwrap(line.split(separator: " ").dropFirst(3).first.flatMap { Int32($0.trimmingCharacters(in: .punctuationCharacters)) }, line)
+        let checkpoint = try Checkpointer.dump(pid: program.pid, to: dir + "/image", options: CaptureOptions(tree: true), kill: false)
+        kill(child, SIGKILL)
+        program.stop()
+        try RestoredProcess.waitGone(program.pid)
+        XCTAssertTrue(FamilyRestoreTests.waitGone(child), "the original child \(child) still exists")
+        let message = Data("bc14 queued bytes that nobody has read yet".utf8)
+        XCTAssertEqual(checkpoint.processes.flatMap(\.queues).map(\.messages), [[message]])
+
+        let report = try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions())
+        defer { FamilyRestoreTests.killMembers(report) }
+        XCTAssertEqual(report.unexpected, [], describeUnexpected(report))
+        let parentQueues = try QueueCapture().capture(pid: report.pid)
+        XCTAssertEqual(parentQueues.map(\.messages), [[message]])
+        let childQueues = try QueueCapture().capture(pid: child)
+        XCTAssertEqual(childQueues.map(\.messages), [[message]])
+        XCTAssertEqual(childQueues.first?.identity, parentQueues.first?.identity, "parent and child hold different pipes")
+    }
+
     func testImageWithoutQueueRejected() throws {
         try requireBPF()
         let (dir, checkpoint) = try checkpointQueues(["pipe"])
