@@ -95,9 +95,7 @@ final class FamilyRestoreTests: XCTestCase {
         try requireBPF()
         let (dir, family) = try checkpointFamily()
         let taken = family["worker"]!
-        let own = try MemoryProc.collect(pid: getpid()).map { ($0.start, $0.end) }
-        let size = Injector.trampolineSize(payload: 4096)
-        let holder = try Tracee(pid: taken, trampoline: try MemoryRestore.findGap(size: size, avoiding: own), trampolineSize: size)
+        let holder = try ThreadRestoreTests.holdPid(taken)
         defer { holder.kill() }
 
         XCTAssertThrowsError(try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions())) { error in

@@ -65,9 +65,7 @@ final class ThreadRestoreTests: XCTestCase {
         try requireBPF()
         let (dir, pid, saved) = try checkpointThreads()
         let taken = saved.tids[2]
-        let own = try MemoryProc.collect(pid: getpid()).map { ($0.start, $0.end) }
-        let size = Injector.trampolineSize(payload: 4096)
-        let holder = try Tracee(pid: taken, trampoline: try MemoryRestore.findGap(size: size, avoiding: own), trampolineSize: size)
+        let holder = try Self.holdPid(taken)
         defer { holder.kill() }
 
         XCTAssertThrowsError(try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions())) { error in
@@ -75,6 +73,25 @@ final class ThreadRestoreTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("thread id \(taken) of process \(pid) is in use"), "\(error)")
         }
         XCTAssertEqual(kill(pid, 0), -1, "a process took pid \(pid)")
+    }
+
+    /// Creates a stopped child with pid `pid`, so that restore finds it taken.
+    /// The kernel frees the tid of an exited thread a moment after its
+    /// process can be reaped, so clone3 is tried again for up to 2 s.
+    static func holdPid(_ pid: Int32) throws -> Tracee {
+        let own = try MemoryProc.collect(pid: getpid()).map { ($0.start, $0.end) }
+        let size = Injector.trampolineSize(payload: 4096)
+        let trampoline = try MemoryRestore.findGap(size: size, avoiding: own)
+        var lastError: Error?
+        for _ in 0..<100 {
+            do {
+                return try Tracee(pid: pid, trampoline: trampoline, trampolineSize: size)
+            } catch let error as BpfcpError where error.code == "pid_in_use" {
+                lastError = error
+                usleep(20_000)
+            }
+        }
+        throw lastError ?? FixtureError("pid \(pid) stayed in use")
     }
 
     /// Starts the fixture with `workers` workers, requests one check, checkpoints
