@@ -27,13 +27,16 @@ struct Breakdown {
             var copy = areas
             PageCounts.fill(&copy, pid: pid)
         }
+        let listing = try median(runs) { _ = try MemoryKind.collectBPF(pid: pid, pageCounts: false) }
         let whole = try median(runs) { _ = try MemoryKind.collectBPF(pid: pid) }
-        let rest = whole > iterate + scan ? whole - iterate - scan : 0
+        let parsing = listing > iterate ? listing - iterate : 0
+        let dirty = whole > listing + scan ? whole - listing - scan : 0
         let described = try median(runs) { _ = try descriptor("memory").collect(try target(pid), .bpf) }
         return Breakdown(name: "memory areas, 20,000 areas", steps: [
             ("iterator run and read (kernel)", iterate),
             ("PAGEMAP_SCAN page counts", scan),
-            ("record parsing and path lookup (Swift)", rest),
+            ("record parsing and path lookup (Swift)", parsing),
+            ("dirty page counts from the vmapages page-table walk (not in the same-fields ratio)", dirty),
             ("JSON items and rendered entries added by KindDescriptor, as dump and the TUI call it (not in the ratio)",
              described > whole ? described - whole : 0),
         ])
