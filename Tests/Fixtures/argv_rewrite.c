@@ -21,13 +21,23 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: argv_rewrite WORD\n");
 		return 2;
 	}
+	sigset_t requests, waiting;
+
+	/* Blocked outside sigsuspend(), so a signal sent right after READY is
+	 * not lost before the wait starts. */
+	sigemptyset(&requests);
+	sigaddset(&requests, SIGUSR1);
+	sigaddset(&requests, SIGUSR2);
+	sigprocmask(SIG_BLOCK, &requests, &waiting);
+	sigdelset(&waiting, SIGUSR1);
+	sigdelset(&waiting, SIGUSR2);
 	signal(SIGUSR1, on_signal);
 	signal(SIGUSR2, on_signal);
 	printf("READY argv1=%s\n", argv[1]);
 	fflush(stdout);
 
 	for (;;) {
-		pause();
+		sigsuspend(&waiting);
 		if (request == SIGUSR1) {
 			/* Same length, so the bytes after argv[1] stay put. */
 			memset(argv[1], 'r', strlen(argv[1]));
