@@ -4,6 +4,8 @@
  *   capabilities CAP_KILL and CAP_NET_BIND_SERVICE (that one ambient too),
  *   CAP_SYS_BOOT dropped from the bounding set, and no_new_privs.
  * MODE "chroot": root directory DIR, cwd "/".
+ * MODE "seccomp": a seccomp filter that allows every call; its check only
+ *   confirms the filter, because restore rejects it.
  * Like restore_basic, it waits until DIR/check appears (/check after chroot),
  * checks its own state, and writes "pass COUNTER PID" or "fail REASON" to
  * DIR/result. */
@@ -11,6 +13,8 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +26,7 @@
 #include <unistd.h>
 
 static char dir[2048], expected_cwd[4096];
-static int chrooted;
+static int chrooted, filtered;
 static volatile unsigned long counter;
 
 static const struct { int resource; rlim_t soft, hard; } limits[] = {
@@ -129,12 +133,17 @@ static int drop_privileges(void)
 
 int main(int argc, char **argv)
 {
-	if (argc < 3) { fprintf(stderr, "usage: restore_settings DIR settings|chroot\n"); return 2; }
+	if (argc < 3) { fprintf(stderr, "usage: restore_settings DIR settings|chroot|seccomp\n"); return 2; }
 	snprintf(dir, sizeof(dir), "%.2000s", argv[1]);
 	close_range(3, ~0U, 0);	/* fds the test runner leaked into this process */
 	int null = open("/dev/null", O_RDWR);	/* opened before a chroot hides it */
 
-	if (strcmp(argv[2], "chroot") == 0) {
+	if (strcmp(argv[2], "seccomp") == 0) {
+		struct sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+		struct sock_fprog program = { 1, &allow };
+		if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program, 0, 0) != 0) { perror("seccomp"); return 1; }
+		filtered = 1;
+	} else if (strcmp(argv[2], "chroot") == 0) {
 		char marker[4096];
 		snprintf(marker, sizeof(marker), "%s/marker", dir);
 		int fd = open(marker, O_WRONLY | O_CREAT, 0600);
@@ -171,7 +180,11 @@ int main(int argc, char **argv)
 		if (access(check_path, F_OK) != 0)
 			continue;
 		char why[256], text[512];
-		if (chrooted ? check_root(why, sizeof(why)) : check_settings(why, sizeof(why)))
+		int passed = filtered ? prctl(PR_GET_SECCOMP, 0, 0, 0, 0) == 2
+			     : chrooted ? check_root(why, sizeof(why)) : check_settings(why, sizeof(why));
+		if (filtered && !passed)
+			snprintf(why, sizeof(why), "no seccomp filter");
+		if (passed)
 			snprintf(text, sizeof(text), "pass %lu %d\n", counter, getpid());
 		else
 			snprintf(text, sizeof(text), "fail %s\n", why);

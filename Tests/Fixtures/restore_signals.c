@@ -1,14 +1,17 @@
-/* Fixture for restore of pending signals. Usage: restore_signals DIR.
+/* Fixture for restore of pending signals. Usage: restore_signals DIR [thread].
  * Blocks SIGRTMIN, SIGRTMIN+1, SIGUSR1 and SIGUSR2, each with a handler that
  * counts deliveries, and queues SIGRTMIN five times process-wide with values
  * 100-104, SIGRTMIN+1 with value 777 on the main thread only, SIGUSR1 with
  * kill() and SIGUSR2 with tgkill(). When DIR/check appears, it checks the
  * pending sets in /proc/self/status, then takes every signal with
  * rt_sigtimedwait() and checks order, codes, senders and values. The check
- * takes the signals, so only the first one can pass. It writes
+ * takes the signals, so only the first one can pass. With "thread", a
+ * second thread with every signal blocked also has SIGRTMIN+2 with value 555
+ * queued on it, and the check reads that thread's SigPnd. It writes
  * "pass COUNTER PID" or "fail REASON" to DIR/result. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +24,7 @@ static char dir[2048];
 static pid_t original_pid;
 static uid_t original_uid;
 static volatile sig_atomic_t delivered;
+static volatile pid_t second_tid;
 static volatile unsigned long counter;
 
 static void count_delivery(int sig)
@@ -29,17 +33,35 @@ static void count_delivery(int sig)
 	delivered++;
 }
 
-/* Returns the hex mask of "Key:\t..." in /proc/self/status, or ~0 when missing. */
-static unsigned long long status_mask(const char *key)
+/* Returns the hex mask of "Key:\t..." in /proc/self/task/TID/status, or ~0 when missing. */
+static unsigned long long task_mask(pid_t tid, const char *key)
 {
-	char text[8192];
-	int fd = open("/proc/self/status", O_RDONLY);
+	char path[64], text[8192];
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", tid);
+	int fd = open(path, O_RDONLY);
 	ssize_t n = fd >= 0 ? read(fd, text, sizeof(text) - 1) : -1;
 	if (fd >= 0) close(fd);
 	if (n <= 0) return ~0ull;
 	text[n] = 0;
 	char *line = strstr(text, key);
 	return line ? strtoull(line + strlen(key) + 2, NULL, 16) : ~0ull;
+}
+
+static unsigned long long status_mask(const char *key)
+{
+	return task_mask(getpid(), key);
+}
+
+static void *wait_forever(void *unused)
+{
+	(void)unused;
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	second_tid = gettid();
+	for (;;)
+		pause();
+	return NULL;
 }
 
 static int take(int sig, int code, int value, int has_value, char *why, size_t len)
@@ -71,6 +93,10 @@ static int check(char *why, size_t len)
 	if (shared != want_shared) { snprintf(why, len, "ShdPnd %llx", shared); return 0; }
 	if (own != want_own) { snprintf(why, len, "SigPnd %llx", own); return 0; }
 	if (delivered) { snprintf(why, len, "%d signals delivered early", (int)delivered); return 0; }
+	if (second_tid && task_mask(second_tid, "SigPnd:") != 1ull << (SIGRTMIN + 2 - 1)) {
+		snprintf(why, len, "thread %d SigPnd %llx", second_tid, task_mask(second_tid, "SigPnd:"));
+		return 0;
+	}
 	if (!take(SIGRTMIN + 1, SI_QUEUE, 777, 1, why, len)) return 0;
 	for (int i = 0; i < 5; i++)
 		if (!take(SIGRTMIN, SI_QUEUE, 100 + i, 1, why, len)) return 0;
@@ -123,6 +149,19 @@ int main(int argc, char **argv)
 	syscall(SYS_rt_tgsigqueueinfo, getpid(), getpid(), SIGRTMIN + 1, &info);
 	kill(getpid(), SIGUSR1);
 	syscall(SYS_tgkill, getpid(), getpid(), SIGUSR2);
+	if (argc > 2 && strcmp(argv[2], "thread") == 0) {
+		pthread_t thread;
+		if (pthread_create(&thread, NULL, wait_forever, NULL) != 0) { perror("pthread_create"); return 1; }
+		while (!second_tid)
+			usleep(1000);
+		siginfo_t other = { 0 };
+		other.si_signo = SIGRTMIN + 2;
+		other.si_code = SI_QUEUE;
+		other.si_pid = getpid();
+		other.si_uid = getuid();
+		other.si_value.sival_int = 555;
+		syscall(SYS_rt_tgsigqueueinfo, getpid(), second_tid, SIGRTMIN + 2, &other);
+	}
 
 	printf("READY pid=%d\n", getpid());
 	fflush(stdout);

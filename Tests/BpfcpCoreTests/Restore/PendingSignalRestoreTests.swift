@@ -52,6 +52,31 @@ final class PendingSignalRestoreTests: XCTestCase {
         XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
     }
 
+    func testSecondThreadQueueRestored() throws {
+        try requireBPF()
+        let dir = try RestoredProcess.makeDirectory()
+        let fixture = try Fixture(c: "restore_signals", arguments: [dir, "thread"])
+        let pid = fixture.pid
+        try waitForNullStdout(pid)
+        _ = try Checkpointer.dump(pid: pid, to: dir + "/image", options: CaptureOptions(), kill: false)
+        fixture.stop()
+        try RestoredProcess.waitGone(pid)
+        let saved = try queuedSignals(imageDirectory: dir + "/image")
+        let other = try XCTUnwrap(saved.first { $0.queue == "thread" && $0.tid != pid }, "\(saved)")
+        XCTAssertEqual(other.signal, "SIGRTMIN+2")
+        XCTAssertEqual(other.valueInt, 555)
+
+        let trace = TraceLines()
+        let report = try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions(trace: trace.append))
+        let restored = RestoredProcess(pid: report.pid)
+        defer { restored.stop() }
+        XCTAssertEqual(report.unexpected, [], describeUnexpected(report))
+        XCTAssertEqual(try queuedSignals(pid: report.pid), saved)
+        XCTAssertTrue(trace.lines.contains { $0.hasPrefix("rt_tgsigqueueinfo(\(pid), \(other.tid ?? 0), SIGRTMIN+2,") },
+                      "no rt_tgsigqueueinfo for thread \(other.tid ?? 0)")
+        XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
+    }
+
     func testCaseSigpendingRestored() throws {
         try requireBPF()
         let dir = try RestoredProcess.makeDirectory()

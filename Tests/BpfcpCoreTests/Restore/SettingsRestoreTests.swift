@@ -52,6 +52,15 @@ final class SettingsRestoreTests: XCTestCase {
         }
     }
 
+    func testSeccompRejected() throws {
+        try requireBPF()
+        let dir = try checkpointSettings("seccomp")
+        XCTAssertThrowsError(try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions())) { error in
+            XCTAssertEqual((error as? BpfcpError)?.code, "restore_unsupported")
+            XCTAssertTrue("\(error)".contains("it runs under seccomp (filter, 1 filters)"), "\(error)")
+        }
+    }
+
     func testHardLimitAboveRestorerLowered() throws {
         try requireBPF()
         let dir = try checkpointSettings("settings")
