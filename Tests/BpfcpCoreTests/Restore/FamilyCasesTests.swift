@@ -2,7 +2,7 @@
 import XCTest
 
 /// Restores the shared real-world family cases (zombie, stopped children,
-/// pidfds, shared pipes) and a shell loop with its children from `--tree` images.
+/// pidfds, shared pipes with queued bytes) and a shell loop with its children from `--tree` images.
 final class FamilyCasesTests: XCTestCase {
     func testZombieChildRestored() throws {
         try requireBPF()
@@ -55,16 +55,25 @@ final class FamilyCasesTests: XCTestCase {
         XCTAssertEqual(ProcFS.readLink("/proc/\(parent)/fd/\(liveFd)").map { String(decoding: $0, as: UTF8.self) }, "anon_inode:[pidfd]")
     }
 
-    func testPipeWithQueuedBytesRejected() throws {
+    func testSharedPipesKeepCapacityAndBytes() throws {
         try requireBPF()
         let (dir, line) = try checkpointCase("bc14_pipe.c", expected: 3)
-        let parent = CaseProgram.numbers(line)[0]
+        let numbers = CaseProgram.numbers(line)
+        let (parent, child) = (numbers[0], numbers[1])
+        let report = try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions())
+        defer { FamilyRestoreTests.killMembers(report) }
 
-        XCTAssertThrowsError(try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions())) { error in
-            XCTAssertEqual((error as? BpfcpError)?.code, "restore_unsupported")
-            XCTAssertTrue("\(error)".contains("with 42 queued bytes"), "\(error)")
-        }
-        XCTAssertEqual(kill(parent, 0), -1, "a process took pid \(parent)")
+        XCTAssertEqual(report.unexpected, [], report.unexpected.map { "\($0.kind) \($0.key): \($0.summary)" }.joined(separator: "\n"))
+        let parentEnds = try PipesKind.collectBPF(pid: parent)
+        let childEnds = try PipesKind.collectBPF(pid: child)
+        let big = try XCTUnwrap(parentEnds.first { $0.capacity == 1 << 20 }, "no 1 MiB pipe in the parent: \(parentEnds)")
+        let data = try XCTUnwrap(parentEnds.first { $0.capacity == 65536 }, "no 64 KiB pipe in the parent: \(parentEnds)")
+        XCTAssertEqual(big.end, "write")
+        XCTAssertEqual(Set(parentEnds.filter { $0.identity == data.identity }.map(\.end)), ["read", "write"])
+        XCTAssertEqual(data.queued, 42)
+        XCTAssertEqual(Set(childEnds.map(\.identity)), [big.identity, data.identity], "the child holds other pipes")
+        XCTAssertEqual(Set(childEnds.map(\.end)), ["read"])
+        XCTAssertEqual(childEnds.first { $0.identity == data.identity }?.queued, 42)
     }
 
     func testShellLoopKeepsCounting() throws {
