@@ -9,6 +9,9 @@
  *               writing after its last message
  *   epoll       an epoll fd watching a pipe, an eventfd (edge-triggered)
  *               and a socket, each with its own user data
+ *   fifo        the FIFO DIR/fifo open for reading (O_NONBLOCK) and for writing,
+ *               holding "fifo-bytes", and the FIFO DIR/fifo-rw open once
+ *               O_RDWR with a 128 KiB capacity, holding "rw-fifo"
  *   listen      a TCP listener on 127.0.0.1 with backlog 7 and SO_REUSEADDR,
  *               a unix listener bound to DIR/listener.sock with backlog 3 and
  *               one bound to an abstract name with backlog 5
@@ -30,6 +33,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,6 +46,7 @@ static int big[2], small[2];
 static int stream[2], dgram[2], seqpacket[2], halfclosed[2];
 static int epfd, watched_pipe[2], watched_event;
 static int tcp_listener, unix_listener, abstract_listener;
+static int fifo_reader, fifo_writer, fifo_rw;
 static struct sockaddr_in tcp_address;
 static char abstract_name[64];
 
@@ -218,6 +223,45 @@ static int check_epoll(char *why, size_t len)
 	return 1;
 }
 
+static int make_fifo(const char *name, char *path, size_t size)
+{
+	snprintf(path, size, "%s/%s", dir, name);
+	unlink(path);
+	return mkfifo(path, 0600);
+}
+
+static int setup_fifos(void)
+{
+	char path[4096];
+	if (make_fifo("fifo", path, sizeof(path)) != 0)
+		return -1;
+	fifo_reader = open(path, O_RDONLY | O_NONBLOCK);
+	fifo_writer = open(path, O_WRONLY);
+	if (fifo_reader < 0 || fifo_writer < 0 || write(fifo_writer, "fifo-bytes", 10) != 10)
+		return -1;
+	if (make_fifo("fifo-rw", path, sizeof(path)) != 0)
+		return -1;
+	fifo_rw = open(path, O_RDWR);
+	if (fifo_rw < 0 || fcntl(fifo_rw, F_SETPIPE_SZ, 131072) != 131072 || write(fifo_rw, "rw-fifo", 7) != 7)
+		return -1;
+	return 0;
+}
+
+static int check_fifos(char *why, size_t len)
+{
+	char text[32] = { 0 };
+	int queued = -1;
+	if (ioctl(fifo_reader, FIONREAD, &queued) != 0 || queued != 10) FAIL("fifo holds %d bytes", queued);
+	if (read(fifo_reader, text, sizeof(text)) != 10 || memcmp(text, "fifo-bytes", 10) != 0) FAIL("fifo holds '%s'", text);
+	if (!(fcntl(fifo_reader, F_GETFL) & O_NONBLOCK)) FAIL("fifo reader lost O_NONBLOCK");
+	if ((fcntl(fifo_writer, F_GETFL) & O_ACCMODE) != O_WRONLY) FAIL("fifo writer is not O_WRONLY");
+	if (write(fifo_writer, "z", 1) != 1 || read(fifo_reader, text, 1) != 1 || text[0] != 'z') FAIL("fifo after restore");
+	if (fcntl(fifo_rw, F_GETPIPE_SZ) != 131072) FAIL("read-write fifo capacity %d", fcntl(fifo_rw, F_GETPIPE_SZ));
+	memset(text, 0, sizeof(text));
+	if (read(fifo_rw, text, sizeof(text)) != 7 || memcmp(text, "rw-fifo", 7) != 0) FAIL("read-write fifo holds '%s'", text);
+	return 1;
+}
+
 static int listen_on(int fd, const struct sockaddr *address, socklen_t size, int backlog)
 {
 	return fd < 0 || bind(fd, address, size) != 0 || listen(fd, backlog) != 0 ? -1 : 0;
@@ -308,14 +352,16 @@ int main(int argc, char **argv)
 	if (argc < 3) { fprintf(stderr, "usage: restore_queues DIR PART...\n"); return 2; }
 	dir = argv[1];
 	close_range(3, ~0U, 0);	/* fds the test runner leaked into this process */
-	int pipes = 0, sockets = 0, epoll = 0, listeners = 0;
+	int pipes = 0, sockets = 0, epoll = 0, listeners = 0, fifos = 0;
 	for (int i = 2; i < argc; i++) {
 		pipes |= strcmp(argv[i], "pipe") == 0;
 		sockets |= strcmp(argv[i], "socketpair") == 0;
 		epoll |= strcmp(argv[i], "epoll") == 0;
 		listeners |= strcmp(argv[i], "listen") == 0;
+		fifos |= strcmp(argv[i], "fifo") == 0;
 	}
-	if ((pipes && setup_pipes()) || (sockets && setup_sockets()) || (epoll && setup_epoll()) || (listeners && setup_listeners())) {
+	if ((pipes && setup_pipes()) || (sockets && setup_sockets()) || (epoll && setup_epoll()) || (listeners && setup_listeners()) ||
+	    (fifos && setup_fifos())) {
 		perror("setup");
 		return 1;
 	}
@@ -338,7 +384,7 @@ int main(int argc, char **argv)
 		check_requested = 0;
 		char why[256] = "", text[300];
 		int ok = (!pipes || check_pipes(why, sizeof(why))) && (!sockets || check_sockets(why, sizeof(why))) &&
-			 (!epoll || check_epoll(why, sizeof(why))) && (!listeners || check_listeners(why, sizeof(why)));
+			 (!epoll || check_epoll(why, sizeof(why))) && (!listeners || check_listeners(why, sizeof(why))) && (!fifos || check_fifos(why, sizeof(why)));
 		snprintf(text, sizeof(text), ok ? "pass\n" : "fail %s\n", why);
 		report(text);
 	}

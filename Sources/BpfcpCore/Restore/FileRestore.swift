@@ -9,6 +9,8 @@ struct FileRestore {
     let fds: FdTable
     /// File that takes the place of the image's terminal, from `--stdio`.
     let stdio: String?
+    /// Helper fds that keep each FIFO open while its ends are opened.
+    let fifoHelpers = FifoHelpers()
 
     static let fDupFdCloexec = 1030, fSetPipeSize = 1031
     static let oCloexec: Int32 = 0o2000000
@@ -63,8 +65,11 @@ struct FileRestore {
                 try createListener(file, listener)
             case .epoll:
                 try create(file, SyscallNumber.epollCreate1, [.int(0)], text: "epoll_create1(0)")
+            case .fifo(let fifo):
+                try openFifo(file, fifo, base: base)
             }
         }
+        try closeFifoHelpers()
         try addEpollWatches()
 
         try finishSaved(saved)

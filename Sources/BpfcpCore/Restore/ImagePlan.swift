@@ -135,6 +135,10 @@ enum ImagePlan {
             if file.anonKind == "eventpoll" {
                 return try EpollPlan.plan(file, watches: watches.filter { $0.epollFd == file.fd }, files: files, pid: image.pid)
             }
+            if file.type == .fifo, let end = pipes.first(where: { $0.fd == file.fd }) {
+                let refills = image.queues.contains { $0.identity == end.identity }
+                return try FifoPlanner.plan(file, end, queued: checkpoint.queued(end.identity), refills: refills, pid: image.pid)
+            }
             if file.type == .pipe, let end = pipes.first(where: { $0.fd == file.fd }) {
                 return try pipePlan(file, end, all: pipes, queued: checkpoint.queued(end.identity), pid: image.pid)
             }
@@ -218,6 +222,7 @@ enum ImagePlan {
             switch file.source {
             case .pipe(let pipe, _, _): identity = pipe
             case .socketPair(let end): identity = end.identity
+            case .fifo(let fifo): identity = fifo.identity
             default: continue
             }
             if let queue = checkpoint.queued(identity) { queues[identity] = queue }

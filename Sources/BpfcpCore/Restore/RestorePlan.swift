@@ -171,6 +171,8 @@ struct FilePlan {
         /// An epoll instance, created in fd order; its watches are added
         /// after every fd of the process exists.
         case epoll(watches: [EpollWatchPlan])
+        /// One fd of a FIFO, opened again by its path.
+        case fifo(FifoPlan)
     }
 
     var fd: Int32

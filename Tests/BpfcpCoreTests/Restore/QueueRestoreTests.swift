@@ -24,6 +24,23 @@ final class QueueRestoreTests: XCTestCase {
         XCTAssertEqual(try QueueFixture.ask(dir: dir, pid: report.pid), "pass")
     }
 
+    func testFifoQueuesRestored() throws {
+        try requireBPF()
+        let (dir, checkpoint) = try checkpointQueues(["fifo"])
+        let queues = try XCTUnwrap(checkpoint.processes.first).queues
+        XCTAssertEqual(queues.map(\.byteCount).sorted(), [7, 10])
+        XCTAssertTrue(queues.allSatisfy { $0.identity.hasPrefix("fifo:[") }, "\(queues.map(\.identity))")
+
+        let trace = TraceLines()
+        let report = try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions(trace: trace.append))
+        let restored = RestoredProcess(pid: report.pid)
+        defer { restored.stop() }
+        XCTAssertEqual(report.unexpected, [], describeUnexpected(report))
+        XCTAssertEqual(trace.lines.filter { $0.contains("/* helper of fifo:[") }.count, 2)
+        XCTAssertTrue(trace.lines.contains { $0.contains("F_SETPIPE_SZ, 131072) = 131072") }, "no F_SETPIPE_SZ in the trace")
+        XCTAssertEqual(try QueueFixture.ask(dir: dir, pid: report.pid), "pass")
+    }
+
     func testSocketPairQueuesRestored() throws {
         try requireBPF()
         let (dir, checkpoint) = try checkpointQueues(["socketpair"])
