@@ -100,6 +100,8 @@ extension FileRestore {
 
     /// Creates a deleted file again at its old path, from restore itself,
     /// with the saved content and mode. The child unlinks it in `finishSaved`.
+    // NOTE: the image does not record the owner of a memfd or deleted file, so
+    // a recreated one belongs to restore's user and group (root), not the original's.
     private func createFile(_ saved: SavedFilePlan, path: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
