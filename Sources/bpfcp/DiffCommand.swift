@@ -9,6 +9,8 @@ let diffCommand = Command(
       A, B              an image directory, or live:PID for a live dump of that process
       --only KINDS      compare only these resource kinds (comma-separated)
       --show-unchanged  also list entries that did not change
+    With the memory kind, pages are compared by content hash at each address, e.g.
+    "37 pages changed in [heap], 2 in [stack]"; for live:PID the present pages are read.
     Exit status, as diff(1): 0 when the captures are the same, 1 when they differ,
     2 when a capture could not be read or the command line is invalid, 3 without root.
     """,
@@ -36,16 +38,16 @@ let diffCommand = Command(
     guard positional.count == 2 else { throw BpfcpError("usage", "diff takes two captures: bpfcp diff A B") }
 
     let refs = try positional.map { try CaptureRef(parsing: $0) }
-    let dumps: [Dump]
+    let comparesPages = only?.contains(MemoryKind.name) ?? true
+    let captures: [LoadedCapture]
     do {
-        dumps = try refs.map { try CaptureLoader.load($0) }
+        captures = try refs.map { try CaptureLoader.capture($0, pages: comparesPages) }
     } catch let error as BpfcpError {
         // Exit 1 means "the captures differ", so a capture that cannot be read exits 2.
         output.error(error)
         return ExitCode.usage
     }
-    let result = Differ.diff(dumps[0], dumps[1], beforeLabel: refs[0].description, afterLabel: refs[1].description,
-                             kinds: only, showUnchanged: showUnchanged)
+    let result = Differ.diff(captures[0], captures[1], kinds: only, showUnchanged: showUnchanged)
     if output.json {
         try output.emit(DiffReport(schemaVersion: DumpDiff.schemaVersion, diff: result))
     } else {

@@ -116,9 +116,13 @@ final class CheckpointImageTests: XCTestCase {
         let missing = try variant("missing") { try fm.removeItem(atPath: $0 + "/threads-\(pid).img") }
         XCTAssertEqual(openError(missing)?.message, "image section 'threads-\(pid)' is missing: threads-\(pid).img not found")
 
-        let newer = try variant("newer") { try setVersion($0 + "/manifest.img", 2) }
+        let newer = try variant("newer") { try setVersion($0 + "/manifest.img", 3) }
         XCTAssertEqual(openError(newer)?.message,
-                       "image section 'manifest' was written in image format 2, newer than the 1 this bpfcp reads: use a newer bpfcp")
+                       "image section 'manifest' was written in image format 3, newer than the 2 this bpfcp reads: use a newer bpfcp")
+
+        let flippedHashes = try variant("flipped-hashes") { try flip($0 + "/hashes.img", at: 40) }
+        XCTAssertEqual(openError(flippedHashes)?.message.hasPrefix("image section 'hashes' is corrupt: payload checksum"), true,
+                       "\(String(describing: openError(flippedHashes)))")
 
         let swapped = try variant("swapped") { try fm.copyItem(atPath: $0 + "/memory-\(pid).img", toPath: $0 + "/m") ; try fm.removeItem(atPath: $0 + "/threads-\(pid).img"); try fm.moveItem(atPath: $0 + "/m", toPath: $0 + "/threads-\(pid).img") }
         XCTAssertEqual(openError(swapped)?.message, "image section 'threads-\(pid)' holds a memory section where a threads section belongs")

@@ -4,10 +4,11 @@ import Foundation
 ///
 /// An image is a directory of section files (see `ImageFormat`):
 /// manifest.img, then process-PID.img, threads-PID.img and memory-PID.img for
-/// each captured process, and one pages.img. docs/IMAGE-FORMAT.md describes them.
+/// each captured process, one pages.img and its hashes.img. docs/IMAGE-FORMAT.md describes them.
 public enum CheckpointImage {
     static let manifestFile = "manifest.img"
     static let pagesFile = "pages.img"
+    static let hashesFile = "hashes.img"
 
     /// Writes `checkpoint` to the new directory `dir`. The files go to a
     /// hidden temporary directory beside it, are synced, and the directory is
@@ -53,6 +54,7 @@ public enum CheckpointImage {
             throw ImageError.section("manifest", "describes image format \(manifest.formatVersion), newer than the \(ImageFormat.version) this bpfcp reads: use a newer bpfcp")
         }
         let pages = try verifyPages(dir: dir, manifest: manifest)
+        let hashes = try readHashes(dir: dir, manifest: manifest, pagesLength: pages.payloadLength)
 
         // Every checksum is checked before any large JSON is decoded, so damage is found early and cheaply.
         let payloads = try manifest.processes.map { try readPayloads(dir: dir, pid: $0.pid, manifest: manifest) }
@@ -65,7 +67,7 @@ public enum CheckpointImage {
             processes[index].queues = try decodeQueues(payload, pid: processes[index].pid)
         }
         let store = PageStore(path: dir + "/" + pagesFile, temporaryDirectory: nil)
-        return Checkpoint(info: manifest.info, processes: processes, pages: store)
+        return Checkpoint(info: manifest.info, processes: processes, pages: store, pageHashes: hashes)
     }
 
     // MARK: - writing
@@ -93,6 +95,7 @@ public enum CheckpointImage {
         let pagesHeader = try placePages(checkpoint.pages, at: staging + "/" + pagesFile)
         var sections = [ManifestSection(name: "pages", file: pagesFile, type: SectionType.pages.label,
                                         payloadLength: pagesHeader.payloadLength, crc32c: CRC32C.hex(pagesHeader.payloadCrc))]
+        sections.append(try writeHashes(checkpoint, pagesLength: pagesHeader.payloadLength, into: staging))
 
         for image in checkpoint.processes {
             var payloads: [(SectionType, [UInt8])] = [
@@ -127,6 +130,20 @@ public enum CheckpointImage {
             try copyFile(from: store.path, to: path)
         }
         return try SectionReader.verify(path: path, section: "pages", expected: .pages)
+    }
+
+    /// Writes hashes.img. A checkpoint read from a format 1 image has no
+    /// hashes, so they are computed from its pages here.
+    private static func writeHashes(_ checkpoint: Checkpoint, pagesLength: UInt64, into staging: String) throws -> ManifestSection {
+        let pageSize = checkpoint.info.pageSize
+        var hashes = checkpoint.pageHashes
+        if hashes?.values.count != Int(pagesLength / pageSize) {
+            hashes = try PageHashes.compute(checkpoint.pages, pageSize: pageSize, payloadLength: pagesLength)
+        }
+        let payload = hashes?.encoded() ?? []
+        let header = try SectionWriter.write(payload, type: .hashes, to: staging + "/" + hashesFile)
+        return ManifestSection(name: "hashes", file: hashesFile, type: SectionType.hashes.label,
+                               payloadLength: header.payloadLength, crc32c: CRC32C.hex(header.payloadCrc))
     }
 
     private static func copyFile(from source: String, to path: String) throws {
@@ -168,6 +185,22 @@ public enum CheckpointImage {
         let header = try SectionReader.verify(path: dir + "/" + pagesFile, section: "pages", expected: .pages)
         try checkListed(listed, header)
         return header
+    }
+
+    /// Reads the page hashes; images of format 1 have none and give nil.
+    private static func readHashes(dir: String, manifest: Manifest, pagesLength: UInt64) throws -> PageHashes? {
+        guard manifest.formatVersion >= 2 else { return nil }
+        guard let listed = manifest.sections.first(where: { $0.name == "hashes" }) else {
+            throw ImageError.section("hashes", "is not listed in the manifest")
+        }
+        let payload = try SectionReader.read(path: dir + "/" + hashesFile, section: "hashes", expected: .hashes)
+        try checkListed(listed, SectionHeader(version: ImageFormat.version, type: SectionType.hashes.rawValue,
+                                              payloadLength: UInt64(payload.count), payloadCrc: CRC32C.checksum(payload)))
+        let pageSize = manifest.info.pageSize
+        guard pageSize >= 4096, pageSize & (pageSize - 1) == 0 else {
+            throw ImageError.section("manifest", "has an invalid page size \(pageSize)")
+        }
+        return try PageHashes.decode(payload, pageSize: pageSize, pagesLength: pagesLength, section: "hashes")
     }
 
     private static let processSections: [SectionType] = [.process, .threads, .memory]

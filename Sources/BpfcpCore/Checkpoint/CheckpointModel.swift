@@ -8,6 +8,8 @@ public struct Checkpoint: Sendable {
     public var info: CheckpointInfo
     public var processes: [ProcessImage]
     public var pages: PageStore
+    /// Hash of every page in `pages`; nil for images of format 1, which have none.
+    public var pageHashes: PageHashes? = nil
 
     public func process(_ pid: Int32) -> ProcessImage? {
         processes.first { $0.pid == pid }
@@ -104,6 +106,9 @@ public struct ThreadState: Codable, Sendable, Equatable {
     /// The XSAVE area (x87, SSE, AVX and the other enabled components), from
     /// PTRACE_GETREGSET NT_X86_XSTATE. Stored as base64 in JSON.
     public var xsave: Data
+    /// Address of the thread's registered struct rseq (PTRACE_GET_RSEQ_CONFIGURATION);
+    /// nil when it has none or the kernel did not report one.
+    public var rseqArea: UInt64? = nil
 }
 
 /// How the contents of a memory area are kept.

@@ -6,6 +6,8 @@ public enum CheckpointView {
     public static let registersKind = "registers"
     public static let pagesKind = "pages"
     public static let savedFilesKind = "saved_files"
+    /// The sections only checkpoints have, which a live process cannot be compared on.
+    public static let imageOnlyKinds = [registersKind, pagesKind, savedFilesKind]
 
     public static let registerColumns = [
         Column("TID", width: 8, alignRight: true), Column("RIP", width: 18), Column("RSP", width: 18),

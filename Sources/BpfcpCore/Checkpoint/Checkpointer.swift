@@ -47,6 +47,7 @@ public enum Checkpointer {
         guard mkdir(scratch, 0o700) == 0 else { throw BpfcpError.system("creating \(scratch)", errno) }
         let store = PageStore(path: scratch + "/" + CheckpointImage.pagesFile, temporaryDirectory: scratch)
         let writer = try SectionWriter(path: store.path, type: .pages)
+        writer.hasher = PageHasher(pageSize: Int(pageSize()))
         let sink = PageSink(writer: writer, budget: options.stagingBudget, expected: Int(residentBytes(pid)))
 
         let freezer = Freezer()
@@ -63,7 +64,7 @@ public enum Checkpointer {
         stats.totalNs = Clock.now() - start
         let info = CheckpointInfo(rootPid: pid, tree: options.tree, takenAt: Date().timeIntervalSince1970,
                                   toolVersion: bpfcpVersion, kernelRelease: kernelRelease(), pageSize: pageSize(), stats: stats)
-        return Checkpoint(info: info, processes: processes, pages: store)
+        return Checkpoint(info: info, processes: processes, pages: store, pageHashes: writer.hasher?.finish())
     }
 
     /// Captures `pid` and writes the image to `dir`. With `kill`, the
@@ -86,7 +87,8 @@ public enum Checkpointer {
 
     private static func captureHeld(root: ProcessEntry, options: CaptureOptions, freezer: Freezer,
                                     sink: PageSink, stats: inout CaptureStats) throws -> [ProcessImage] {
-        let family = try freezeFamily(root: root, tree: options.tree, freezer: freezer)
+        var preFreeze: [Int32: PreFreezeState] = [:]
+        let family = try freezeFamily(root: root, tree: options.tree, freezer: freezer, preFreeze: &preFreeze)
 
         let memory = MemoryCapture(sink: sink, pageSize: pageSize())
         memory.checkInterrupted = { try freezer.checkInterrupted() }
@@ -94,7 +96,8 @@ public enum Checkpointer {
         var images: [ProcessImage] = []
         for process in family {
             try freezer.checkInterrupted()
-            var image = try captureOne(process, freezer: freezer, memory: memory, kinds: options.kinds, stats: &stats)
+            var image = try captureOne(process, preFreeze: preFreeze[process.pid], freezer: freezer, memory: memory,
+                                       kinds: options.kinds, stats: &stats)
             if !process.isZombie { image.queues = try queues.capture(pid: process.pid) }
             images.append(image)
         }
@@ -104,9 +107,12 @@ public enum Checkpointer {
     }
 
     /// Freezes the root, then with `tree` its descendants, scanning until
-    /// no process and no thread is new. Returns the members, parents first.
-    private static func freezeFamily(root: ProcessEntry, tree: Bool, freezer: Freezer) throws -> [ProcessEntry] {
+    /// no process and no thread is new. Returns the members, parents first,
+    /// and stores in `preFreeze` each member's state read just before its freeze.
+    private static func freezeFamily(root: ProcessEntry, tree: Bool, freezer: Freezer,
+                                     preFreeze: inout [Int32: PreFreezeState]) throws -> [ProcessEntry] {
         var members: [ProcessEntry] = [root]
+        preFreeze[root.pid] = PreFreezeState.read(root)
         try freezer.freeze(pid: root.pid)
         guard tree else { return members }
 
@@ -123,6 +129,7 @@ public enum Checkpointer {
                     }
                     let fresh = (try? ProcessListBPF.collect(pid: child))?.first { $0.pid == child } ?? entry
                     try validate(fresh)
+                    preFreeze[child] = PreFreezeState.read(fresh)
                     try freezer.freeze(pid: child)
                     members.append(fresh)
                     changed = true
@@ -132,7 +139,7 @@ public enum Checkpointer {
         return members
     }
 
-    private static func captureOne(_ process: ProcessEntry, freezer: Freezer, memory: MemoryCapture,
+    private static func captureOne(_ process: ProcessEntry, preFreeze: PreFreezeState?, freezer: Freezer, memory: MemoryCapture,
                                    kinds: [KindDescriptor], stats: inout CaptureStats) throws -> ProcessImage {
         let stopSignal = process.state == .stopped ? (process.stopSignal ?? "SIGSTOP") : nil
         guard !process.isZombie else {
@@ -157,7 +164,8 @@ public enum Checkpointer {
             throw error
         }
         stats.threads += threads.count
-        let sections = try pending.wait()
+        let held = try pending.wait()
+        let sections = preFreeze?.apply(to: held) ?? held
         stats.kindsNs += pending.elapsedNs ?? (Clock.now() - kindsStart)
         return ProcessImage(pid: process.pid, process: process, stopSignal: stopSignal, sections: sections,
                             threads: threads, memory: areas, files: files)
@@ -256,6 +264,8 @@ enum ThreadCapture {
         var mask: UInt64 = 0
         let maskRc = bpfcp_get_sigmask(tid, &mask)
         guard maskRc == 0 else { throw BpfcpError.system("PTRACE_GETSIGMASK of thread \(tid)", -maskRc) }
-        return ThreadState(tid: tid, registers: registers, sigmask: mask, xsave: Data(xsave[0..<length]))
+        var rseq: UInt64 = 0
+        let rseqArea = bpfcp_get_rseq_area(tid, &rseq) == 0 && rseq != 0 ? rseq : nil
+        return ThreadState(tid: tid, registers: registers, sigmask: mask, xsave: Data(xsave[0..<length]), rseqArea: rseqArea)
     }
 }

@@ -36,16 +36,16 @@ final class MemoryCapture {
         var images: [MemoryAreaImage] = []
         for area in areas {
             try checkInterrupted()
-            let contents = classify(area, pid: pid)
+            let contents = Self.classify(area, pid: pid)
             var runs: [PageRun] = []
             switch contents {
             case .privatePages:
-                let regions = try scan(pagemap, area)
+                let regions = try Self.scan(pagemap, area)
                 for region in regions {
                     runs.append(try copyRun(pid: pid, mem: mem, from: region.start, pages: (region.end - region.start) / pageSize))
                 }
             case .sharedPages:
-                runs = try copyShared(pid: pid, mem: mem, area: area, regions: try scan(pagemap, area))
+                runs = try copyShared(pid: pid, mem: mem, area: area, regions: try Self.scan(pagemap, area))
             case .file, .kernel:
                 break
             }
@@ -54,7 +54,7 @@ final class MemoryCapture {
         return images
     }
 
-    private func classify(_ area: MemoryArea, pid: Int32) -> AreaContents {
+    static func classify(_ area: MemoryArea, pid: Int32) -> AreaContents {
         if ["[vdso]", "[vvar]", "[vvar_vclock]", "[vsyscall]"].contains(area.path) { return .kernel }
         guard area.shared else { return .privatePages }
         let link = "/proc/\(pid)/map_files/\(String(area.start, radix: 16))-\(String(area.end, radix: 16))"
@@ -67,7 +67,7 @@ final class MemoryCapture {
     /// Runs of present or swapped pages in `area`. In private areas only
     /// anonymous pages count: in a file mapping those are the written
     /// (copied-on-write) pages, and the shared zero page never counts.
-    private func scan(_ pagemap: Int32, _ area: MemoryArea) throws -> [bpfcp_page_region] {
+    static func scan(_ pagemap: Int32, _ area: MemoryArea) throws -> [bpfcp_page_region] {
         let fileBit = UInt64(BPFCP_PAGE_IS_FILE)
         let zeroBit = UInt64(BPFCP_PAGE_IS_PFNZERO)
         let required = area.shared ? 0 : (fileBit | zeroBit)
@@ -92,7 +92,7 @@ final class MemoryCapture {
     }
 
     /// Joins runs that touch: PAGEMAP_SCAN splits them where categories differ.
-    private func merge(_ regions: [bpfcp_page_region]) -> [bpfcp_page_region] {
+    private static func merge(_ regions: [bpfcp_page_region]) -> [bpfcp_page_region] {
         var merged: [bpfcp_page_region] = []
         for region in regions {
             if let last = merged.last, last.end == region.start {
@@ -113,7 +113,7 @@ final class MemoryCapture {
             try checkInterrupted()
             let chunk = Int(min(UInt64(sink.chunkSize), total - done))
             let buffer = try sink.reserve(chunk)
-            try readRemote(pid: pid, mem: mem, into: buffer, address: address + done, count: chunk)
+            try Self.readRemote(pid: pid, mem: mem, into: buffer, address: address + done, count: chunk)
             try sink.commit(chunk)
             done += UInt64(chunk)
         }
@@ -152,7 +152,7 @@ final class MemoryCapture {
 
     /// Fills `buffer` from the target: process_vm_readv first, then
     /// /proc/PID/mem, which also reads pages the target cannot read itself (PROT_NONE).
-    private func readRemote(pid: Int32, mem: Int32, into buffer: UnsafeMutableRawPointer, address: UInt64, count: Int) throws {
+    static func readRemote(pid: Int32, mem: Int32, into buffer: UnsafeMutableRawPointer, address: UInt64, count: Int) throws {
         var done = max(0, bpfcp_read_remote(pid, buffer, address, count))
         while done < count {
             let n = pread(mem, buffer + done, count - done, off_t(Int64(bitPattern: address + UInt64(done))))

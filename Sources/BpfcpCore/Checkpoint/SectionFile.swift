@@ -13,7 +13,8 @@ import Foundation
 public enum ImageFormat {
     public static let magic: [UInt8] = Array("BPFCPIMG".utf8)
     /// The format this build writes and the newest it reads.
-    public static let version: UInt32 = 1
+    /// Version 2 added the hashes section; version 1 images are read without page hashes.
+    public static let version: UInt32 = 2
     public static let headerSize = 32
 }
 
@@ -25,6 +26,7 @@ public enum SectionType: UInt32, Sendable, CaseIterable {
     case memory = 4
     case pages = 5
     case queues = 6
+    case hashes = 7
 
     public var label: String {
         switch self {
@@ -34,6 +36,7 @@ public enum SectionType: UInt32, Sendable, CaseIterable {
         case .memory: "memory"
         case .pages: "pages"
         case .queues: "queues"
+        case .hashes: "hashes"
         }
     }
 }
@@ -119,6 +122,8 @@ final class SectionWriter {
     private(set) var length: UInt64 = 0
     private(set) var crc: UInt32 = 0
     private var finished = false
+    /// Set on the pages section, to hash each page as it is appended.
+    var hasher: PageHasher?
 
     init(path: String, type: SectionType) throws {
         self.path = path
@@ -140,6 +145,7 @@ final class SectionWriter {
     func append(_ pointer: UnsafeRawPointer, count: Int) throws {
         guard count > 0 else { return }
         crc = CRC32C.checksum(pointer, count: count, continuing: crc)
+        hasher?.add(pointer, count: count)
         try writeAll(fd, UnsafeRawBufferPointer(start: pointer, count: count), path: path)
         length += UInt64(count)
     }

@@ -2,6 +2,7 @@
 public enum DiffText {
     public static func lines(_ diff: DumpDiff) -> [String] {
         var lines = ["diff \(diff.before) → \(diff.after)"]
+        lines += diff.notCompared
         if diff.isEmpty {
             lines.append("no differences")
             return lines

@@ -14,7 +14,7 @@ public enum Differ {
     }
 
     /// Kinds in registry order, then any kind only one side knows.
-    private static func orderedKinds(_ a: Dump, _ b: Dump) -> [String] {
+    static func orderedKinds(_ a: Dump, _ b: Dump) -> [String] {
         var names = KindRegistry.all.map(\.name).filter { a.section($0) != nil || b.section($0) != nil }
         for section in a.sections + b.sections where !names.contains(section.kind) {
             names.append(section.kind)

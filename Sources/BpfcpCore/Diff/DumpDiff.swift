@@ -34,6 +34,12 @@ public struct KindDiff: Codable, Sendable, Equatable {
     public let notes: [String]
 
     public var isEmpty: Bool { added == 0 && removed == 0 && changed == 0 && notes.isEmpty }
+
+    /// This kind with one more kind-wide line.
+    func adding(note: String) -> KindDiff {
+        KindDiff(kind: kind, title: title, unavailable: unavailable, added: added, removed: removed, changed: changed,
+                 unchanged: unchanged, entries: entries, notes: notes + [note])
+    }
 }
 
 /// All differences between two captures of a process.
@@ -44,9 +50,19 @@ public struct DumpDiff: Codable, Sendable, Equatable {
     public let before: String
     public let after: String
     public let process: [FieldChange]
-    public let kinds: [KindDiff]
+    public internal(set) var kinds: [KindDiff]
+    /// Pages whose contents changed, by area; nil when pages were not compared.
+    public internal(set) var pageChanges: PageComparison? = nil
+    /// Sentences naming each thing that was not compared, with the reason.
+    public internal(set) var notCompared: [String] = []
 
     public var isEmpty: Bool { process.isEmpty && kinds.allSatisfy(\.isEmpty) }
+
+    func with(notCompared lines: [String]) -> DumpDiff {
+        var copy = self
+        copy.notCompared = lines
+        return copy
+    }
 
     /// Number of added, removed and changed entries over all kinds.
     public var changeCount: Int { process.count + kinds.reduce(0) { $0 + $1.added + $1.removed + $1.changed + $1.notes.count } }

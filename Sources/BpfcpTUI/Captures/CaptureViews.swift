@@ -59,6 +59,7 @@ enum CaptureViews {
     /// with changed fields as "name: before → after".
     static func diffLines(_ diff: DumpDiff) -> [ScreenLine] {
         var lines = [ScreenLine("\(diff.changeCount) changes from \(diff.before) to \(diff.after)", .title)]
+        lines += diff.notCompared.map { ScreenLine("  " + $0, .dim) }
         if !diff.process.isEmpty {
             lines.append(ScreenLine("  Process: \(diff.process.count) changed"))
         }

@@ -68,45 +68,38 @@ enum CaptureWork {
         Result { try body() }.mapError(Worker.oneLine)
     }
 
-    /// Loads one side of a diff as a dump.
-    static func dump(_ side: DiffSide, captures: [Capture]) throws -> Dump {
+    /// Loads one side of a diff, with the content hashes of its pages.
+    static func load(_ side: DiffSide, captures: [Capture]) throws -> LoadedCapture {
         switch side {
         case .capture(let id):
-            guard let capture = captures.first(where: { $0.id == id }) else {
-                throw BpfcpError("no_capture", "capture #\(id) is gone: take a new one with c")
-            }
-            return capture.dump
+            return try captured(id, captures: captures, label: side.label)
         case .live(let pid):
-            return try Dumper.dump(pid: pid)
+            return try LoadedCapture.live(pid: pid, label: side.label, pages: true)
         case .image(let path):
-            return try CaptureLoader.load(.image(path))
+            return try CaptureLoader.capture(.image(path), pages: true)
         }
     }
 
-    static func diff(_ a: DiffSide, _ b: DiffSide, captures: [Capture]) throws -> DumpDiff {
-        let before = try dump(a, captures: captures)
-        let after = try dump(b, captures: captures)
-        return compare(before, after, beforeLabel: a.label, afterLabel: b.label)
+    /// Capture `id` of this run; `label` defaults to "capture #ID of PID".
+    private static func captured(_ id: Int, captures: [Capture], label: String? = nil) throws -> LoadedCapture {
+        guard let capture = captures.first(where: { $0.id == id }) else {
+            throw BpfcpError("no_capture", "capture #\(id) is gone: take a new one with c")
+        }
+        return try LoadedCapture(checkpoint: capture.checkpoint, label: label ?? capture.label)
     }
 
-    /// Compares the kinds both sides have, so a live dump is not reported as
-    /// missing the registers and saved memory only checkpoints hold.
-    static func compare(_ before: Dump, _ after: Dump, beforeLabel: String, afterLabel: String) -> DumpDiff {
-        let shared = Set(after.sections.map(\.kind))
-        let kinds = before.sections.map(\.kind).filter { shared.contains($0) }
-        return Differ.diff(before, after, beforeLabel: beforeLabel, afterLabel: afterLabel, kinds: kinds)
+    static func diff(_ a: DiffSide, _ b: DiffSide, captures: [Capture]) throws -> DumpDiff {
+        Differ.diff(try load(a, captures: captures), try load(b, captures: captures))
     }
 
     /// Diff of a capture against the previous capture of its process, or against the live process.
     private static func diffBeforeWrite(_ id: Int, captures: [Capture]) throws -> DumpDiff {
-        guard let capture = captures.first(where: { $0.id == id }) else {
-            throw BpfcpError("no_capture", "capture #\(id) is gone: take a new one with c")
+        let capture = try captured(id, captures: captures)
+        guard let pid = captures.first(where: { $0.id == id })?.pid else { return Differ.diff(capture, capture) }
+        if let previous = captures.last(where: { $0.pid == pid && $0.id < id }) {
+            return Differ.diff(try captured(previous.id, captures: captures), capture)
         }
-        if let previous = captures.last(where: { $0.pid == capture.pid && $0.id < id }) {
-            return compare(previous.dump, capture.dump, beforeLabel: previous.label, afterLabel: capture.label)
-        }
-        let live = try Dumper.dump(pid: capture.pid)
-        return compare(live, capture.dump, beforeLabel: "live:\(capture.pid)", afterLabel: capture.label)
+        return Differ.diff(try LoadedCapture.live(pid: pid, label: "live:\(pid)", pages: true), capture)
     }
 
     private static func write(_ id: Int, path: String, captures: [Capture]) throws -> CheckpointInfo {
@@ -118,14 +111,12 @@ enum CaptureWork {
     }
 
     private static func previewRestore(_ path: String) throws -> RestorePreview {
-        let checkpoint = try CheckpointImage.open(path)
-        let pid = checkpoint.info.rootPid
-        guard let root = checkpoint.process(pid) else {
-            throw BpfcpError("image_invalid", "image \(Escape.text(path)) does not hold its root process \(pid)")
+        let image = try CaptureLoader.capture(.image(path), pages: true)
+        let pid = image.dump.pid
+        guard let live = try? LoadedCapture.live(pid: pid, label: "live:\(pid)", pages: true) else {
+            return RestorePreview(imagePid: pid, diff: nil)
         }
-        let image = CheckpointView.dump(root, info: checkpoint.info)
-        guard let live = try? Dumper.dump(pid: pid) else { return RestorePreview(imagePid: pid, diff: nil) }
-        return RestorePreview(imagePid: pid, diff: compare(image, live, beforeLabel: Escape.text(path), afterLabel: "live:\(pid)"))
+        return RestorePreview(imagePid: pid, diff: Differ.diff(image, live))
     }
 
     /// Restores with the image's pid, or a new one when that pid runs.

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "bpfcp_pagehash.h"
 
 /* CRC32C (Castagnoli), continuing from crc (start with 0). Uses the SSE4.2
  * instruction when the CPU has it, a table otherwise. */

@@ -19,6 +19,29 @@ final class CLIDiffTests: XCTestCase {
         XCTAssertTrue(result.outLines.contains("Threads: 4 added, 1 removed, 0 changed"), result.out)
     }
 
+    func testImageOfIdleProcessMatchesLive() throws {
+        try requireBPF()
+        // Started through bash, which closes the fds it inherits from the test
+        // runner; the runner and each bpfcp process share those, so their owners change.
+        let binary = try Fixture.compile("checkpoint_target")
+        let closeInherited = "for f in /proc/$$/fd/*; do n=${f##*/}; [ \"$n\" -gt 2 ] && eval \"exec $n>&-\"; done 2>/dev/null; exec \"$0\" 2 2"
+        let fixture = try Fixture(executable: "/bin/bash", arguments: ["-c", closeInherited, binary])
+        XCTAssertTrue(CheckpointSupport.waitUntil(10) { CheckpointSupport.allInPause(fixture.pid) }, "the fixture never reached pause()")
+        let scratch = try CheckpointSupport.scratchDirectory("idle-diff")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let image = scratch + "/image"
+        let dump = try CLI.run(["dump", "\(fixture.pid)", "-D", image])
+        XCTAssertEqual(dump.status, 0, dump.err)
+
+        let result = try CLI.run(["diff", image, "live:\(fixture.pid)"])
+        XCTAssertEqual(result.status, 0, result.out + result.err)
+        XCTAssertEqual(result.outLines, [
+            "diff \(image) → live:\(fixture.pid)",
+            "registers, saved memory and saved files are not compared: live:\(fixture.pid) is a running process, which has none",
+            "no differences",
+        ])
+    }
+
     func testUnreadableCaptureExitsTwo() throws {
         try requireBPF()
         let missing = FileManager.default.temporaryDirectory.appendingPathComponent("bpfcp-no-image-\(getpid())").path

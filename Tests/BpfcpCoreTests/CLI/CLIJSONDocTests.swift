@@ -127,6 +127,21 @@ final class CLIJSONDocTests: XCTestCase {
         XCTAssertTrue([0, 1].contains(result.status), result.err)
         XCTAssertEqual(Set(try result.json().keys), try doc.topLevelKeys("diff"))
     }
+
+    func testDiffPageChangesMatchDoc() throws {
+        try requireBPF()
+        let doc = try JSONDoc.load()
+        let tables = try doc.tables("diff")
+        XCTAssertEqual(tables.count, 2, "docs/JSON.md diff section has the diff table and the page_changes table")
+        let fixture = try Fixture(c: "cli_target")
+        let live = "live:\(fixture.pid)"
+        let result = try CLI.run(["--json", "diff", live, live, "--only", "memory"])
+        XCTAssertTrue([0, 1].contains(result.status), result.err)
+
+        let diff = try XCTUnwrap(try result.json()["diff"] as? [String: Any])
+        tables[0].splittingCombinedKeys().assertMatches(diff, "diff")
+        tables[1].assertMatches(try XCTUnwrap(diff["page_changes"] as? [String: Any]), "diff.page_changes")
+    }
 }
 
 /// The key tables of docs/JSON.md.
@@ -190,6 +205,15 @@ struct JSONDoc {
 /// Documented keys of one object, each marked optional or not.
 struct KeyTable {
     let optional: [String: Bool]
+
+    /// Splits each row that names several keys ("`before`, `after`") into one row per key.
+    func splittingCombinedKeys() -> KeyTable {
+        var rows: [String: Bool] = [:]
+        for (key, isOptional) in optional {
+            for part in key.components(separatedBy: "`, `") { rows[part] = isOptional }
+        }
+        return KeyTable(optional: rows)
+    }
 
     func removing(_ key: String) -> KeyTable {
         KeyTable(optional: optional.filter { $0.key != key })
