@@ -7,7 +7,7 @@ let checkpointOptions = [
                help: "checkpoint: hold every thread, save kernel state, registers and memory to the new image directory DIR"),
     OptionSpec("--tree", help: "with -D, checkpoint the process and all its descendants"),
     OptionSpec("--leave-running", help: "with -D, let the target run on afterwards (the default)"),
-    OptionSpec("--kill", help: "with -D, kill the target once the image is written"),
+    OptionSpec("--kill", help: "with -D, kill the target once the image is written, unless restore would reject the image"),
 ]
 
 /// Rejects checkpoint options that need -D, or that contradict each other.

@@ -80,13 +80,39 @@ final class CheckpointCLITests: XCTestCase {
 
     func testDumpKillEndsTarget() throws {
         try requireBPF()
-        let fixture = try Fixture(c: "checkpoint_target", arguments: ["1", "1"])
+        // restore_basic is restorable: one thread, private memory, plain files, stdio on /dev/null.
+        let dir = try RestoredProcess.makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let fixture = try Fixture(c: "restore_basic", arguments: [dir, "1", "1"])
+        XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
+
         let result = try runBpfcp(["dump", "\(fixture.pid)", "-D", scratch + "/image", "--kill"])
         XCTAssertEqual(result.status, 0, result.error)
         fixture.process.waitUntilExit()
         XCTAssertEqual(fixture.process.terminationReason, .uncaughtSignal)
         XCTAssertEqual(fixture.process.terminationStatus, SIGKILL)
         XCTAssertNoThrow(try CheckpointImage.open(scratch + "/image"))
+    }
+
+    func testDumpKillKeepsUnrestorableTarget() throws {
+        try requireBPF()
+        // An established TCP connection over 127.0.0.1, which restore rejects.
+        let fixture = try Fixture(c: "restore_refused", arguments: ["tcp"])
+        let image = scratch + "/image"
+        // CLI.run reaps bpfcp itself: Foundation's Process would not notice it
+        // exit while the fixture, started earlier, keeps running.
+        let result = try CLI.run(["dump", "\(fixture.pid)", "-D", image, "--kill"])
+
+        XCTAssertEqual(result.status, 1, result.out + result.err)
+        XCTAssertEqual(result.errLines.count, 1, result.err)
+        let line = try XCTUnwrap(result.errLines.first)
+        XCTAssertTrue(line.hasPrefix("bpfcp: process \(fixture.pid) was not killed because its image could not be restored (cannot restore process \(fixture.pid): fd "), line)
+        XCTAssertTrue(line.hasSuffix("the image \(image) is kept and the process runs on; release that resource in the process and dump again, or leave out --kill"), line)
+        XCTAssertFalse(line.contains("nothing was created"), line)
+
+        XCTAssertTrue(fixture.process.isRunning)
+        CheckpointSupport.assertReleased(fixture.pid)
+        XCTAssertNoThrow(try CheckpointImage.open(image))
     }
 
     private func runBpfcp(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {

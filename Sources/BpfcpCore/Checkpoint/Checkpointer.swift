@@ -68,7 +68,9 @@ public enum Checkpointer {
     }
 
     /// Captures `pid` and writes the image to `dir`. With `kill`, the
-    /// targets are killed once the image is safely on disk.
+    /// targets are killed once the image is safely on disk and passes the
+    /// checks restore makes; when it does not, they keep running, the image
+    /// stays, and the error names the resource restore would reject.
     @discardableResult
     public static func dump(pid: Int32, to dir: String, options: CaptureOptions, kill: Bool) throws -> Checkpoint {
         let start = Clock.now()
@@ -76,11 +78,24 @@ public enum Checkpointer {
         try Freezer.checkInterrupted()
         checkpoint.info = try CheckpointImage.write(checkpoint, to: dir, totalSince: start)
         if kill {
+            try checkRestorable(dir, pid: pid)
             for image in checkpoint.processes.reversed() {
                 Glibc.kill(image.pid, SIGKILL)
             }
         }
         return checkpoint
+    }
+
+    /// Opens the image just written and runs restore's checks on it, so that
+    /// `kill` never ends a process that its image cannot bring back.
+    private static func checkRestorable(_ dir: String, pid: Int32) throws {
+        do {
+            try Restore.check(try CheckpointImage.open(dir), imageDirectory: dir)
+        } catch let error as BpfcpError {
+            let suffix = "; nothing was created"
+            let reason = error.message.hasSuffix(suffix) ? String(error.message.dropLast(suffix.count)) : error.message
+            throw BpfcpError("not_killed", "process \(pid) was not killed because its image could not be restored (\(reason)): the image \(Escape.text(dir)) is kept and the process runs on; release that resource in the process and dump again, or leave out --kill")
+        }
     }
 
     // MARK: - stages

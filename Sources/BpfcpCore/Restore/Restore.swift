@@ -26,6 +26,20 @@ public struct RestoreReport: Codable, Sendable {
 
 /// Restores a process from a checkpoint image.
 public enum Restore {
+    /// Runs the checks that `run` makes on an image before it creates any
+    /// process, and creates nothing. Throws the rejection `run` would throw,
+    /// which names the resource.
+    public static func check(_ checkpoint: Checkpoint, imageDirectory dir: String) throws {
+        guard let image = checkpoint.process(checkpoint.info.rootPid) else {
+            throw BpfcpError("image_invalid", "image \(Escape.text(dir)) does not hold its root process \(checkpoint.info.rootPid)")
+        }
+        if checkpoint.processes.count > 1 {
+            _ = try FamilyPlanning.build(checkpoint)
+        } else {
+            _ = try ImagePlan.build(image, checkpoint: checkpoint)
+        }
+    }
+
     /// Opens the image at `dir` (checksums and format version are checked
     /// there), plans the restore, rejecting what it cannot rebuild, and runs it.
     public static func run(imageDirectory dir: String, options: RestoreOptions, verify: Bool = true) throws -> RestoreReport {
