@@ -115,6 +115,42 @@ final class CheckpointCLITests: XCTestCase {
         XCTAssertNoThrow(try CheckpointImage.open(image))
     }
 
+    func testKilledDumpPartialRemovedByNextDump() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "checkpoint_target", arguments: ["512", "1"])
+        let bpfcp = Process()
+        bpfcp.executableURL = URL(fileURLWithPath: try CheckpointSupport.bpfcpBinary())
+        bpfcp.arguments = ["dump", "\(fixture.pid)", "-D", scratch + "/image"]
+        bpfcp.standardOutput = FileHandle.nullDevice
+        bpfcp.standardError = FileHandle.nullDevice
+        try bpfcp.run()
+
+        // The staging directory exists from its creation to the final rename,
+        // which includes a checksum pass over 512 MiB of pages.
+        var partial: String?
+        let seen = CheckpointSupport.waitUntil(60) {
+            partial = (try? FileManager.default.contentsOfDirectory(atPath: scratch))?.first { $0.hasPrefix(".image.partial-") }
+            return partial != nil
+        }
+        kill(bpfcp.processIdentifier, SIGKILL)
+        bpfcp.waitUntilExit()
+        XCTAssertTrue(seen, "the dump never created its staging directory")
+        let name = try XCTUnwrap(partial)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: scratch + "/" + name), "the killed dump left its staging directory")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch + "/image"))
+
+        let show = try CLI.run(["show", scratch + "/" + name])
+        XCTAssertEqual(show.status, 1)
+        XCTAssertEqual(show.errLines, ["bpfcp: \(scratch)/\(name) is not a bpfcp image: it is an unfinished image: bpfcp process \(bpfcp.processIdentifier) stopped before finishing it, and the next dump into the same directory removes it"])
+
+        // The staging directory of a writer that still runs, this test process, stays.
+        let running = ".other.partial-\(getpid())-\(PartialDirectory.startTime(getpid()) ?? 0)-1"
+        XCTAssertEqual(mkdir(scratch + "/" + running, 0o700), 0)
+        let next = try CLI.run(["dump", "\(fixture.pid)", "-D", scratch + "/second"])
+        XCTAssertEqual(next.status, 0, next.err)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch).sorted(), [running, "second"].sorted())
+    }
+
     private func runBpfcp(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try CheckpointSupport.bpfcpBinary())

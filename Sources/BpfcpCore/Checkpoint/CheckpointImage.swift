@@ -45,6 +45,12 @@ public enum CheckpointImage {
             throw ImageError.notImage(dir, "directory not found")
         }
         guard isDir.boolValue else { throw ImageError.notImage(dir, "it is a file, not an image directory") }
+        if let writer = PartialDirectory.writer(of: ((dir as NSString).standardizingPath as NSString).lastPathComponent) {
+            let state = PartialDirectory.writerRuns(pid: writer.pid, start: writer.start)
+                ? "bpfcp process \(writer.pid) is still writing it"
+                : "bpfcp process \(writer.pid) stopped before finishing it, and the next dump into the same directory removes it"
+            throw ImageError.notImage(dir, "it is an unfinished image: \(state)")
+        }
         guard FileManager.default.fileExists(atPath: dir + "/" + manifestFile) else {
             throw ImageError.notImage(dir, "\(manifestFile) not found")
         }
@@ -85,7 +91,8 @@ public enum CheckpointImage {
     private static func makeStaging(beside target: String) throws -> String {
         let parent = (target as NSString).deletingLastPathComponent
         let base = (target as NSString).lastPathComponent
-        let staging = (parent.isEmpty ? "." : parent) + "/.\(base).partial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        PartialDirectory.removeStale(in: parent.isEmpty ? "." : parent)
+        let staging = (parent.isEmpty ? "." : parent) + "/.\(base).partial" + PartialDirectory.writerSuffix()
         guard mkdir(staging, 0o700) == 0 else { throw BpfcpError.system("creating \(staging)", errno) }
         return staging
     }

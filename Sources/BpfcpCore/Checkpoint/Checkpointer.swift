@@ -43,7 +43,7 @@ public enum Checkpointer {
         let root = try Dumper.validTarget(pid: pid, source: .bpf)
         try validate(root)
 
-        let scratch = options.scratchDirectory + "/.bpfcp-pages-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let scratch = options.scratchDirectory + "/.bpfcp-pages" + PartialDirectory.writerSuffix()
         guard mkdir(scratch, 0o700) == 0 else { throw BpfcpError.system("creating \(scratch)", errno) }
         let store = PageStore(path: scratch + "/" + CheckpointImage.pagesFile, temporaryDirectory: scratch)
         let writer = try SectionWriter(path: store.path, type: .pages)
