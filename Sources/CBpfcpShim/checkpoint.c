@@ -19,8 +19,48 @@
 
 /* ---- CRC32C ---- */
 
+#define CRC32C_POLY 0x82F63B78u
+/* Bytes per lane of the three-lane hardware loop. One crc32 instruction has
+ * a latency of three cycles, but the CPU can start one per cycle, so three
+ * independent lanes keep it busy. On 64 MiB read from memory this measured
+ * about 1.5 times faster than one lane on the benchmark VM. */
+#define CRC_LANE 8192
+
 static uint32_t crc_table[256];
 static int crc_hw = -1;
+/* x^(8 * CRC_LANE) modulo the polynomial, which shifts a lane's CRC past the next lane. */
+static uint32_t crc_lane_shift;
+
+/* Multiplies two polynomials modulo the CRC32C polynomial, in the
+ * bit-reflected form the CRC uses: bit 31 is x^0 and bit 0 is x^31. */
+static uint32_t crc_multiply(uint32_t a, uint32_t b)
+{
+	uint32_t product = 0;
+
+	for (int i = 0; i < 32; i++) {
+		if (a & 0x80000000u)
+			product ^= b;
+		a <<= 1;
+		b = (b & 1) ? (b >> 1) ^ CRC32C_POLY : b >> 1;
+	}
+	return product;
+}
+
+/* Returns x^(8 * bytes) modulo the polynomial, by squaring x. */
+static uint32_t crc_shift_for(uint64_t bytes)
+{
+	uint32_t result = 0x80000000u;
+	uint32_t square = 0x40000000u;
+	uint64_t bits = bytes * 8;
+
+	while (bits) {
+		if (bits & 1)
+			result = crc_multiply(square, result);
+		square = crc_multiply(square, square);
+		bits >>= 1;
+	}
+	return result;
+}
 
 static void crc_init(void)
 {
@@ -29,17 +69,16 @@ static void crc_init(void)
 	for (uint32_t i = 0; i < 256; i++) {
 		uint32_t v = i;
 		for (int k = 0; k < 8; k++)
-			v = (v & 1) ? (v >> 1) ^ 0x82F63B78u : v >> 1;
+			v = (v & 1) ? (v >> 1) ^ CRC32C_POLY : v >> 1;
 		crc_table[i] = v;
 	}
+	crc_lane_shift = crc_shift_for(CRC_LANE);
 	crc_hw = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_SSE4_2);
 }
 
 __attribute__((target("sse4.2")))
-static uint32_t crc_hardware(uint32_t crc, const unsigned char *p, size_t len)
+static uint64_t crc_hardware_lane(uint64_t c, const unsigned char *p, size_t len)
 {
-	uint64_t c = crc;
-
 	while (len >= 8) {
 		uint64_t word;
 		memcpy(&word, p, 8);
@@ -49,7 +88,36 @@ static uint32_t crc_hardware(uint32_t crc, const unsigned char *p, size_t len)
 	}
 	while (len--)
 		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
-	return (uint32_t)c;
+	return c;
+}
+
+/* Runs blocks of three lanes in parallel, each lane from a zero register,
+ * then folds them in order: the register after A then B equals A's
+ * register times x^(8 * len(B)), plus B's register started from zero. */
+__attribute__((target("sse4.2")))
+static uint32_t crc_hardware(uint32_t crc, const unsigned char *p, size_t len)
+{
+	uint64_t c0 = crc;
+
+	while (len >= 3 * CRC_LANE) {
+		uint64_t c1 = 0, c2 = 0;
+		const unsigned char *end = p + CRC_LANE;
+
+		for (; p < end; p += 8) {
+			uint64_t w0, w1, w2;
+			memcpy(&w0, p, 8);
+			memcpy(&w1, p + CRC_LANE, 8);
+			memcpy(&w2, p + 2 * CRC_LANE, 8);
+			c0 = __builtin_ia32_crc32di(c0, w0);
+			c1 = __builtin_ia32_crc32di(c1, w1);
+			c2 = __builtin_ia32_crc32di(c2, w2);
+		}
+		c0 = crc_multiply((uint32_t)c0, crc_lane_shift) ^ (uint32_t)c1;
+		c0 = crc_multiply((uint32_t)c0, crc_lane_shift) ^ (uint32_t)c2;
+		p += 2 * CRC_LANE;
+		len -= 3 * CRC_LANE;
+	}
+	return (uint32_t)crc_hardware_lane(c0, p, len);
 }
 
 uint32_t bpfcp_crc32c(uint32_t crc, const void *data, size_t len)

@@ -9,7 +9,7 @@
 #include "bpfcp_pagehash.h"
 
 /* CRC32C (Castagnoli), continuing from crc (start with 0). Uses the SSE4.2
- * instruction when the CPU has it, a table otherwise. */
+ * instruction in three parallel lanes when the CPU has it, a table otherwise. */
 uint32_t bpfcp_crc32c(uint32_t crc, const void *data, size_t len);
 
 /* General-purpose registers of a ptrace-stopped thread, in the order of
