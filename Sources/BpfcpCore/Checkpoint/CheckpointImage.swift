@@ -18,18 +18,25 @@ public enum CheckpointImage {
         _ = try write(checkpoint, to: dir, totalSince: nil)
     }
 
-    /// Writes like `write(_:to:)`; with `totalSince`, the total time stored in
-    /// the manifest runs from that instant to just before the manifest is
-    /// written. Returns the image-wide facts as written.
+    /// Writes like `write(_:to:)`. With `totalSince`, the returned total time
+    /// runs from that instant to the image renamed into place and synced, and
+    /// the one stored in the manifest to just before the manifest is written.
+    /// The returned sync time is all the time spent waiting in fsync.
+    /// Returns the image-wide facts as written.
     static func write(_ checkpoint: Checkpoint, to dir: String, totalSince start: UInt64?) throws -> CheckpointInfo {
         let target = (dir as NSString).standardizingPath
         try checkFree(target)
         let staging = try makeStaging(beside: target)
         do {
-            let info = try writeFiles(checkpoint, into: staging, totalSince: start)
-            try syncDirectory(staging)
+            var info = try writeFiles(checkpoint, into: staging, totalSince: start)
+            let syncStart = Clock.now()
+            try syncFile(staging)
             guard rename(staging, target) == 0 else { throw BpfcpError.system("renaming \(staging) to \(target)", errno) }
-            try syncDirectory((target as NSString).deletingLastPathComponent)
+            try syncFile((target as NSString).deletingLastPathComponent)
+            if let start {
+                info.stats.syncNs = (info.stats.syncNs ?? 0) + Clock.now() - syncStart
+                info.stats.totalNs = Clock.now() - start
+            }
             return info
         } catch {
             try? FileManager.default.removeItem(atPath: staging)
@@ -97,9 +104,15 @@ public enum CheckpointImage {
         return staging
     }
 
+    /// Writes every section file into `staging` and syncs them all: the
+    /// pages, the process sections, then the manifest, whose stats include
+    /// the time spent waiting for the others.
     private static func writeFiles(_ checkpoint: Checkpoint, into staging: String, totalSince start: UInt64?) throws -> CheckpointInfo {
         let pageSize = checkpoint.info.pageSize
         let pagesHeader = try placePages(checkpoint.pages, at: staging + "/" + pagesFile)
+        // The pages are nearly all the bytes, so they sync on another thread while the JSON sections are encoded here.
+        let pagesSync = BackgroundSync(path: staging + "/" + pagesFile)
+        defer { _ = try? pagesSync.wait() }
         var sections = [ManifestSection(name: "pages", file: pagesFile, type: SectionType.pages.label,
                                         payloadLength: pagesHeader.payloadLength, crc32c: CRC32C.hex(pagesHeader.payloadCrc))]
         sections.append(try writeHashes(checkpoint, pagesLength: pagesHeader.payloadLength, into: staging))
@@ -122,20 +135,38 @@ public enum CheckpointImage {
             }
         }
 
+        // Only the wait counts as sync time, not the part of the pages sync
+        // that overlapped the encoding. An image written again keeps the
+        // timings of its capture.
         var info = checkpoint.info
-        if let start { info.stats.totalNs = Clock.now() - start }
+        let syncStart = Clock.now()
+        try pagesSync.wait()
+        for section in sections.dropFirst() {
+            try syncFile(staging + "/" + section.file)
+        }
+        if let start {
+            info.stats.syncNs = Clock.now() - syncStart
+            info.stats.totalNs = Clock.now() - start
+        }
         let manifest = Manifest(formatVersion: ImageFormat.version, info: info,
                                 processes: checkpoint.processes.map { ManifestProcess(pid: $0.pid) }, sections: sections)
-        _ = try SectionWriter.write(try encode(manifest), type: .manifest, to: staging + "/" + manifestFile)
+        let manifestPath = staging + "/" + manifestFile
+        _ = try SectionWriter.write(try encode(manifest), type: .manifest, to: manifestPath)
+        let manifestSyncStart = Clock.now()
+        try syncFile(manifestPath)
+        if start != nil { info.stats.syncNs = (info.stats.syncNs ?? 0) + Clock.now() - manifestSyncStart }
         return info
     }
 
     /// Hard-links the page store into the image when both sit on one file
-    /// system, and copies it otherwise. Returns the verified header.
+    /// system, and copies it otherwise. Returns the header. A linked store
+    /// is one this process wrote, or opened and verified, so only its header
+    /// and length are checked. A copy is verified in full.
     private static func placePages(_ store: PageStore, at path: String) throws -> SectionHeader {
-        if link(store.path, path) != 0 {
-            try copyFile(from: store.path, to: path)
+        if link(store.path, path) == 0 {
+            return try SectionReader.header(path: path, section: "pages", expected: .pages)
         }
+        try copyFile(from: store.path, to: path)
         return try SectionReader.verify(path: path, section: "pages", expected: .pages)
     }
 
@@ -153,6 +184,7 @@ public enum CheckpointImage {
                                payloadLength: header.payloadLength, crc32c: CRC32C.hex(header.payloadCrc))
     }
 
+    /// Copies `source` to the new file `path`, not yet synced.
     private static func copyFile(from source: String, to path: String) throws {
         let input = Glibc.open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw BpfcpError.system("opening \(source)", errno) }
@@ -169,14 +201,6 @@ public enum CheckpointImage {
             if n == 0 { break }
             try buffer.withUnsafeBytes { try writeAll(output, UnsafeRawBufferPointer(rebasing: $0[0..<n]), path: path) }
         }
-        guard fsync(output) == 0 else { throw BpfcpError.system("syncing \(path)", errno) }
-    }
-
-    static func syncDirectory(_ path: String) throws {
-        let fd = Glibc.open(path.isEmpty ? "." : path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw BpfcpError.system("opening directory \(path)", errno) }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw BpfcpError.system("syncing directory \(path)", errno) }
     }
 
     private static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {

@@ -34,8 +34,13 @@ public struct CheckpointInfo: Codable, Sendable, Equatable {
 public struct CaptureStats: Codable, Sendable, Equatable {
     /// From the first thread held to the last one released, in nanoseconds.
     public var frozenNs: UInt64
-    /// From the start of the capture to the image written, in nanoseconds.
+    /// From the start of the capture (BPF objects already loaded) to the
+    /// image written and synced, in nanoseconds.
     public var totalNs: UInt64
+    /// Part of `totalNs` spent waiting for fsync of the image files and
+    /// directories. The pages sync partly overlaps encoding the other
+    /// sections, and only the wait counts. Nil in images written before it was recorded.
+    public var syncNs: UInt64?
     /// Time spent reading memory while held plus writing it out after release.
     public var memoryNs: UInt64
     /// Time spent in the resource-kind collectors.

@@ -150,7 +150,8 @@ final class SectionWriter {
         length += UInt64(count)
     }
 
-    /// Writes the header and fsyncs the file. Returns the header written.
+    /// Writes the header. Nothing is durable until `syncFile(_:)` runs on
+    /// the path. Returns the header written.
     @discardableResult
     func finish() throws -> SectionHeader {
         let header = SectionHeader(version: ImageFormat.version, type: type.rawValue, payloadLength: length, payloadCrc: crc)
@@ -158,12 +159,11 @@ final class SectionWriter {
         let bytes = header.encoded()
         let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
         guard written == bytes.count else { throw BpfcpError.system("writing the header of \(path)", errno) }
-        guard fsync(fd) == 0 else { throw BpfcpError.system("syncing \(path)", errno) }
         finished = true
         return header
     }
 
-    /// Writes a whole section holding `payload` in one go.
+    /// Writes a whole section holding `payload` in one go, not yet synced.
     static func write(_ payload: [UInt8], type: SectionType, to path: String) throws -> SectionHeader {
         let writer = try SectionWriter(path: path, type: type)
         try writer.append(payload)
@@ -171,28 +171,74 @@ final class SectionWriter {
     }
 }
 
+/// Flushes the file at `path` to disk with fsync. For a directory, this makes its entries durable.
+func syncFile(_ path: String) throws {
+    let fd = open(path.isEmpty ? "." : path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw BpfcpError.system("opening \(path) to sync it", errno) }
+    defer { close(fd) }
+    guard fsync(fd) == 0 else { throw BpfcpError.system("syncing \(path)", errno) }
+}
+
+/// An fsync of one file running on its own thread, so the caller can
+/// prepare other files meanwhile.
+final class BackgroundSync: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    // Written by the thread before it signals `done`, read only after waiting on it.
+    private var result: Result<Void, Error> = .success(())
+    private var joined = false
+
+    init(path: String) {
+        Thread.detachNewThread { [self] in
+            result = Result { try syncFile(path) }
+            done.signal()
+        }
+    }
+
+    /// Waits for the fsync and rethrows its error. Later calls return at once.
+    func wait() throws {
+        if !joined {
+            done.wait()
+            joined = true
+        }
+        try result.get()
+    }
+}
+
 /// Reads and verifies section files. Never trusts a length before comparing it with the file size.
 enum SectionReader {
     /// Reads the header of `path` and checks type, length and payload checksum.
+    /// The payload is mapped rather than copied, since it can be gigabytes of pages.
+    /// NOTE: a file truncated by someone else while it is checked raises SIGBUS.
     static func verify(path: String, section name: String, expected: SectionType) throws -> SectionHeader {
         let fd = try openSection(path, section: name)
         defer { close(fd) }
         let header = try readHeader(fd, path: path, section: name, expected: expected)
-        var crc: UInt32 = 0
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var offset = UInt64(ImageFormat.headerSize)
-        let end = offset + header.payloadLength
-        while offset < end {
-            let want = Int(min(UInt64(buffer.count), end - offset))
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, want, off_t(offset)) }
-            guard n > 0 else { throw ImageError.section(name, "could not be read: \(String(cString: strerror(errno)))") }
-            crc = buffer.withUnsafeBytes { CRC32C.checksum($0.baseAddress!, count: n, continuing: crc) }
-            offset += UInt64(n)
+        let fileLength = ImageFormat.headerSize + Int(header.payloadLength)
+        guard header.payloadLength > 0 else { return try checkPayload(header, crc: 0, section: name) }
+
+        guard let mapped = mmap(nil, fileLength, PROT_READ, MAP_SHARED, fd, 0), mapped != MAP_FAILED else {
+            throw ImageError.section(name, "could not be read: \(String(cString: strerror(errno)))")
         }
+        defer { munmap(mapped, fileLength) }
+        _ = madvise(mapped, fileLength, MADV_SEQUENTIAL)
+        let crc = CRC32C.checksum(mapped + ImageFormat.headerSize, count: Int(header.payloadLength), continuing: 0)
+        return try checkPayload(header, crc: crc, section: name)
+    }
+
+    private static func checkPayload(_ header: SectionHeader, crc: UInt32, section name: String) throws -> SectionHeader {
         guard crc == header.payloadCrc else {
             throw ImageError.section(name, "is corrupt: payload checksum \(CRC32C.hex(crc)) does not match the stored \(CRC32C.hex(header.payloadCrc))")
         }
         return header
+    }
+
+    /// Reads the header of `path` and checks its type and that the file
+    /// length matches it, without reading the payload. For a section this
+    /// process wrote itself, whose payload checksum it computed while writing.
+    static func header(path: String, section name: String, expected: SectionType) throws -> SectionHeader {
+        let fd = try openSection(path, section: name)
+        defer { close(fd) }
+        return try readHeader(fd, path: path, section: name, expected: expected)
     }
 
     /// Reads a whole section into memory, for the small JSON sections.
