@@ -32,7 +32,8 @@ public struct CaptureOptions: Sendable {
 /// 3. Collect while held: kernel state of every kind, registers, memory
 ///    (into the in-memory staging area of `PageSink` while it has room).
 /// 4. Release, always, also on errors and signals (`Freezer`).
-/// 5. Write the staged pages and sync the page store.
+/// 5. Write the staged pages while other threads turn the kind items into
+///    sections. `CheckpointImage` syncs the page store with the image.
 public enum Checkpointer {
     /// Captures `pid` (and its descendants with `options.tree`). The kernel
     /// state is kept in memory; the pages go to a temporary store that lives
@@ -53,14 +54,20 @@ public enum Checkpointer {
         let freezer = Freezer()
         defer { freezer.release() }
         var stats = CaptureStats()
-        let processes = try captureHeld(root: root, options: options, freezer: freezer, sink: sink, stats: &stats)
+        let captured = try captureHeld(root: root, options: options, freezer: freezer, sink: sink, stats: &stats)
         freezer.release()
         stats.frozenNs = Clock.now() - freezer.frozenAt
 
+        // The kind sections are built on their threads while the pages are written here.
+        captured.forEach { $0.kinds?.build() }
         let flushStart = Clock.now()
         try sink.flush()
         try writer.finish()
         stats.memoryNs += Clock.now() - flushStart
+        var processes: [ProcessImage] = []
+        for process in captured {
+            processes.append(try process.finished(stats: &stats))
+        }
         stats.totalNs = Clock.now() - start
         let info = CheckpointInfo(rootPid: pid, tree: options.tree, takenAt: Date().timeIntervalSince1970,
                                   toolVersion: bpfcpVersion, kernelRelease: kernelRelease(), pageSize: pageSize(), stats: stats)
@@ -103,24 +110,28 @@ public enum Checkpointer {
     // MARK: - stages
 
     private static func captureHeld(root: ProcessEntry, options: CaptureOptions, freezer: Freezer,
-                                    sink: PageSink, stats: inout CaptureStats) throws -> [ProcessImage] {
+                                    sink: PageSink, stats: inout CaptureStats) throws -> [HeldProcess] {
         var preFreeze: [Int32: PreFreezeState] = [:]
         let family = try freezeFamily(root: root, tree: options.tree, freezer: freezer, preFreeze: &preFreeze)
 
         let memory = MemoryCapture(sink: sink, pageSize: pageSize())
         memory.checkInterrupted = { try freezer.checkInterrupted() }
         let queues = QueueCapture()
-        var images: [ProcessImage] = []
-        for process in family {
-            try freezer.checkInterrupted()
-            var image = try captureOne(process, preFreeze: preFreeze[process.pid], freezer: freezer, memory: memory,
-                                       kinds: options.kinds, stats: &stats)
-            if !process.isZombie { image.queues = try queues.capture(pid: process.pid) }
-            images.append(image)
+        var captured: [HeldProcess] = []
+        do {
+            for process in family {
+                try freezer.checkInterrupted()
+                captured.append(try captureOne(process, preFreeze: preFreeze[process.pid], freezer: freezer, memory: memory,
+                                               kinds: options.kinds, stats: &stats))
+                if !process.isZombie { captured[captured.count - 1].image.queues = try queues.capture(pid: process.pid) }
+            }
+        } catch {
+            captured.forEach { $0.kinds?.abandon() }
+            throw error
         }
         stats.pagesWritten = memory.pagesWritten
         stats.pagesShared = memory.pagesShared
-        return images
+        return captured
     }
 
     /// Freezes the root, then with `tree` its descendants, scanning until
@@ -157,15 +168,15 @@ public enum Checkpointer {
     }
 
     private static func captureOne(_ process: ProcessEntry, preFreeze: PreFreezeState?, freezer: Freezer, memory: MemoryCapture,
-                                   kinds: [KindDescriptor], stats: inout CaptureStats) throws -> ProcessImage {
+                                   kinds: [KindDescriptor], stats: inout CaptureStats) throws -> HeldProcess {
         let stopSignal = process.state == .stopped ? (process.stopSignal ?? "SIGSTOP") : nil
         guard !process.isZombie else {
-            return ProcessImage(pid: process.pid, process: process, stopSignal: nil, sections: [], threads: [], memory: [])
+            let image = ProcessImage(pid: process.pid, process: process, stopSignal: nil, sections: [], threads: [], memory: [])
+            return HeldProcess(image: image, kinds: nil, preFreeze: nil)
         }
 
         // The collectors need no ptrace, so they run on another thread while
         // this one, the tracer, reads registers and memory.
-        let kindsStart = Clock.now()
         let pending = KindCollection(process, kinds: kinds)
         let threads: [ThreadState]
         let areas: [MemoryAreaImage]
@@ -176,29 +187,44 @@ public enum Checkpointer {
             areas = try memory.capture(pid: process.pid)
             files = try memory.captureFiles(pid: process.pid)
             stats.memoryNs += Clock.now() - memoryStart
+            try pending.waitGathered()
         } catch {
-            _ = try? pending.wait()
+            pending.abandon()
             throw error
         }
         stats.threads += threads.count
-        let held = try pending.wait()
-        let sections = preFreeze?.apply(to: held) ?? held
-        stats.kindsNs += pending.elapsedNs ?? (Clock.now() - kindsStart)
-        return ProcessImage(pid: process.pid, process: process, stopSignal: stopSignal, sections: sections,
-                            threads: threads, memory: areas, files: files)
+        let image = ProcessImage(pid: process.pid, process: process, stopSignal: stopSignal, sections: [],
+                                 threads: threads, memory: areas, files: files)
+        return HeldProcess(image: image, kinds: pending, preFreeze: preFreeze)
     }
 
-    /// Runs every kind's collector on the held process, so kinds added to
+    /// Reads every kind of the held process, so kinds added to
     /// `KindRegistry` are part of every image without changes here.
-    static func collectKinds(_ process: ProcessEntry, kinds: [KindDescriptor]) throws -> [Section] {
+    /// Returns the steps that build their sections once it is released.
+    static func gatherKinds(_ process: ProcessEntry, kinds: [KindDescriptor]) throws -> [@Sendable () throws -> Section] {
         let target = Target(pid: process.pid, process: process)
         return try kinds.map { kind in
             do {
-                return try kind.collect(target, .bpf)
+                return try kind.gather(target, .bpf)
             } catch let error as BpfcpError {
-                throw BpfcpError(error.code, "collecting \(kind.name) of process \(process.pid) failed: \(error.message)")
+                throw collectorFailed(kind, process, error)
             }
         }
+    }
+
+    /// Runs the steps `gatherKinds` returned, in kind order.
+    static func buildKinds(_ process: ProcessEntry, _ steps: [@Sendable () throws -> Section]) throws -> [Section] {
+        try steps.map { step in
+            do {
+                return try step()
+            } catch let error as BpfcpError {
+                throw BpfcpError(error.code, "building the sections of process \(process.pid) failed: \(error.message)")
+            }
+        }
+    }
+
+    private static func collectorFailed(_ kind: KindDescriptor, _ process: ProcessEntry, _ error: BpfcpError) -> BpfcpError {
+        BpfcpError(error.code, "collecting \(kind.name) of process \(process.pid) failed: \(error.message)")
     }
 
     /// Rejects, before anything is touched, targets a checkpoint cannot hold or restore.
@@ -257,6 +283,25 @@ public enum Checkpointer {
         var name = utsname()
         uname(&name)
         return withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+    }
+}
+
+/// A process captured while held, whose kind sections are still being built.
+private struct HeldProcess {
+    var image: ProcessImage
+    /// Nil for a zombie, which has no sections.
+    let kinds: KindCollection?
+    /// Thread states read before the freeze, which replace the held ones in the sections.
+    let preFreeze: PreFreezeState?
+
+    /// Returns the image with its sections, adding the collectors' time to `stats`.
+    func finished(stats: inout CaptureStats) throws -> ProcessImage {
+        guard let kinds else { return image }
+        var complete = image
+        let sections = try kinds.sections()
+        complete.sections = preFreeze?.apply(to: sections) ?? sections
+        stats.kindsNs += kinds.elapsedNs
+        return complete
     }
 }
 

@@ -71,7 +71,8 @@ final class PageSink {
         guard let staging, staged > 0 else { return }
         var done = 0
         while done < staged {
-            let count = min(staged - done, 16 << 20)
+            // Chunks of the bounce size, so the write copies bytes the checksum has just brought into the cache.
+            let count = min(staged - done, bounceSize)
             try writer.append(staging + done, count: count)
             done += count
         }

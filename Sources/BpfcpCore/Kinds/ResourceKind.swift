@@ -45,6 +45,11 @@ public struct KindDescriptor: Sendable {
     public let title: String
     public let columns: [Column]
     public let collect: @Sendable (Target, CollectorSource) throws -> Section
+    /// Reads the kind from the target and returns the step that builds its
+    /// section. Checkpoints read while the target is held and build after
+    /// it runs again, because the JSON items and rendered entries come
+    /// from the items alone.
+    public let gather: @Sendable (Target, CollectorSource) throws -> @Sendable () throws -> Section
     /// Re-renders items read back from an image or JSON.
     public let render: @Sendable ([JSONValue]) throws -> [Entry]
     /// Collects the items and returns how many there are, without the JSON
@@ -55,22 +60,31 @@ public struct KindDescriptor: Sendable {
         name = K.name
         title = K.title
         columns = K.columns
-        collect = { target, source in
+        let gather: @Sendable (Target, CollectorSource) throws -> @Sendable () throws -> Section = { target, source in
             let start = Clock.now()
+            let items: [K.Item]
             do {
-                let items = try K.collect(target, source: source)
+                items = try K.collect(target, source: source)
+            } catch let missing as KindUnavailable {
+                let section = Section(kind: K.name, source: source, unavailable: missing.reason,
+                                      elapsedNs: Clock.now() - start, items: [], entries: [])
+                return { section }
+            }
+            let collectNs = Clock.now() - start
+            return {
+                let buildStart = Clock.now()
                 // One encode of the whole array: encoding item by item built an
                 // encoder and a decoder per item and took seconds for 10,000 items.
                 guard case .array(let json) = try JSONValue.from(items) else {
                     throw BpfcpError("json", "items of \(K.name) did not encode as a JSON array")
                 }
-                return Section(kind: K.name, source: source, unavailable: nil, elapsedNs: Clock.now() - start,
-                               items: json, entries: items.map(K.entry))
-            } catch let missing as KindUnavailable {
-                return Section(kind: K.name, source: source, unavailable: missing.reason,
-                               elapsedNs: Clock.now() - start, items: [], entries: [])
+                let entries = items.map(K.entry)
+                return Section(kind: K.name, source: source, unavailable: nil, elapsedNs: collectNs + Clock.now() - buildStart,
+                               items: json, entries: entries)
             }
         }
+        self.gather = gather
+        collect = { target, source in try gather(target, source)() }
         render = { items in
             try items.map { K.entry(try $0.decode(as: K.Item.self)) }
         }
