@@ -187,6 +187,15 @@ long bpfcp_read_remote(pid_t pid, void *buf, uint64_t addr, size_t len)
 	return n < 0 ? -errno : (long)n;
 }
 
+long bpfcp_write_remote(pid_t pid, const void *buf, uint64_t addr, size_t len)
+{
+	struct iovec local = { .iov_base = (void *)buf, .iov_len = len };
+	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = len };
+	ssize_t n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+
+	return n < 0 ? -errno : (long)n;
+}
+
 /* ---- PAGEMAP_SCAN (Linux 6.7), declared here because Debian 12's
  * kernel headers predate it. ---- */
 

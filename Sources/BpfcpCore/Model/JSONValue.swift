@@ -12,16 +12,21 @@ public enum JSONValue: Codable, Sendable, Equatable {
     case array([JSONValue])
     case object([String: JSONValue])
 
+    /// Each failed attempt throws a DecodingError, which is slow, so the
+    /// common types come first. Only a JSON string decodes as a String,
+    /// only an object as a dictionary and only true or false as a Bool, so
+    /// their place in the order changes no result. Among numbers, Int64
+    /// still goes before UInt64 and Double.
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         if c.decodeNil() { self = .null }
-        else if let v = try? c.decode(Bool.self) { self = .bool(v) }
-        else if let v = try? c.decode(Int64.self) { self = .int(v) }
-        else if let v = try? c.decode(UInt64.self) { self = .uint(v) }
-        else if let v = try? c.decode(Double.self) { self = .double(v) }
         else if let v = try? c.decode(String.self) { self = .string(v) }
+        else if let v = try? c.decode(Int64.self) { self = .int(v) }
+        else if let v = try? c.decode([String: JSONValue].self) { self = .object(v) }
         else if let v = try? c.decode([JSONValue].self) { self = .array(v) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
+        else if let v = try? c.decode(Bool.self) { self = .bool(v) }
+        else if let v = try? c.decode(UInt64.self) { self = .uint(v) }
+        else { self = .double(try c.decode(Double.self)) }
     }
 
     public func encode(to encoder: Encoder) throws {

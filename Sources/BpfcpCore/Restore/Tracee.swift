@@ -143,9 +143,14 @@ final class Tracee {
         }
     }
 
-    /// Writes through /proc/PID/mem, which ignores page protections as ptrace does.
+    /// Copies `bytes` into the child at `address`. process_vm_writev goes
+    /// first, since it pins many pages per step and copies once, where
+    /// /proc/PID/mem handles one page at a time through a bounce buffer.
+    /// /proc/PID/mem then writes what is left, such as read-only pages:
+    /// like ptrace, it ignores page protections.
     func write(_ bytes: UnsafeRawBufferPointer, at address: UInt64) throws {
-        var done = 0
+        guard bytes.count > 0 else { return }
+        var done = max(0, bpfcp_write_remote(pid, bytes.baseAddress, address, bytes.count))
         while done < bytes.count {
             let n = pwrite(memory, bytes.baseAddress! + done, bytes.count - done, off_t(Int64(bitPattern: address + UInt64(done))))
             if n < 0 && errno == EINTR { continue }

@@ -30,6 +30,11 @@ int bpfcp_get_sigmask(pid_t tid, uint64_t *mask);
  * Returns the bytes read or -errno. */
 long bpfcp_read_remote(pid_t pid, void *buf, uint64_t addr, size_t len);
 
+/* process_vm_writev of len bytes from buf to remote address addr of pid.
+ * Stops at the first page the target cannot write. Returns the bytes
+ * written or -errno. */
+long bpfcp_write_remote(pid_t pid, const void *buf, uint64_t addr, size_t len);
+
 /* One run of pages that PAGEMAP_SCAN reported, with its categories. */
 struct bpfcp_page_region {
 	uint64_t start;
