@@ -22,6 +22,8 @@ struct FamilyPlan {
     var pipes: [(identity: String, capacity: UInt64, nonblockingRead: Bool, nonblockingWrite: Bool)] = []
     /// Saved queued bytes of those pipes, by identity.
     var pipeQueues: [String: QueuedData] = [:]
+    /// Unix socket pairs whose sockets are in different members.
+    var socketPairs: [FamilySocketPair] = []
     /// Image pids that pidfds point at; -1 for a pidfd of a reaped process.
     var pidfdTargets: Set<Int32> = []
 
@@ -40,6 +42,7 @@ enum FamilyPlanning {
 
         var external: [Int32: [Int32: FilePlan.Source]] = [:]
         try planPipes(ordered, into: &family, external: &external, queued: checkpoint.queued)
+        try planSocketPairs(ordered, into: &family, external: &external, queued: checkpoint.queued)
         for image in ordered where !image.process.isZombie {
             for event in try image.items("events", as: EventFile.self) where event.type == "pidfd" {
                 let target = event.targetPid ?? -1

@@ -46,6 +46,9 @@ enum FamilyRestorer {
                                  nonblockingWrite: pipe.nonblockingWrite)
             if let queue = family.pipeQueues[pipe.identity] { try files.refill(pipe.identity, with: queue) }
         }
+        for pair in family.socketPairs {
+            try files.createSocketPair(pair)
+        }
 
         let size = Injector.trampolineSize(payload: ProcessRestorer.payloadSize)
         let own = try MemoryProc.collect(pid: getpid()).map { ($0.start, $0.end) }

@@ -16,8 +16,15 @@ struct NewObjects {
             guard let from = fields["inode"], let to = new[key]?["inode"], from != to else { continue }
             inodes[from] = to
         }
-        for (key, fields) in Self.fields(before, kind: "sockets") where fields["family"] == "unix" && fields["type"] == "stream" {
-            streamSockets.insert(key)
+        let newSockets = Self.fields(after, kind: "sockets")
+        for (key, fields) in Self.fields(before, kind: "sockets") {
+            if fields["family"] == "unix" && fields["type"] == "stream" { streamSockets.insert(key) }
+
+            // The peer of a new socket is new too, and in a family it may be
+            // in another process, whose fds this map does not see.
+            guard let inode = fields["inode"], inodes[inode] == newSockets[key]?["inode"],
+                  let peer = fields["peer inode"], let newPeer = newSockets[key]?["peer inode"], peer != newPeer else { continue }
+            inodes[peer] = newPeer
         }
     }
 
@@ -47,6 +54,9 @@ struct NewObjects {
             let old = field.before.replacingOccurrences(of: "socket:[", with: "").replacingOccurrences(of: "]", with: "")
             let new = field.after.replacingOccurrences(of: "socket:[", with: "").replacingOccurrences(of: "]", with: "")
             return field.before.hasPrefix("socket:[") && inodes[old] == new ? "a new pipe or socket has a new inode" : nil
+        case ("sockets", "peer owners"):
+            return Self.withoutRestore(field.after) == field.before
+                ? "restore holds a copy of a socket it shares between restored processes while it verifies them" : nil
         case ("events", "eventfd id"):
             return "a new eventfd gets the lowest free id"
         case ("sockets", "receive queue messages"), ("sockets", "send queue"):
@@ -55,6 +65,13 @@ struct NewObjects {
         default:
             return nil
         }
+    }
+
+    /// Removes restore's own entries ("PID COMM fd N") from a list of socket owners.
+    private static func withoutRestore(_ owners: String) -> String {
+        let own = "\(getpid()) "
+        let kept = owners.components(separatedBy: ", ").filter { !$0.hasPrefix(own) }
+        return kept.isEmpty ? "-" : kept.joined(separator: ", ")
     }
 
     private static func fields(_ dump: Dump, kind: String) -> [String: [String: String]] {

@@ -43,7 +43,7 @@ extension FileRestore {
 /// to copy: the pipes that several of them share, and pidfds. Each pipe is
 /// created once, so every process gets the same pipe. Closed on deinit.
 final class RestorerFiles {
-    private(set) var fds: [String: Int32] = [:]
+    var fds: [String: Int32] = [:]
 
     deinit {
         for fd in fds.values { close(fd) }

@@ -102,7 +102,7 @@ enum SocketPlan {
     /// Returns the shutdown(2) direction that gives this end and its peer
     /// their saved states. SHUT_WR on an end sets RCV_SHUTDOWN on the peer,
     /// and SHUT_RD sets SEND_SHUTDOWN there, so one call covers both ends.
-    private static func shutdown(_ socket: Socket, peer: Socket) -> Int32? {
+    static func shutdown(_ socket: Socket, peer: Socket) -> Int32? {
         if socket.shutdown.contains("SHUT_WR") && socket.shutdown.contains("SHUT_RD") && !peer.shutdown.contains("SHUT_WR") {
             return Int32(SHUT_RDWR)
         }

@@ -118,6 +118,27 @@ final class QueueRestoreTests: XCTestCase {
         XCTAssertEqual(childQueues.first?.identity, parentQueues.first?.identity, "parent and child hold different pipes")
     }
 
+    func testFamilySocketPairsRestored() throws {
+        try requireBPF()
+        let dir = try RestoredProcess.makeDirectory()
+        let program = try FileOutputProgram(executable: try Fixture.compile("family_socketpair"), arguments: [], dir: dir)
+        let line = try program.waitOutput()
+        let child = try XCTUnwrap(line.split(separator: "=").last.flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }, line)
+        _ = try Checkpointer.dump(pid: program.pid, to: dir + "/image", options: CaptureOptions(tree: true), kill: false)
+        kill(child, SIGKILL)
+        program.stop()
+        try RestoredProcess.waitGone(program.pid)
+        XCTAssertTrue(FamilyRestoreTests.waitGone(child), "the original child \(child) still exists")
+
+        let report = try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions())
+        defer { FamilyRestoreTests.killMembers(report) }
+        XCTAssertEqual(report.unexpected, [], describeUnexpected(report))
+        let parentQueues = try QueueCapture().capture(pid: report.pid).map(\.messages)
+        XCTAssertEqual(parentQueues, [[Data("to-parent!".utf8)]])
+        let childQueues = try QueueCapture().capture(pid: child).map(\.messages).sorted { $0.count < $1.count }
+        XCTAssertEqual(childQueues, [[Data("to-child".utf8)], [Data("d1".utf8), Data("d22".utf8)]])
+    }
+
     func testImageWithoutQueueRejected() throws {
         try requireBPF()
         let (dir, checkpoint) = try checkpointQueues(["pipe"])
