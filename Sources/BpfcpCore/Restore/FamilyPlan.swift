@@ -40,6 +40,7 @@ enum FamilyPlanning {
         let ordered = try order(checkpoint.processes, root: rootPid)
         var family = FamilyPlan(members: [])
 
+        try checkSharedMemory(ordered)
         var external: [Int32: [Int32: FilePlan.Source]] = [:]
         try planPipes(ordered, into: &family, external: &external, queued: checkpoint.queued)
         try planSocketPairs(ordered, into: &family, external: &external, queued: checkpoint.queued)
@@ -89,6 +90,22 @@ enum FamilyPlanning {
         }
         let depths = try Dictionary(images.map { ($0.pid, try depth($0)) }, uniquingKeysWith: { a, _ in a })
         return images.sorted { (depths[$0.pid]!, $0.pid) < (depths[$1.pid]!, $1.pid) }
+    }
+
+    /// Rejects shared anonymous memory that several members map: restore
+    /// would map a separate copy in each, and writes would no longer reach
+    /// the other processes. A shared mapping of a file stays shared through the file.
+    private static func checkSharedMemory(_ images: [ProcessImage]) throws {
+        var owners: [String: Int32] = [:]
+        for image in images where !image.process.isZombie {
+            for saved in image.memory where saved.area.shared && saved.area.backing != .file && saved.contents != .kernel {
+                let key = "\(saved.area.device):\(saved.area.inode)"
+                if let other = owners[key], other != image.pid {
+                    throw ImagePlan.reject(image.pid, "its shared memory at \(Format.hex(saved.area.start)) (\(Escape.text(saved.area.path))) is shared with process \(other); restore of memory shared between processes is not supported yet")
+                }
+                owners[key] = image.pid
+            }
+        }
     }
 
     /// Finds the pipes whose ends are in more than one member. Restore
