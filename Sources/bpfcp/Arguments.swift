@@ -9,11 +9,14 @@ struct OptionSpec: Sendable {
     /// Name of the value in help text ("KINDS"); nil for a flag.
     let valueName: String?
     let help: String
+    /// Other long forms accepted for this option and stored under `long`; help text leaves them out.
+    let aliases: [String]
 
-    init(_ long: String, short: String? = nil, value: String? = nil, help: String) {
+    init(_ long: String, short: String? = nil, value: String? = nil, aliases: [String] = [], help: String) {
         self.long = long
         self.short = short
         self.valueName = value
+        self.aliases = aliases
         self.help = help
     }
 
@@ -67,7 +70,7 @@ struct Arguments: Sendable {
             }
 
             let (name, inlineValue) = splitInline(arg)
-            guard let spec = options.first(where: { $0.long == name || $0.short == name }) else {
+            guard let spec = options.first(where: { $0.long == name || $0.short == name || $0.aliases.contains(name) }) else {
                 throw BpfcpError("unknown_option",
                                  "unknown option '\(Escape.text(name))' for `bpfcp \(command)`: run `bpfcp \(command) --help` for its options")
             }

@@ -3,7 +3,7 @@ import Foundation
 
 /// The options of `bpfcp dump` that turn a live dump into a checkpoint.
 let checkpointOptions = [
-    OptionSpec("--images-dir", short: "-D", value: "DIR",
+    OptionSpec("--images-dir", short: "-D", value: "DIR", aliases: ["--dir"],
                help: "checkpoint: hold every thread, save kernel state, registers and memory to the new image directory DIR"),
     OptionSpec("--tree", help: "with -D, checkpoint the process and all its descendants"),
     OptionSpec("--leave-running", help: "with -D, let the target run on afterwards (the default)"),
@@ -26,9 +26,10 @@ func validateCheckpointOptions(_ arguments: Arguments) throws {
 
 /// Checkpoints `pid` to `directory` and reports the statistics.
 func runCheckpoint(pid: Int32, directory: String, arguments: Arguments, kinds: [KindDescriptor], output: Output) throws -> Int32 {
-    let parent = (directory as NSString).deletingLastPathComponent
+    let parent = CheckpointImage.parentDirectory(of: directory)
+    try checkParentDirectory(parent, of: directory)
     let kill = arguments.has("--kill")
-    let options = CaptureOptions(tree: arguments.has("--tree"), scratchDirectory: parent.isEmpty ? "." : parent, kinds: kinds)
+    let options = CaptureOptions(tree: arguments.has("--tree"), scratchDirectory: parent, kinds: kinds)
     let checkpoint = try Checkpointer.dump(pid: pid, to: directory, options: options, kill: kill)
     let stats = checkpoint.info.stats
 
@@ -41,6 +42,18 @@ func runCheckpoint(pid: Int32, directory: String, arguments: Arguments, kinds: [
     output.text("frozen time \(Format.milliseconds(stats.frozenNs)), memory \(Format.milliseconds(stats.memoryNs)), kinds \(Format.milliseconds(stats.kindsNs)), total \(Format.milliseconds(stats.totalNs))")
     output.text(kill ? "the target was killed" : "the target was released and runs on")
     return ExitCode.success
+}
+
+/// Rejects, in one line and before the target is touched, an image directory whose parent is missing.
+private func checkParentDirectory(_ parent: String, of directory: String) throws {
+    var info = stat()
+    guard stat(parent, &info) == 0 else {
+        let reason = errno == ENOENT ? "does not exist: create it first (mkdir -p \(Escape.text(parent)))" : "cannot be used: \(String(cString: strerror(errno)))"
+        throw BpfcpError("no_directory", "the parent directory \(Escape.text(parent)) of the image directory \(Escape.text(directory)) \(reason)")
+    }
+    guard info.st_mode & S_IFMT == S_IFDIR else {
+        throw BpfcpError("no_directory", "\(Escape.text(parent)) is not a directory, so the image directory \(Escape.text(directory)) cannot be created in it")
+    }
 }
 
 struct CheckpointReport: Encodable {

@@ -17,6 +17,8 @@ struct Command: Sendable {
     let usage: String
     /// Whether the command loads BPF or touches other processes, so needs root.
     let needsRoot: Bool
+    /// Whether these arguments let a command that needs root run without it, because it then reads /proc only.
+    var runsWithoutRoot: @Sendable (Arguments) -> Bool = { _ in false }
     /// Parses and validates the arguments after the command name (global options removed).
     let parse: @Sendable ([String]) throws -> Arguments
     /// Runs the command with its parsed arguments. Returns the exit code.
@@ -49,6 +51,13 @@ struct Command: Sendable {
             return arguments
         }
         self.runParsed = { arguments, _, output in try run(arguments, output) }
+    }
+
+    /// Returns this command, allowed to run without root when `condition` holds for its arguments.
+    func runningWithoutRoot(when condition: @escaping @Sendable (Arguments) -> Bool) -> Command {
+        var copy = self
+        copy.runsWithoutRoot = condition
+        return copy
     }
 
     private static func usageText(name: String, operands: String, options: [OptionSpec]) -> String {
@@ -84,6 +93,11 @@ struct Output: Sendable {
         var data = try JSONCoding.prettyEncoder.encode(value)
         data.append(0x0A)
         FileHandle.standardOutput.write(data)
+    }
+
+    /// Writes one line about the results to stderr, in text and JSON mode alike, so stdout stays parseable.
+    func note(_ line: String) {
+        FileHandle.standardError.write(Data(("bpfcp: note: " + line + "\n").utf8))
     }
 
     /// Reports a failure in one line: to stderr as text, or to stdout as a
@@ -122,7 +136,7 @@ enum ExitCode {
 
     static let usageCodes: Set<String> = ["usage", "unknown_command", "unknown_option", "missing_value",
                                           "invalid_pid", "unknown_kind", "unknown_user"]
-    static let environmentCodes: Set<String> = ["not_root", "bpf_unavailable"]
+    static let environmentCodes: Set<String> = ["not_root", "bpf_unavailable", "permission_denied"]
 
     static func of(_ error: BpfcpError) -> Int32 {
         if usageCodes.contains(error.code) { return usage }

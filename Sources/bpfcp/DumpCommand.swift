@@ -10,7 +10,7 @@ let dumpCommand = Command(
                    + KindRegistry.all.map(\.name).joined(separator: ", ")
                    + "; collected only when named here, because they may contain secrets: "
                    + KindRegistry.optIn.map(\.name).joined(separator: ", ")),
-        OptionSpec("--proc", help: "read /proc instead of BPF"),
+        OptionSpec("--proc", help: "read /proc instead of BPF; works without root, and kinds that /proc shows only to root are marked unavailable"),
     ] + checkpointOptions,
     needsRoot: true,
     validate: { arguments in
@@ -36,7 +36,7 @@ let dumpCommand = Command(
     }
     printDump(dump, output: output)
     return ExitCode.success
-}
+}.runningWithoutRoot { $0.has("--proc") }
 
 /// Returns the kinds `--only` names, in registry order and each once, or every kind without `--only`.
 func selectedKinds(_ arguments: Arguments) throws -> [KindDescriptor] {

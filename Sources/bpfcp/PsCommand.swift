@@ -8,7 +8,7 @@ let psCommand = Command(
     options: [
         OptionSpec("--user", short: "-u", value: "USER", help: "only processes whose real user is USER (name or uid; repeatable, or comma-separated)"),
         OptionSpec("--pid", short: "-p", value: "PID", help: "only these processes (repeatable, or comma-separated)"),
-        OptionSpec("--proc", help: "read /proc instead of BPF (the fallback and oracle)"),
+        OptionSpec("--proc", help: "read /proc instead of BPF (the fallback and oracle); works without root"),
     ],
     needsRoot: true,
     validate: { arguments in
@@ -23,6 +23,10 @@ let psCommand = Command(
     let pids = try arguments.list("--pid").map(parsePid)
     let uids = Set(try arguments.list("--user").map(UserNames.uid))
 
+    if source == .proc && geteuid() != 0 {
+        // /proc/PID/stat hides exit_code from readers who may not ptrace the process.
+        output.note("without root, /proc shows 0 as the exit status of zombies of other users: run as root to see it")
+    }
     var list = try collectProcesses(source: source, pids: pids)
     if !uids.isEmpty { list = list.filter { uids.contains($0.uid) } }
     list.sort { $0.pid < $1.pid }
@@ -44,7 +48,7 @@ let psCommand = Command(
                            Format.bytes(p.rssBytes), cpuTime(p.cpuTimeNs), displayCommand(p)]))
     }
     return ExitCode.success
-}
+}.runningWithoutRoot { $0.has("--proc") }
 
 /// Lays out one line of `ps` text output. Numbers align right; USER and
 /// COMMAND align left, and COMMAND is last so that it may be any length.

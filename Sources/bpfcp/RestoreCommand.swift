@@ -5,7 +5,8 @@ let restoreCommand = Command(
     name: "restore",
     summary: "bring a checkpointed process back to life from an image",
     options: [
-        OptionSpec("--dir", short: "-D", value: "DIR", help: "image directory written by `bpfcp dump PID -D DIR`"),
+        OptionSpec("--images-dir", short: "-D", value: "DIR", aliases: ["--dir"],
+                   help: "image directory written by `bpfcp dump PID -D DIR`"),
         OptionSpec("--new-pid", help: "let the kernel pick a new pid instead of the image's"),
         OptionSpec("--stdio", value: "FILE", help: "attach the fds that were a terminal to FILE (appended to, created 0600)"),
         OptionSpec("--no-verify", help: "skip the comparison of the restored process with the image"),
@@ -13,7 +14,7 @@ let restoreCommand = Command(
     ],
     needsRoot: true,
     validate: { arguments in
-        guard arguments.value("--dir") != nil else {
+        guard arguments.value("--images-dir") != nil else {
             throw BpfcpError("usage", "restore needs an image directory: bpfcp restore -D DIR")
         }
         guard arguments.operands.isEmpty else {
@@ -28,7 +29,7 @@ private func runRestore(_ arguments: Arguments, _ output: Output) throws -> Int3
     if arguments.has("--verbose") {
         options.trace = { @Sendable line in FileHandle.standardError.write(Data(("  " + line + "\n").utf8)) }
     }
-    let directory = arguments.value("--dir") ?? ""
+    let directory = arguments.value("--images-dir") ?? ""
     let report = try Restore.run(imageDirectory: directory, options: options, verify: !arguments.has("--no-verify"))
 
     if output.json {

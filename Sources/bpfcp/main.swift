@@ -71,7 +71,7 @@ func run(_ args: [String], output: Output, options: GlobalOptions) throws -> Int
         return ExitCode.success
     }
     let arguments = try command.parse(rest)
-    if command.needsRoot { try requireRoot("bpfcp \(command.name)") }
+    if command.needsRoot && !command.runsWithoutRoot(arguments) { try requireRoot("bpfcp \(command.name)") }
     return try command.runParsed(arguments, options, output)
 }
 

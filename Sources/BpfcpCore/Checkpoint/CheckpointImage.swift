@@ -32,7 +32,7 @@ public enum CheckpointImage {
             let syncStart = Clock.now()
             try syncFile(staging)
             guard rename(staging, target) == 0 else { throw BpfcpError.system("renaming \(staging) to \(target)", errno) }
-            try syncFile((target as NSString).deletingLastPathComponent)
+            try syncFile(parentDirectory(of: target))
             if let start {
                 info.stats.syncNs = (info.stats.syncNs ?? 0) + Clock.now() - syncStart
                 info.stats.totalNs = Clock.now() - start
@@ -47,6 +47,7 @@ public enum CheckpointImage {
     /// Opens the image at `dir` and verifies every section: header, length,
     /// checksum, and that page runs point inside pages.img.
     public static func open(_ dir: String) throws -> Checkpoint {
+        try checkReadable(dir)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) else {
             throw ImageError.notImage(dir, "directory not found")
@@ -83,6 +84,21 @@ public enum CheckpointImage {
         return Checkpoint(info: manifest.info, processes: processes, pages: store, pageHashes: hashes)
     }
 
+    /// Rejects an image this user may not read with a permission error,
+    /// where the checks below would only find no manifest.
+    private static func checkReadable(_ dir: String) throws {
+        var info = stat()
+        if stat(dir, &info) != 0 {
+            guard errno == EACCES else { return }
+        } else {
+            guard info.st_mode & S_IFMT == S_IFDIR else { return }
+            let directoryDenied = access(dir, R_OK | X_OK) != 0 && errno == EACCES
+            let manifestDenied = !directoryDenied && access(dir + "/" + manifestFile, R_OK) != 0 && errno == EACCES
+            guard directoryDenied || manifestDenied else { return }
+        }
+        throw BpfcpError("permission_denied", "cannot read the image \(Escape.text(dir)): permission denied, because images are readable only by the user who wrote them (mode 0700): run bpfcp as that user or as root, e.g. with sudo")
+    }
+
     // MARK: - writing
 
     private static func checkFree(_ target: String) throws {
@@ -95,11 +111,21 @@ public enum CheckpointImage {
         rmdir(target)
     }
 
+    /// Returns the directory that contains `path`: "." for a bare name and "/" for a top-level entry.
+    /// (NSString.deletingLastPathComponent traps on some one-character names in swift-corelibs-foundation 6.3.)
+    public static func parentDirectory(of path: String) -> String {
+        var trimmed = Substring(path)
+        while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
+        guard let slash = trimmed.lastIndex(of: "/") else { return "." }
+        let parent = trimmed[..<slash]
+        return parent.isEmpty ? "/" : String(parent)
+    }
+
     private static func makeStaging(beside target: String) throws -> String {
-        let parent = (target as NSString).deletingLastPathComponent
-        let base = (target as NSString).lastPathComponent
-        PartialDirectory.removeStale(in: parent.isEmpty ? "." : parent)
-        let staging = (parent.isEmpty ? "." : parent) + "/.\(base).partial" + PartialDirectory.writerSuffix()
+        let parent = parentDirectory(of: target)
+        let base = String(target.split(separator: "/").last ?? Substring(target))
+        PartialDirectory.removeStale(in: parent)
+        let staging = parent + "/.\(base).partial" + PartialDirectory.writerSuffix()
         guard mkdir(staging, 0o700) == 0 else { throw BpfcpError.system("creating \(staging)", errno) }
         return staging
     }

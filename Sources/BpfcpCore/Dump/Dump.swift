@@ -35,13 +35,26 @@ public enum Dumper {
                 // A collector that fails because the process went away
                 // (ENOENT on /proc/PID/fd, ESRCH) reports that exit, not its own error.
                 try checkStillAlive(process, source: source)
-                throw error
+                guard let reason = rootOnlyReason(error, process: process, source: source) else { throw error }
+                sections.append(Section(kind: kind.name, source: source, unavailable: reason, elapsedNs: 0, items: [], entries: []))
             }
         }
 
         try checkStillAlive(process, source: source)
         return Dump(pid: pid, process: process, source: source, takenAt: Date().timeIntervalSince1970,
                     totalNs: Clock.now() - start, sections: sections)
+    }
+
+    /// Returns "needs root: ..." when a /proc collector run without root
+    /// failed because /proc shows that file only to the owner and root, that
+    /// is, on a permission error or for a process of another user.
+    private static func rootOnlyReason(_ error: Error, process: ProcessEntry, source: CollectorSource) -> String? {
+        guard source == .proc, geteuid() != 0 else { return nil }
+        let message = (error as? BpfcpError)?.message ?? "\(error)"
+        let denied = (error as? CocoaError)?.code == .fileReadNoPermission
+            || ["Permission denied", "permission denied", "Operation not permitted"].contains(where: message.contains)
+        guard denied || process.euid != geteuid() else { return nil }
+        return "needs root: /proc shows it only to the owner of process \(process.pid) (uid \(process.euid)) and to root"
     }
 
     /// Looks the process up and rejects pids that cannot be dumped.
