@@ -16,9 +16,9 @@ import Foundation
 public enum SocketsProc {
     public static func collect(pid: Int32) throws -> [Socket] {
         let fds = try socketFds(pid: pid)
-        let diag = try SockDiagTables.load(netnsPath: "/proc/\(pid)/ns/net")
-        let netlink = NetlinkTable.load(pid: pid)
         let netns = namespaceInode("/proc/\(pid)/ns/net")
+        let diag = try diagTables(pid: pid, netns: netns)
+        let netlink = NetlinkTable.load(pid: pid)
 
         var sockets = fds.map { fd, inode in
             SocketReader(pid: pid, fd: fd, inode: inode, netns: netns, diag: diag, netlink: netlink).read()
@@ -27,6 +27,15 @@ public enum SocketsProc {
             attachOwners(&sockets, diag: diag)
         }
         return sockets
+    }
+
+    /// Dumps the sockets of the target's network namespace. When it is ours,
+    /// no namespace switch is needed, so a user without CAP_SYS_ADMIN can
+    /// still list the sockets of their own processes.
+    static func diagTables(pid: Int32, netns: UInt64) throws -> SockDiagTables {
+        let path = "/proc/\(pid)/ns/net"
+        let ours = netns != 0 && netns == namespaceInode("/proc/self/ns/net")
+        return try SockDiagTables.load(netnsPath: ours ? nil : path)
     }
 
     /// Lists the fds of `pid` whose link reads "socket:[inode]", in fd order.
@@ -109,6 +118,9 @@ struct SockDiagTables {
         while true {
             var out = [bpfcp_diag_socket](repeating: bpfcp_diag_socket(), count: capacity)
             let n = bpfcp_sock_diag(netnsPath, family, `protocol`, &out, capacity)
+            if let netnsPath, n == -Int(EPERM) || n == -Int(EACCES) {
+                throw KindUnavailable("entering \(netnsPath) needs root; run as root to list these sockets")
+            }
             guard n >= 0 else {
                 let namespace = netnsPath ?? "this network namespace"
                 throw BpfcpError.system("sock_diag dump of family \(family) protocol \(`protocol`) in \(namespace)", Int32(-n))
