@@ -25,6 +25,11 @@ public enum Top {
             return 0
         }
 
+        guard isatty(STDIN_FILENO) == 1, isatty(STDOUT_FILENO) == 1 else {
+            printError("stdin and stdout must be a terminal; in scripts use `bpfcp ps` or `bpfcp dump PID --json`")
+            return 2
+        }
+
         let utf8 = bpfcp_setlocale_all() != 0 && localeIsUTF8()
         Signals.install()
 

@@ -209,6 +209,36 @@ final class TopTerminalTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: log)
     }
 
+    func testWithoutRootDumpsOwnProcess() throws {
+        guard geteuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else {
+            throw XCTSkip("needs root and setpriv to start bpfcp-top as an unprivileged user")
+        }
+        let session = try TmuxSession()
+        let pidFile = NSTemporaryDirectory() + "bpfcp-top-nobody-sleep-\(getpid())"
+        try? FileManager.default.removeItem(atPath: pidFile)
+        let script = "sleep 300 & echo $! > \(pidFile); exec \(try bpfcpTopBinary()) -p $!"
+        try session.command("setpriv --reuid=65534 --regid=65534 --clear-groups sh -c '\(script)'")
+        XCTAssertTrue(session.waitUntil(timeout: 10) { _ in FileManager.default.fileExists(atPath: pidFile) })
+        let sleepPid = try XCTUnwrap(Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
+        defer {
+            kill(sleepPid, SIGKILL)
+            try? FileManager.default.removeItem(atPath: pidFile)
+        }
+
+        XCTAssertTrue(session.waitFor("PID \(sleepPid) sleep"), "no dump of the user's own process:\n\(session.screen)")
+        XCTAssertTrue(session.waitFor("Sockets"), "no Sockets tab:\n\(session.screen)")
+        XCTAssertFalse(session.screen.contains("Sockets!"), "the Sockets tab failed for the user's own process:\n\(session.screen)")
+        try session.keys("q")
+        try assertRestored(session)
+    }
+
+    func testRefusesWithoutTerminal() throws {
+        let session = try TmuxSession()
+        try session.command("\(try bpfcpTopBinary()) </dev/null >/dev/null; echo exit-$(($?+40))")
+        XCTAssertTrue(session.waitFor("stdin and stdout must be a terminal"), session.screen)
+        XCTAssertTrue(session.waitFor("exit-42"), "bpfcp-top without a terminal did not exit with status 2:\n\(session.screen)")
+    }
+
     func testExitedProcessGivesStatusLine() throws {
         try requireBPF()
         let fixture = try Fixture(c: "files_basic")
