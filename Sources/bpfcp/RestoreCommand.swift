@@ -61,7 +61,7 @@ private func printRestore(_ report: RestoreReport, output: Output) {
     for difference in report.differences {
         let label = difference.expected ? "expected" : "DIFFERS"
         let reason = difference.reason.map { " (\($0))" } ?? ""
-        output.text("  \(label): \(difference.kind) \(difference.key): \(difference.summary)\(reason)")
+        output.text("  \(label): \(difference.subject): \(difference.summary)\(reason)")
     }
     if !unexpected.isEmpty {
         output.text("the restored process \(report.pid) is running; compare it with `bpfcp diff` or stop it with kill \(report.pid)")

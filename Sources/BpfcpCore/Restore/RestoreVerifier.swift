@@ -9,6 +9,12 @@ public struct VerifyDifference: Codable, Sendable, Equatable {
     /// True for differences restore causes on purpose or cannot avoid, and `reason` gives the cause.
     public var expected: Bool
     public var reason: String?
+
+    /// Kind and key for a report line, without saying the kind twice
+    /// when the key already starts with it ("process 4715").
+    public var subject: String {
+        key.hasPrefix(kind + " ") ? key : "\(kind) \(key)"
+    }
 }
 
 /// Compares the restored process, dumped through BPF while it is still held

@@ -181,11 +181,29 @@ enum CaptureActions {
             state.busy = "writing capture #\(id) to \(Escape.text(path))"
             state.captures.jobs.append(.write(captureId: id, path: path))
         case .restore(let path):
-            let stdio = (state.captures.scratch?.path ?? NSTemporaryDirectory()) + "/restored-\(state.captures.nextId)-stdio.log"
+            let stdio: String
+            do {
+                stdio = try restoredOutputPath()
+            } catch {
+                state.report(.error(Worker.oneLine(error).message))
+                return .redraw
+            }
             state.busy = "restoring \(Escape.text(path))"
             state.captures.jobs.append(.restore(path: path, stdio: stdio))
         }
         return .redraw
+    }
+
+    /// A log for the terminal output of a restored process, in a new 0700
+    /// directory of its own. It is not the scratch directory, because the
+    /// restored process outlives bpfcp-top and keeps writing there.
+    private static func restoredOutputPath() throws -> String {
+        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        var template = Array((base + "/bpfcp-restored-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else {
+            throw BpfcpError.system("creating a private directory for the restored process's output in \(base)", errno)
+        }
+        return String(cString: made) + "/stdio.log"
     }
 
     private static func browseCapture(_ state: inout AppState) -> Reaction {

@@ -115,7 +115,7 @@ enum CaptureViews {
         for difference in report.differences {
             let label = difference.expected ? Span("  expected ", .dim) : Span("  DIFFERS  ", .statusError)
             let reason = difference.reason.map { " (\($0))" } ?? ""
-            lines.append(ScreenLine([label, Span("\(difference.kind) \(difference.key): \(difference.summary)"), Span(reason, .dim)]))
+            lines.append(ScreenLine([label, Span("\(difference.subject): \(difference.summary)"), Span(reason, .dim)]))
         }
         return lines
     }
