@@ -188,6 +188,18 @@ final class RendererTests: XCTestCase {
         XCTAssertEqual(Set(rows.map { TextWidth.width($0.text) }), [60])
     }
 
+    func testFullAddressesFitTheirColumns() {
+        let address = "0x00007ffa069ac5d2"
+        for (kind, columns) in [("threads", ThreadsKind.columns), ("epoll", EpollKind.columns)] {
+            for column in columns where ["RIP", "RSP", "DATA"].contains(column.name) {
+                let specs = columns.map { (width: $0.width, alignRight: $0.alignRight) }
+                let cells = columns.map { $0.name == column.name ? address : "" }
+                let line = Renderer.tableLine(cells, columns: specs, cols: 200, style: .normal)
+                XCTAssertTrue(line.text.contains(address), "\(kind) column \(column.name) cuts a full address: \(line.text)")
+            }
+        }
+    }
+
     func testLocaleWarning() {
         var s = AppState(options: TopOptions(), layout: Layout(rows: 10, cols: 100), source: .proc)
         s.localeIsUTF8 = false

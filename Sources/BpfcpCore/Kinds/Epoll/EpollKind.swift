@@ -9,7 +9,7 @@ public enum EpollKind: ResourceKind {
     public static let columns = [
         Column("EPFD", width: 6, alignRight: true), Column("TFD", width: 6, alignRight: true),
         Column("TARGET", width: 12), Column("INODE", width: 10, alignRight: true), Column("EVENTS", width: 40),
-        Column("DATA", width: 18),
+        Column("DATA", width: 19),
     ]
 
     public static func collect(_ target: Target, source: CollectorSource) throws -> [EpollWatch] {

@@ -35,7 +35,7 @@ public enum ThreadsKind: ResourceKind {
     public static let title = "Threads"
     public static let columns = [
         Column("TID", width: 8, alignRight: true), Column("S", width: 2), Column("CPU", width: 9, alignRight: true),
-        Column("RIP", width: 18), Column("RSP", width: 18), Column("REGS", width: 6), Column("COMM", width: 16),
+        Column("RIP", width: 19), Column("RSP", width: 19), Column("REGS", width: 6), Column("COMM", width: 16),
     ]
 
     public static func collect(_ target: Target, source: CollectorSource) throws -> [ThreadInfo] {
