@@ -58,7 +58,7 @@ final class CaptureModelTests: XCTestCase {
                              entries: [entry], notes: [])
         let diff = DumpDiff(before: "capture #1", after: "capture #2", process: [], kinds: [files])
         let lines = CaptureViews.diffLines(diff)
-        XCTAssertEqual(lines[0].text, "1 changes from capture #1 to capture #2")
+        XCTAssertEqual(lines[0].text, "1 change from capture #1 to capture #2")
         XCTAssertEqual(lines[1].text, "  Files: 0 added, 0 removed, 1 changed")
         let field = try? XCTUnwrap(lines.first { $0.text.contains("position") })
         XCTAssertEqual(field?.text, "      position 100 → 4096")

@@ -53,10 +53,11 @@ public final class BPFObject: @unchecked Sendable {
     }
 
     /// Stores every key of `keys` in hash map `map` with the same `value`, in one batch.
-    public func fillMap<Key, Value>(_ map: String, keys: [Key], value: Value) throws {
-        var value = value
+    public func fillMap<Key: BitwiseCopyable, Value: BitwiseCopyable>(_ map: String, keys: [Key], value: Value) throws {
         let result = keys.withUnsafeBytes { bytes in
-            bpfcp_object_map_fill(raw, map, bytes.baseAddress, UInt32(keys.count), &value)
+            withUnsafeBytes(of: value) { valueBytes in
+                bpfcp_object_map_fill(raw, map, bytes.baseAddress, UInt32(keys.count), valueBytes.baseAddress)
+            }
         }
         guard result == 0 else {
             throw BpfcpError.system("filling BPF map \(map) of object \(name) with \(keys.count) keys", -result)

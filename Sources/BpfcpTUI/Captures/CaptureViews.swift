@@ -58,7 +58,7 @@ enum CaptureViews {
     /// Renders a diff as styled lines: the count per kind first, then each change,
     /// with changed fields as "name: before → after".
     static func diffLines(_ diff: DumpDiff) -> [ScreenLine] {
-        var lines = [ScreenLine("\(diff.changeCount) changes from \(diff.before) to \(diff.after)", .title)]
+        var lines = [ScreenLine("\(diff.changeCount) \(diff.changeCount == 1 ? "change" : "changes") from \(diff.before) to \(diff.after)", .title)]
         lines += diff.notCompared.map { ScreenLine("  " + $0, .dim) }
         if !diff.process.isEmpty {
             lines.append(ScreenLine("  Process: \(diff.process.count) changed"))
