@@ -12,7 +12,8 @@ let diffCommand = Command(
     With the memory kind, pages are compared by content hash at each address, e.g.
     "37 pages changed in [heap], 2 in [stack]"; for live:PID the present pages are read.
     Exit status, as diff(1): 0 when the captures are the same, 1 when they differ,
-    2 when a capture could not be read or the command line is invalid, 3 without root.
+    2 when a capture could not be read or the command line is invalid, 3 when a live:PID side
+    needs root. Two image directories need only read access.
     """,
     needsRoot: true
 ) { args, _, output in
@@ -54,6 +55,9 @@ let diffCommand = Command(
         DiffText.lines(result).forEach(output.text)
     }
     return result.isEmpty ? 0 : 1
+}.runningWithoutRoot { arguments in
+    // Two image directories are plain files; only a live side needs BPF and root.
+    !arguments.raw.contains { $0.hasPrefix("live:") }
 }
 
 struct DiffReport: Encodable {

@@ -42,6 +42,26 @@ final class CLIDiffTests: XCTestCase {
         ])
     }
 
+    func testTwoImagesNeedNoRoot() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "files_basic")
+        let scratch = try CheckpointSupport.scratchDirectory("nobody-diff")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let image = scratch + "/image"
+        let dump = try CLI.run(["dump", "\(fixture.pid)", "-D", image])
+        XCTAssertEqual(dump.status, 0, dump.err)
+        for path in [scratch, image] + (try FileManager.default.contentsOfDirectory(atPath: image)).map({ image + "/" + $0 }) {
+            XCTAssertEqual(chown(path, 65534, 65534), 0, path)
+        }
+
+        let images = try CLI.run(["diff", image, image, "--only", "files"], asNobody: true)
+        XCTAssertEqual(images.status, 0, images.err)
+        XCTAssertEqual(images.outLines.last, "no differences", images.out)
+
+        let live = try CLI.run(["diff", image, "live:\(fixture.pid)"], asNobody: true)
+        XCTAssertEqual(live.status, 3, live.err)
+    }
+
     func testUnreadableCaptureExitsTwo() throws {
         try requireBPF()
         let missing = FileManager.default.temporaryDirectory.appendingPathComponent("bpfcp-no-image-\(getpid())").path
