@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "restore_check.h"
+
 #define FILE_SIZE 8192
 
 static const char *dir;
@@ -53,20 +55,6 @@ static int check_events(char *why, size_t len)
 
 static off_t offset_of(int i) { return (off_t)(i * 37 + 11) % (FILE_SIZE - 16); }
 static uint64_t pattern(uint64_t i, uint64_t salt) { return (i * 0x9E3779B97F4A7C15ull) ^ salt; }
-
-static void report(const char *text)
-{
-	char path[4096];
-	snprintf(path, sizeof(path), "%s/result.tmp", dir);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		return;
-	if (write(fd, text, strlen(text)) < 0) { }
-	close(fd);
-	char final[4096];
-	snprintf(final, sizeof(final), "%s/result", dir);
-	rename(path, final);
-}
 
 static int check(char *why, size_t len)
 {
@@ -146,26 +134,6 @@ int main(int argc, char **argv)
 	printf("READY pid=%d heap=%p anon=%p readonly=%p fd0=%d\n", getpid(), (void *)heap, (void *)anon, (void *)readonly,
 	       nfiles ? fds[0] : -1);
 	fflush(stdout);
-	int null = open("/dev/null", O_RDWR);
-	dup2(null, 0);
-	dup2(null, 1);
-	dup2(null, 2);
-	close(null);
-
-	char check_path[4096];
-	snprintf(check_path, sizeof(check_path), "%s/check", dir);
-	for (;;) {
-		struct timespec pause = { 0, 2 * 1000 * 1000 };
-		counter++;
-		nanosleep(&pause, NULL);
-		if (access(check_path, F_OK) != 0)
-			continue;
-		char why[256], text[512];
-		if (check(why, sizeof(why)))
-			snprintf(text, sizeof(text), "pass %lu %d\n", counter, getpid());
-		else
-			snprintf(text, sizeof(text), "fail %s\n", why);
-		unlink(check_path);
-		report(text);
-	}
+	detach_stdio();
+	serve_checks(dir, &counter, check);
 }

@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "restore_check.h"
+
 static char dir[2048], gone[2048];
 static int fd_a, fd_b, fd_c, fd_d;
 static volatile unsigned long counter;
@@ -75,19 +77,6 @@ static int check(char *why, size_t len)
 	return 1;
 }
 
-static void report(const char *text)
-{
-	char path[4096], final[4096];
-	snprintf(path, sizeof(path), "%s/result.tmp", dir);
-	snprintf(final, sizeof(final), "%s/result", dir);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		return;
-	if (write(fd, text, strlen(text)) < 0) { }
-	close(fd);
-	rename(path, final);
-}
-
 static int setup(void)
 {
 	unsigned char data[10000];
@@ -124,26 +113,6 @@ int main(int argc, char **argv)
 
 	printf("READY pid=%d a=%d b=%d c=%d d=%d\n", getpid(), fd_a, fd_b, fd_c, fd_d);
 	fflush(stdout);
-	int null = open("/dev/null", O_RDWR);
-	dup2(null, 0);
-	dup2(null, 1);
-	dup2(null, 2);
-	close(null);
-
-	char check_path[4096];
-	snprintf(check_path, sizeof(check_path), "%s/check", dir);
-	for (;;) {
-		struct timespec pause = { 0, 2 * 1000 * 1000 };
-		counter++;
-		nanosleep(&pause, NULL);
-		if (access(check_path, F_OK) != 0)
-			continue;
-		char why[256], text[512];
-		if (check(why, sizeof(why)))
-			snprintf(text, sizeof(text), "pass %lu %d\n", counter, getpid());
-		else
-			snprintf(text, sizeof(text), "fail %s\n", why);
-		unlink(check_path);
-		report(text);
-	}
+	detach_stdio();
+	serve_checks(dir, &counter, check);
 }

@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "restore_check.h"
+
 static char dir[2048];
 static pid_t original_pid;
 static uid_t original_uid;
@@ -106,19 +108,6 @@ static int check(char *why, size_t len)
 	return 1;
 }
 
-static void report(const char *text)
-{
-	char path[4096], final[4096];
-	snprintf(path, sizeof(path), "%s/result.tmp", dir);
-	snprintf(final, sizeof(final), "%s/result", dir);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		return;
-	if (write(fd, text, strlen(text)) < 0) { }
-	close(fd);
-	rename(path, final);
-}
-
 int main(int argc, char **argv)
 {
 	if (argc < 2) { fprintf(stderr, "usage: restore_signals DIR\n"); return 2; }
@@ -165,26 +154,6 @@ int main(int argc, char **argv)
 
 	printf("READY pid=%d\n", getpid());
 	fflush(stdout);
-	int null = open("/dev/null", O_RDWR);
-	dup2(null, 0);
-	dup2(null, 1);
-	dup2(null, 2);
-	close(null);
-
-	char check_path[4096];
-	snprintf(check_path, sizeof(check_path), "%s/check", dir);
-	for (;;) {
-		struct timespec pause = { 0, 2 * 1000 * 1000 };
-		counter++;
-		nanosleep(&pause, NULL);
-		if (access(check_path, F_OK) != 0)
-			continue;
-		char why[256], text[512];
-		if (check(why, sizeof(why)))
-			snprintf(text, sizeof(text), "pass %lu %d\n", counter, getpid());
-		else
-			snprintf(text, sizeof(text), "fail %s\n", why);
-		unlink(check_path);
-		report(text);
-	}
+	detach_stdio();
+	serve_checks(dir, &counter, check);
 }
