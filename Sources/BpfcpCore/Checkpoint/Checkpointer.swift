@@ -76,8 +76,8 @@ public enum Checkpointer {
 
     /// Captures `pid` and writes the image to `dir`. With `kill`, the
     /// targets are killed once the image is safely on disk and passes the
-    /// checks restore makes; when it does not, they keep running, the image
-    /// stays, and the error names the resource restore would reject.
+    /// checks restore makes. Otherwise they keep running, the image stays,
+    /// and the error names the resource restore would reject.
     @discardableResult
     public static func dump(pid: Int32, to dir: String, options: CaptureOptions, kill: Bool) throws -> Checkpoint {
         // Loaded first so that the total time, like the one of `capture`, leaves the one-time loading out.

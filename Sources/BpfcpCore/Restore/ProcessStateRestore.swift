@@ -91,10 +91,18 @@ struct ProcessStateRestore {
 
     /// Installs each action as `struct kernel_sigaction` (handler, flags,
     /// restorer, mask); the child starts with every action at SIG_DFL.
+    private static func handlerName(_ handler: UInt64) -> String {
+        switch handler {
+        case 0: return "SIG_DFL"
+        case 1: return "SIG_IGN"
+        default: return Format.hex(handler)
+        }
+    }
+
     private func setActions() throws {
         for action in plan.actions {
             let act = [action.handler, action.flags, action.restorer, action.mask].flatMap { Self.bytes($0) }
-            let handler = action.handler == 1 ? "SIG_IGN" : action.handler == 0 ? "SIG_DFL" : Format.hex(action.handler)
+            let handler = Self.handlerName(action.handler)
             try injector.queue(SyscallNumber.rtSigaction, [.int(Int(action.signal)), .payload(0), .int(0), .int(8)], payloads: [act],
                                text: "rt_sigaction(\(SignalName.name(action.signal)), {\(handler), \(Format.hex(action.flags)), restorer=\(Format.hex(action.restorer)), mask=\(SignalName.describe(mask: action.mask))}, NULL, 8)")
         }

@@ -194,9 +194,9 @@ enum CaptureActions {
         return .redraw
     }
 
-    /// A log for the terminal output of a restored process, in a new 0700
-    /// directory of its own. It is not the scratch directory, because the
-    /// restored process outlives bpfcp-top and keeps writing there.
+    /// Creates a 0700 directory for the terminal output of a restored process
+    /// and returns the log path in it. The scratch directory would not do,
+    /// because bpfcp-top removes it on exit while the process keeps writing.
     private static func restoredOutputPath() throws -> String {
         let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         var template = Array((base + "/bpfcp-restored-XXXXXX").utf8CString)
