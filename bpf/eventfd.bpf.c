@@ -30,15 +30,23 @@ static __always_inline void fill_timerfd(struct bpfcp_event_file *rec, struct ti
 	rec->settime_flags = BPF_CORE_READ(ctx, settime_flags);
 	rec->interval_ns = BPF_CORE_READ(ctx, tintv);
 	rec->ticks = BPF_CORE_READ(ctx, ticks);
-	rec->expired = BPF_CORE_READ(ctx, expired);
 
 	if (rec->clockid == CLOCK_REALTIME_ALARM || rec->clockid == CLOCK_BOOTTIME_ALARM)
 		timer = &ctx->t.alarm.timer;
 	else
 		timer = &ctx->t.tmr;
+
+	/*
+	 * These fields are read without the timerfd's lock. A periodic timer
+	 * leaves the queue when it fires and re-enters it when read() forwards
+	 * it, before `expired` is cleared, so the queue state is read on both
+	 * sides of `expired`: one of the three reads catches it armed.
+	 */
+	rec->enqueued = BPF_CORE_READ(timer, state) & HRTIMER_STATE_ENQUEUED;
+	rec->expired = BPF_CORE_READ(ctx, expired);
 	expires = BPF_CORE_READ(timer, node.expires);
 	offset = BPF_CORE_READ(timer, base, offset);
-	rec->enqueued = BPF_CORE_READ(timer, state) & HRTIMER_STATE_ENQUEUED;
+	rec->enqueued |= BPF_CORE_READ(timer, state) & HRTIMER_STATE_ENQUEUED;
 	rec->remaining_ns = expires - ((__s64)bpf_ktime_get_ns() + offset);
 }
 
