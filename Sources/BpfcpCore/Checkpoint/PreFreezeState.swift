@@ -6,7 +6,9 @@
 /// threads and context sections of an image take those values from a read
 /// just before the freeze, and a process that did not change compares equal
 /// to its image. The registers section keeps the registers as held, which
-/// is what restore needs.
+/// is what restore needs. A thread that started during the freeze has no
+/// earlier read, so its state is derived from where the freeze stopped it
+/// (`stateWhereHeld`).
 struct PreFreezeState {
     let process: ProcessEntry
     /// Threads as iter/task read them before the freeze, by tid; empty when that read failed.
@@ -30,10 +32,13 @@ struct PreFreezeState {
 
     private func replacingThreads(_ section: Section) throws -> Section {
         let held = try section.items.map { try $0.decode(as: ThreadInfo.self) }
-        // NOTE: a thread that started during the freeze has no earlier state, so it keeps the held one.
         let items = held.map { heldThread -> ThreadInfo in
-            guard let before = threads[heldThread.tid] else { return heldThread }
             var thread = heldThread
+            guard let before = threads[heldThread.tid] else {
+                thread.state = PreFreezeState.stateWhereHeld(heldThread)
+                if thread.state != .tracingStop { thread.stopSignal = nil }
+                return thread
+            }
             thread.state = before.state
             thread.stopSignal = before.stopSignal
             thread.registers = registers(held: heldThread, before: before)
@@ -49,15 +54,43 @@ struct PreFreezeState {
     /// -ENOSYS. Other registers stay as held: a thread that kept running
     /// changed them after the read before the freeze.
     private func registers(held: ThreadInfo, before: ThreadInfo) -> [UInt64]? {
-        let rax = 10
-        let origRax = 15
         guard var registers = held.registers, let earlier = before.registers, !before.registersStale,
-              registers.count > origRax, earlier.count > origRax,
-              registers[origRax] == earlier[origRax], (-516 ... -512).contains(Int64(bitPattern: registers[rax])) else {
+              PreFreezeState.interruptedSystemCall(registers), earlier.count > Self.origRax,
+              registers[Self.origRax] == earlier[Self.origRax] else {
             return held.registers
         }
-        registers[rax] = earlier[rax]
+        registers[Self.rax] = earlier[Self.rax]
         return registers
+    }
+
+    /// Returns the state of a thread that no read before the freeze saw,
+    /// derived from its held registers, which are the ones the image saves.
+    /// PTRACE_INTERRUPT wakes a thread sleeping in a system call, and that
+    /// call returns -ERESTART* before the thread stops with orig_rax set, so
+    /// such a thread was sleeping (S). Every other held thread was running
+    /// or runnable (R): orig_rax -1 means it stopped outside any system call,
+    /// and another rax means its call had completed, as for a new thread
+    /// still on its way out of clone. A thread whose registers are unknown,
+    /// or that is not in a tracing stop, keeps its held state.
+    /// NOTE: a thread in uninterruptible sleep (D) stops only after its call
+    /// returns, so it is recorded as R.
+    static func stateWhereHeld(_ thread: ThreadInfo) -> TaskState {
+        guard thread.state == .tracingStop, let registers = thread.registers, registers.count > origRax else {
+            return thread.state
+        }
+        return interruptedSystemCall(registers) ? .sleeping : .running
+    }
+
+    private static let rax = 10
+    private static let origRax = 15
+
+    /// True when the registers are those of a thread stopped on its way out
+    /// of a system call that a signal or PTRACE_INTERRUPT cut short: orig_rax
+    /// contains the call and rax one of -ERESTARTSYS, -ERESTARTNOINTR,
+    /// -ERESTARTNOHAND or -ERESTART_RESTARTBLOCK (-512...-516).
+    private static func interruptedSystemCall(_ registers: [UInt64]) -> Bool {
+        guard registers.count > origRax, Int64(bitPattern: registers[origRax]) >= 0 else { return false }
+        return (-516 ... -512).contains(Int64(bitPattern: registers[rax]))
     }
 
     private func replacingIdentity(_ section: Section) throws -> Section {
