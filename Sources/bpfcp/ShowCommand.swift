@@ -42,7 +42,7 @@ private func printCheckpointHeader(_ checkpoint: Checkpoint, directory: String, 
     let info = checkpoint.info
     let stats = info.stats
     let taken = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: info.takenAt))
-    output.text("image \(Escape.text(directory)): format \(ImageFormat.version), bpfcp \(Escape.text(info.toolVersion)), kernel \(Escape.text(info.kernelRelease)), taken \(taken)")
+    output.text("image \(Escape.text(directory)): format \(checkpoint.formatVersion), bpfcp \(Escape.text(info.toolVersion)), kernel \(Escape.text(info.kernelRelease)), taken \(taken)")
     output.text("process \(info.rootPid)\(info.tree ? " and its descendants" : ""): \(checkpoint.processes.count) process(es), \(stats.threads) thread(s), \(Format.bytes(stats.pagesWritten * info.pageSize)) of memory saved")
     output.text("frozen time \(Format.milliseconds(stats.frozenNs)), total \(Format.milliseconds(stats.totalNs))")
 }
@@ -87,7 +87,7 @@ struct ShowReport: Encodable {
     func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(Dump.schemaVersion, forKey: .schemaVersion)
-        try c.encode(ImageFormat.version, forKey: .imageFormat)
+        try c.encode(checkpoint.formatVersion, forKey: .imageFormat)
         try c.encode(checkpoint.info, forKey: .image)
         try c.encode(dumps.map(DumpReport.init), forKey: .processes)
     }

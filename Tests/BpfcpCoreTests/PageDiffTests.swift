@@ -146,6 +146,26 @@ final class PageDiffTests: XCTestCase {
         XCTAssertNotNil(try CheckpointImage.open(again).pageHashes)
     }
 
+    func testShowPrintsImageFormat() throws {
+        try requireBPF()
+        let fixture = try pageWriter(heap: 1, stack: 1)
+        let current = scratch + "/current"
+        let old = scratch + "/old"
+        try Checkpointer.dump(pid: fixture.pid, to: current, options: CaptureOptions(scratchDirectory: scratch), kill: false)
+        try Checkpointer.dump(pid: fixture.pid, to: old, options: CaptureOptions(scratchDirectory: scratch), kill: false)
+        try rewriteAsFormatOne(old)
+
+        for (dir, version) in [(current, 2), (old, 1)] {
+            let text = try CLI.run(["show", dir, "context"])
+            XCTAssertEqual(text.status, 0, text.err)
+            XCTAssertTrue(text.outLines.first?.hasPrefix("image \(dir): format \(version), bpfcp ") ?? false, text.out)
+
+            let json = try CLI.run(["--json", "show", dir, "context"])
+            XCTAssertEqual(json.status, 0, json.err)
+            XCTAssertEqual(try json.json()["image_format"] as? Int, version, dir)
+        }
+    }
+
     func testMissingHashesSectionNamed() throws {
         try requireBPF()
         let fixture = try pageWriter(heap: 3, stack: 1)

@@ -81,7 +81,8 @@ public enum CheckpointImage {
             processes[index].queues = try decodeQueues(payload, pid: processes[index].pid)
         }
         let store = PageStore(path: dir + "/" + pagesFile, temporaryDirectory: nil)
-        return Checkpoint(info: manifest.info, processes: processes, pages: store, pageHashes: hashes)
+        return Checkpoint(info: manifest.info, processes: processes, pages: store, pageHashes: hashes,
+                          formatVersion: manifest.formatVersion)
     }
 
     /// Rejects an image this user may not read with a permission error,

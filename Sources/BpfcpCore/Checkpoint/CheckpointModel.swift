@@ -10,6 +10,9 @@ public struct Checkpoint: Sendable {
     public var pages: PageStore
     /// Hash of every page in `pages`; nil for images of format 1, which have none.
     public var pageHashes: PageHashes? = nil
+    /// Format version of the image this checkpoint was read from; the
+    /// current version for a capture that was not read from an image.
+    public var formatVersion: UInt32 = ImageFormat.version
 
     public func process(_ pid: Int32) -> ProcessImage? {
         processes.first { $0.pid == pid }
