@@ -15,7 +15,7 @@ public enum CheckpointView {
     ]
 
     public static let pageColumns = [
-        Column("START", width: 14), Column("END", width: 14), Column("CONTENTS", width: 13),
+        Column("START", width: 14), Column("END", width: 14), Column("CONTENTS", width: 14),
         Column("SAVED", width: 9, alignRight: true), Column("PATH", width: 40),
     ]
 
@@ -62,7 +62,9 @@ public enum CheckpointView {
             let blocked = SignalName.describe(mask: thread.sigmask)
             var fields = thread.registers.sorted { $0.key < $1.key }.map { Field($0.key, Format.hex($0.value)) }
             fields.append(Field("blocked signals", blocked))
+            fields.append(Field("signal mask", Format.hex(thread.sigmask)))
             fields.append(Field("xsave bytes", "\(thread.xsave.count)"))
+            fields.append(Field("xsave components", XsaveSummary.components(thread.xsave)))
             let cells = ["\(thread.tid)", Format.hex(thread.registers["rip"] ?? 0), Format.hex(thread.registers["rsp"] ?? 0),
                          Format.hex(thread.registers["fs_base"] ?? 0), "\(thread.xsave.count)", blocked]
             return Entry(key: "thread \(thread.tid)", cells: cells, fields: fields)

@@ -1,7 +1,8 @@
 import BpfcpCore
 import Foundation
 
-/// One tab of the detail view: the Overview or one registered kind.
+/// One tab of the detail view: the Overview, one registered kind, or one
+/// section only checkpoints have.
 public struct DetailTab: Equatable, Sendable {
     public let title: String
     public let columns: [Column]
@@ -103,7 +104,7 @@ public struct DetailModel: Sendable {
             tabs.append(DetailTab(title: kind.title, columns: kind.columns, entries: section?.entries ?? [],
                                   unavailable: reason, section: section))
         }
-        return tabs
+        return tabs + ImageTabs.tabs(dump)
     }
 
     /// Builds the Overview tab: the ProcessEntry as rows of (field, value).
