@@ -66,6 +66,30 @@ final class CaptureModelTests: XCTestCase {
         XCTAssertEqual(field?.spans.first { $0.text == "100" }?.style, .statusError)
     }
 
+    /// The summary names the sections only checkpoints have by their tab
+    /// titles, like the registered kinds, not by their internal names.
+    func testDiffSummaryUsesTitles() {
+        func section(_ kind: String, _ value: String) -> Section {
+            Section(kind: kind, source: .bpf, unavailable: nil, elapsedNs: 0, items: [],
+                    entries: [Entry(key: "row", cells: [value], fields: [Field("value", value)])])
+        }
+        func dump(_ value: String) -> Dump {
+            let kinds = [FilesKind.name, CheckpointView.registersKind, CheckpointView.pagesKind, CheckpointView.savedFilesKind]
+            return Dump(pid: 7, process: process(7, comm: "target"), source: .bpf, takenAt: 0, totalNs: 1,
+                        sections: kinds.map { section($0, value) })
+        }
+        let diff = Differ.diff(dump("1"), dump("2"), beforeLabel: "capture #1", afterLabel: "capture #2")
+        let summary = CaptureViews.diffLines(diff).map(\.text).filter { $0.hasPrefix("  ") && $0.contains(": 0 added, 0 removed, 1 changed") }
+        XCTAssertEqual(summary, [
+            "  Files: 0 added, 0 removed, 1 changed",
+            "  Registers: 0 added, 0 removed, 1 changed",
+            "  Saved memory: 0 added, 0 removed, 1 changed",
+            "  Saved files: 0 added, 0 removed, 1 changed",
+        ])
+        let headers = CaptureViews.diffLines(diff).filter { $0.spans.first?.style == .columnHeader }.map(\.text)
+        XCTAssertEqual(headers.map { String($0.prefix { $0 != ":" }) }, ["Files", "Registers", "Saved memory", "Saved files"])
+    }
+
     func testYesOnWriteQuestionQueuesWrite() {
         var s = state()
         var screen = TextScreen(title: "before writing", lines: [])

@@ -23,7 +23,7 @@ public enum Differ {
     }
 
     static func diffKind(_ name: String, _ a: Section?, _ b: Section?, showUnchanged: Bool) -> KindDiff {
-        let title = KindRegistry.named(name)?.title ?? name
+        let title = CheckpointView.layout(name)?.title ?? name
         if let reason = a?.unavailable ?? b?.unavailable ?? missingReason(a, b) {
             return KindDiff(kind: name, title: title, unavailable: reason, added: 0, removed: 0, changed: 0,
                             unchanged: 0, entries: [], notes: [])
