@@ -92,6 +92,14 @@ public enum ActionTable {
             state.sortMenu.move(1, count: ProcessColumn.allCases.count, height: state.layout.listHeight)
             return .redraw
         },
+        Action([.home], "Home", "first column", modes: [.sortMenu], inFooter: false) { state in
+            state.sortMenu.home(count: ProcessColumn.allCases.count, height: state.layout.listHeight)
+            return .redraw
+        },
+        Action([.end], "End", "last column", modes: [.sortMenu], inFooter: false) { state in
+            state.sortMenu.end(count: ProcessColumn.allCases.count, height: state.layout.listHeight)
+            return .redraw
+        },
         Action([.enter], "Sort", "sort by the chosen column", modes: [.sortMenu]) { state in
             if let column = ProcessColumn(rawValue: state.sortMenu.selected) {
                 state.table.sort(by: column, height: state.layout.listHeight)

@@ -194,6 +194,19 @@ final class TopTerminalTests: XCTestCase {
         try assertRestored(session)
     }
 
+    /// End then Enter sorts by the last column; Home then Enter by the first, PID.
+    func testSortMenuHomeAndEnd() throws {
+        let session = try TmuxSession()
+        try start(session, "--readonly")
+        XCTAssertTrue(session.waitFor("read-only"), "the process list did not appear:\n\(session.screen)")
+        try session.keys("F6", "End", "Enter", "F6")
+        XCTAssertTrue(session.waitFor("COMMAND (current)"), "End did not reach the last column:\n\(session.screen)")
+        try session.keys("Up", "Home", "Enter", "F6")
+        XCTAssertTrue(session.waitFor("PID (current)"), "Home did not reach the first column:\n\(session.screen)")
+        try session.keys("Escape", "q")
+        try assertRestored(session)
+    }
+
     func testWithoutRootFallsBackToProc() throws {
         guard geteuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else {
             throw XCTSkip("needs root and setpriv to start bpfcp-top as an unprivileged user")
