@@ -33,7 +33,10 @@ let package = Package(
         // Benchmark of the eBPF collectors against /proc; run through `make bench`.
         .executableTarget(name: "bpfcp-bench", dependencies: ["BpfcpCore"], path: "Sources/bpfcp-bench"),
 
-        .testTarget(name: "BpfcpCoreTests", dependencies: ["BpfcpCore", "CBpfcpShim"], path: "Tests/BpfcpCoreTests"),
-        .testTarget(name: "BpfcpTUITests", dependencies: ["BpfcpTUI", "BpfcpCore", "CBpfcpDemo"], path: "Tests/BpfcpTUITests"),
+        // Fixture processes shared by both test targets. It imports XCTest, so only test targets may depend on it.
+        .target(name: "BpfcpTestSupport", path: "Tests/BpfcpTestSupport"),
+        .testTarget(name: "BpfcpCoreTests", dependencies: ["BpfcpCore", "CBpfcpShim", "BpfcpTestSupport"], path: "Tests/BpfcpCoreTests"),
+        .testTarget(name: "BpfcpTUITests", dependencies: ["BpfcpTUI", "BpfcpCore", "CBpfcpDemo", "BpfcpTestSupport"],
+                    path: "Tests/BpfcpTUITests"),
     ]
 )

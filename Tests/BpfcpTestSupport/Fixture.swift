@@ -11,21 +11,21 @@ import XCTest
 ///
 /// Foundation starts each child in a process group of its own, so `stop()`
 /// kills the group and with it the children a fixture forked.
-final class Fixture {
-    let process: Process
-    let values: [String: String]
-    let firstLine: String
+public final class Fixture {
+    public let process: Process
+    public let values: [String: String]
+    public let firstLine: String
     private let stdout: Pipe
 
-    var pid: Int32 { process.processIdentifier }
+    public var pid: Int32 { process.processIdentifier }
 
     /// Compiles (once per test run) and starts Tests/Fixtures/NAME.c with `arguments`.
-    convenience init(c name: String, arguments: [String] = [], flags: [String] = []) throws {
+    public convenience init(c name: String, arguments: [String] = [], flags: [String] = []) throws {
         let binary = try Fixture.compile(name, flags: flags)
         try self.init(executable: binary, arguments: arguments)
     }
 
-    init(executable: String, arguments: [String], environment: [String: String]? = nil,
+    public init(executable: String, arguments: [String], environment: [String: String]? = nil,
          readyPrefix: String? = "READY", timeout: TimeInterval = 20) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -34,7 +34,8 @@ final class Fixture {
         stdout = Pipe()
         process.standardOutput = stdout
         process.standardError = FileHandle.standardError
-        try process.run()
+        let child = process
+        try Fixture.withNoSignalsBlocked { try child.run() }
 
         guard let line = Fixture.readLine(stdout.fileHandleForReading, timeout: timeout),
               line.hasPrefix(readyPrefix ?? "") else {
@@ -56,20 +57,42 @@ final class Fixture {
         stop()
     }
 
-    func int(_ key: String) -> Int64? {
+    /// Sends `signal` to the fixture and waits for its next output line, which must start with `prefix`.
+    @discardableResult
+    public func signal(_ signal: Int32, expect prefix: String, timeout: TimeInterval = 20) throws -> String {
+        kill(pid, signal)
+        guard let line = Fixture.readLine(stdout.fileHandleForReading, timeout: timeout), line.hasPrefix(prefix) else {
+            throw FixtureError("fixture \(pid) did not answer signal \(signal) with \(prefix)")
+        }
+        return line
+    }
+
+    public func int(_ key: String) -> Int64? {
         values[key].flatMap { Int64($0) }
     }
 
     /// Kills the fixture's process group and reaps the fixture. Safe to call twice.
-    func stop() {
+    public func stop() {
         kill(-process.processIdentifier, SIGKILL)
         guard process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
     }
 
+    /// Runs `body` with the calling thread's signal mask cleared, so that a
+    /// child started inside inherits no blocked signal. Fixtures assert
+    /// their masks, and a thread of the test process may have signals blocked.
+    public static func withNoSignalsBlocked<T>(_ body: () throws -> T) rethrows -> T {
+        var empty = sigset_t()
+        var previous = sigset_t()
+        sigemptyset(&empty)
+        pthread_sigmask(SIG_SETMASK, &empty, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+        return try body()
+    }
+
     /// Builds Tests/Fixtures/NAME.c into build/fixtures/NAME when the source is newer.
-    static func compile(_ name: String, flags: [String] = []) throws -> String {
+    public static func compile(_ name: String, flags: [String] = []) throws -> String {
         let root = repositoryRoot()
         let source = root + "/Tests/Fixtures/\(name).c"
         let outDir = root + "/build/fixtures"
@@ -93,7 +116,7 @@ final class Fixture {
     }
 
     /// The repository root, found from this source file's path.
-    static func repositoryRoot() -> String {
+    public static func repositoryRoot() -> String {
         var url = URL(fileURLWithPath: #filePath)
         while url.path != "/" {
             url.deleteLastPathComponent()
@@ -102,10 +125,19 @@ final class Fixture {
         return FileManager.default.currentDirectoryPath
     }
 
-    /// Path of a file in ../shared/cases beside the repository, or in $BPFCP_CASES.
-    static func casePath(_ file: String) -> String {
-        let base = ProcessInfo.processInfo.environment["BPFCP_CASES"] ?? (repositoryRoot() + "/../shared/cases")
-        return base + "/" + file
+    /// Path of a file in $BPFCP_CASES, or in the nearest shared/cases directory
+    /// beside the repository or one of its parents (git worktrees sit one level deeper).
+    public static func casePath(_ file: String) -> String {
+        if let base = ProcessInfo.processInfo.environment["BPFCP_CASES"] {
+            return base + "/" + file
+        }
+        var url = URL(fileURLWithPath: repositoryRoot())
+        while url.path != "/" {
+            url.deleteLastPathComponent()
+            let candidate = url.path + "/shared/cases"
+            if FileManager.default.fileExists(atPath: candidate + "/" + file) { return candidate + "/" + file }
+        }
+        return repositoryRoot() + "/../shared/cases/" + file
     }
 
     private static func readLine(_ handle: FileHandle, timeout: TimeInterval) -> String? {
@@ -124,17 +156,17 @@ final class Fixture {
     }
 }
 
-struct FixtureError: Error, CustomStringConvertible {
-    let description: String
+public struct FixtureError: Error, CustomStringConvertible {
+    public let description: String
 
-    init(_ description: String) {
+    public init(_ description: String) {
         self.description = description
     }
 }
 
 /// Skips the test, saying why, when BPF cannot run here: not root, or no
 /// kernel BTF. CI runs as root with BTF, so nothing skips there.
-func requireBPF() throws {
+public func requireBPF() throws {
     if geteuid() != 0 {
         throw XCTSkip("BPF tests need root (CAP_BPF, CAP_PERFMON); run `make test` as root")
     }
