@@ -65,6 +65,7 @@ int dump_files(struct bpf_iter__task_file *ctx)
 	rec->f_flags = BPF_CORE_READ(file, f_flags);
 	rec->f_mode = BPF_CORE_READ(file, f_mode);
 	rec->pos = BPF_CORE_READ(file, f_pos);
+	rec->file_addr = (__u64)file;
 	rec->mnt_id = mount_id(file);
 	fill_inode(rec, file);
 

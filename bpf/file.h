@@ -12,6 +12,7 @@ struct bpfcp_file {
 	__u32 f_flags;		/* O_* as passed to open(), without O_CLOEXEC */
 	__u32 f_mode;		/* FMODE_* */
 	__s64 pos;
+	__u64 file_addr;	/* the struct file address; user space hashes it before storing it */
 	__u64 ino;
 	__u64 size;		/* i_size */
 	__u32 dev;		/* s_dev of the inode's superblock, kernel encoding */

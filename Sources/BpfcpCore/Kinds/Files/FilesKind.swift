@@ -44,8 +44,17 @@ public enum FilesKind: ResourceKind {
             deleted: deletedSuffix && rec.nlink == 0,
             device: Format.kernelDev(rec.dev), inode: rec.ino, mountId: rec.mnt_id, position: rec.pos,
             flags: flags, closeOnExec: rec.cloexec != 0,
-            mode: Format.octal(rec.i_mode & 0o7777), size: rec.size
+            mode: Format.octal(rec.i_mode & 0o7777), size: rec.size, openFileId: openFileId(rec.file_addr)
         )
+    }
+
+    /// Hashes the `struct file` address with Swift's per-run random seed,
+    /// so that equal addresses give equal ids within this run only.
+    static func openFileId(_ address: UInt64) -> String? {
+        guard address != 0 else { return nil }
+        var hasher = Hasher()
+        hasher.combine(address)
+        return String(UInt64(bitPattern: Int64(hasher.finalize())), radix: 16)
     }
 
     public static func entry(_ f: OpenFile) -> Entry {

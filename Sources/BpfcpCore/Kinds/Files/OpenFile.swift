@@ -18,6 +18,12 @@ public struct OpenFile: Codable, Sendable, Equatable {
     /// Mode bits of the inode, octal ("0644").
     public var mode: String
     public var size: UInt64
+    /// Names the open file description: fds with the same value, in one
+    /// process or in several processes of one image, share one (dup(),
+    /// fork()). A keyed hash of the kernel's `struct file` address, with a
+    /// key that is new in every bpfcp run, so it can be compared within
+    /// one image only and reveals no kernel address. Nil when read from /proc.
+    public var openFileId: String? = nil
 }
 
 /// What a file descriptor refers to.
