@@ -26,6 +26,8 @@ struct FamilyPlan {
     var socketPairs: [FamilySocketPair] = []
     /// Image pids that pidfds point at; -1 for a pidfd of a reaped process.
     var pidfdTargets: Set<Int32> = []
+    /// Objects and open file descriptions that several members share.
+    var shared = SharedPlan()
 
     var root: FamilyMember { members[0] }
     var pids: Set<Int32> { Set(members.map(\.pid)) }
@@ -40,7 +42,8 @@ enum FamilyPlanning {
         let ordered = try order(checkpoint.processes, root: rootPid)
         var family = FamilyPlan(members: [])
 
-        try checkSharedMemory(ordered)
+        family.shared = try SharedPlanning.build(ordered, checkpoint: checkpoint)
+        try checkSharedMemory(ordered, objects: Set(family.shared.objects.map(\.identity)))
         var external: [Int32: [Int32: FilePlan.Source]] = [:]
         try planPipes(ordered, into: &family, external: &external, queued: checkpoint.queued)
         try planSocketPairs(ordered, into: &family, external: &external, queued: checkpoint.queued)
@@ -65,10 +68,10 @@ enum FamilyPlanning {
                 family.members.append(FamilyMember(image: image, plan: nil, parent: parent, exitStatus: status))
                 continue
             }
-            let plan = try ImagePlan.build(image, checkpoint: checkpoint, external: external[image.pid] ?? [:])
+            let plan = try ImagePlan.build(image, checkpoint: checkpoint, external: external[image.pid] ?? [:],
+                                           shared: family.shared.member(image.pid))
             family.members.append(FamilyMember(image: image, plan: plan, parent: parent, exitStatus: nil))
         }
-        try SavedFilePlanner.checkNotShared(family.members.compactMap(\.plan))
         return family
     }
 
@@ -92,14 +95,16 @@ enum FamilyPlanning {
         return images.sorted { (depths[$0.pid]!, $0.pid) < (depths[$1.pid]!, $1.pid) }
     }
 
-    /// Rejects shared anonymous memory that several members map: restore
+    /// Rejects other shared memory that several members map (SysV): restore
     /// would map a separate copy in each, and writes would no longer reach
-    /// the other processes. A shared mapping of a file stays shared through the file.
-    private static func checkSharedMemory(_ images: [ProcessImage]) throws {
+    /// the other processes. A shared mapping of a file stays shared through
+    /// the file, and `objects` are created once for every member.
+    private static func checkSharedMemory(_ images: [ProcessImage], objects: Set<String>) throws {
         var owners: [String: Int32] = [:]
         for image in images where !image.process.isZombie {
             for saved in image.memory where saved.area.shared && saved.area.backing != .file && saved.contents != .kernel {
                 let key = "\(saved.area.device):\(saved.area.inode)"
+                if objects.contains(key) { continue }
                 if let other = owners[key], other != image.pid {
                     throw ImagePlan.reject(image.pid, "its shared memory at \(Format.hex(saved.area.start)) (\(Escape.text(saved.area.path))) is shared with process \(other); restore of memory shared between processes is not supported yet")
                 }

@@ -41,6 +41,7 @@ enum FamilyRestorer {
         let start = Clock.now()
         if !options.newPid { try checkFree(family) }
         let files = RestorerFiles()
+        defer { withExtendedLifetime(files) {} }
         for pipe in family.pipes {
             try files.createPipe(pipe.identity, capacity: pipe.capacity, nonblockingRead: pipe.nonblockingRead,
                                  nonblockingWrite: pipe.nonblockingWrite)
@@ -49,6 +50,7 @@ enum FamilyRestorer {
         for pair in family.socketPairs {
             try files.createSocketPair(pair)
         }
+        try files.createShared(family.shared, log: options.trace)
 
         let size = Injector.trampolineSize(payload: ProcessRestorer.payloadSize)
         let own = try MemoryProc.collect(pid: getpid()).map { ($0.start, $0.end) }
@@ -74,6 +76,7 @@ enum FamilyRestorer {
             for member in family.members {
                 guard var plan = member.plan, let injector = state.injectors[member.pid] else { continue }
                 plan.files = files.resolve(plan.files)
+                plan.areas = files.resolve(areas: plan.areas)
                 let tids = try ProcessRestorer.rebuild(plan, injector: injector, options: options,
                                                        threads: &state.threads[member.pid, default: []])
                 state.tids[member.pid] = tids

@@ -67,6 +67,8 @@ struct FileRestore {
                 try create(file, SyscallNumber.epollCreate1, [.int(0)], text: "epoll_create1(0)")
             case .fifo(let fifo):
                 try openFifo(file, fifo, base: base)
+            case .duplicate(let first):
+                try place(first, at: file, text: "dup of fd \(first)")
             }
         }
         try closeFifoHelpers()

@@ -18,7 +18,10 @@ enum ImagePlan {
     ]
 
     /// `external` gives the fds that a family restore provides itself (shared pipe ends, pidfds).
-    static func build(_ image: ProcessImage, checkpoint: Checkpoint, external: [Int32: FilePlan.Source] = [:]) throws -> RestorePlan {
+    /// `shared` gives the fds and areas that use what restore creates once for several fds or processes (`SharedPlan`).
+    static func build(_ image: ProcessImage, checkpoint: Checkpoint, external: [Int32: FilePlan.Source] = [:],
+                      shared: SharedMember = SharedMember()) throws -> RestorePlan {
+        let external = external.merging(shared.fds) { first, _ in first }
         let pid = image.pid
         if image.process.isZombie {
             throw reject(pid, "it is a zombie (exit status \(image.process.exitStatus ?? 0)); restore of zombies is not supported")
@@ -34,7 +37,7 @@ enum ImagePlan {
         let areas = try image.memory.compactMap { saved -> AreaPlan? in
             var copy = saved
             if copy.area.flags == nil { copy.area.flags = flags[saved.area.start] }
-            return try area(copy, pid: pid, checkpoint: checkpoint)
+            return try area(copy, pid: pid, checkpoint: checkpoint, object: shared.areas[saved.area.start])
         }
         let pages = PageReader()
         let derived = InitialStack.derive(areas: areas, pages: pages)
@@ -51,6 +54,9 @@ enum ImagePlan {
                                        gid: image.process.gid, egid: image.process.egid)
         plan.settings = try SettingsPlanner.plan(image, restorer: try RestorerLimits.current())
         SavedFilePlanner.expectNewInodes(plan.files, in: &plan.settings)
+        for (kind, key, field) in shared.newInodes {
+            plan.settings.expect(kind: kind, key: key, field: field, reason: "restore recreated the shared object, which has a new inode")
+        }
         plan.cwd = try SettingsPlanner.cwd(image)
         plan.umask = try SettingsPlanner.umask(image)
         return plan
@@ -62,7 +68,7 @@ enum ImagePlan {
 
     // MARK: memory
 
-    private static func area(_ saved: MemoryAreaImage, pid: Int32, checkpoint: Checkpoint) throws -> AreaPlan? {
+    private static func area(_ saved: MemoryAreaImage, pid: Int32, checkpoint: Checkpoint, object: String?) throws -> AreaPlan? {
         let a = saved.area
         let prot = (a.permissions.contains("r") ? MemoryRestore.protRead : 0)
             | (a.permissions.contains("w") ? MemoryRestore.protWrite : 0) | (a.permissions.contains("x") ? MemoryRestore.protExec : 0)
@@ -74,6 +80,12 @@ enum ImagePlan {
                             backing: .anonymous, name: a.path, runs: runs, accounted: a.flags.map { $0.contains("VM_ACCOUNT") })
         plan.advice = MemoryAdvice.values(a.flags)
         let path = String(decoding: Escape.unescape(a.path), as: UTF8.self)
+        if let object {
+            // The object holds the shared pages; a private mapping keeps its written pages.
+            plan.backing = .shared(key: object, offset: a.offset, fd: -1)
+            if a.shared { plan.runs = [] }
+            return plan
+        }
 
         switch (saved.contents, a.backing) {
         case (.kernel, _):

@@ -116,14 +116,19 @@ struct MemoryRestore {
             opened[path] = fd
         }
 
+        let copies = try copySharedObjects()
         var protections: [AreaPlan] = []
         for area in plan.areas {
             if case .kernel = area.backing { continue }
-            let fd: Int32? = if case .file(let path, _) = area.backing { opened[path] } else { nil }
+            let fd: Int32? = switch area.backing {
+            case .file(let path, _): opened[path]
+            case .shared(let key, _, _): copies[key]
+            default: nil
+            }
             if try mapArea(area, fd: fd) { protections.append(area) }
         }
 
-        for (_, fd) in opened.sorted(by: { $0.value < $1.value }) {
+        for (_, fd) in opened.merging(copies, uniquingKeysWith: { a, _ in a }).sorted(by: { $0.value < $1.value }) {
             try injector.queue(SyscallNumber.close, [.int(Int(fd))], text: "close(\(fd))")
             fds.release(fd)
         }
@@ -137,6 +142,8 @@ struct MemoryRestore {
         var offset: UInt64 = 0
         if case .file(_, let fileOffset) = area.backing {
             offset = fileOffset
+        } else if case .shared(_, let objectOffset, _) = area.backing {
+            offset = objectOffset
         } else {
             flags |= Self.mapAnonymous
         }

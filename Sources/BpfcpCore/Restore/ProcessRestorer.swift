@@ -36,13 +36,20 @@ enum ProcessRestorer {
 
     /// Restores `plan`. `beforeDetach` gets the pid and the new tid of each
     /// saved tid while every thread is held at its final registers.
-    static func restore(_ plan: RestorePlan, options: RestoreOptions,
+    /// `shared` holds what restore creates in its own process for the process to copy.
+    static func restore(_ plan: RestorePlan, shared: SharedPlan = SharedPlan(), options: RestoreOptions,
                         beforeDetach: ((Int32, [Int32: Int32]) -> Void)? = nil) throws -> RestoreOutcome {
         let start = Clock.now()
         guard let main = plan.threads.first else {
             throw BpfcpError("image_invalid", "process \(plan.pid) has no thread in the image")
         }
         if !options.newPid { try ThreadPlanning.checkFree(plan) }
+        let files = RestorerFiles()
+        defer { withExtendedLifetime(files) {} }
+        try files.createShared(shared, log: options.trace)
+        var plan = plan
+        plan.files = files.resolve(plan.files)
+        plan.areas = files.resolve(areas: plan.areas)
 
         let size = Injector.trampolineSize(payload: payloadSize)
         let own = try MemoryProc.collect(pid: getpid()).map { ($0.start, $0.end) }

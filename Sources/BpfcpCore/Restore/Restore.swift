@@ -36,7 +36,7 @@ public enum Restore {
         if checkpoint.processes.count > 1 {
             _ = try FamilyPlanning.build(checkpoint)
         } else {
-            _ = try ImagePlan.build(image, checkpoint: checkpoint)
+            _ = try plan(image, checkpoint: checkpoint)
         }
     }
 
@@ -52,12 +52,12 @@ public enum Restore {
             return try runFamily(checkpoint, options: options, verify: verify, start: start)
         }
         let openNs = Clock.now() - start
-        let plan = try ImagePlan.build(image, checkpoint: checkpoint)
+        let (plan, shared) = try plan(image, checkpoint: checkpoint)
         let planNs = Clock.now() - start - openNs
 
         var differences: [VerifyDifference] = []
         var verifyNs: UInt64 = 0
-        let outcome = try ProcessRestorer.restore(plan, options: options, beforeDetach: verify ? { pid, tids in
+        let outcome = try ProcessRestorer.restore(plan, shared: shared, options: options, beforeDetach: verify ? { pid, tids in
             let verifyStart = Clock.now()
             defer { verifyNs = Clock.now() - verifyStart }
             do {
@@ -71,5 +71,11 @@ public enum Restore {
         return RestoreReport(imagePid: image.pid, pid: outcome.pid, syscalls: outcome.syscalls, elapsedNs: elapsed,
                              verified: verify, verifyNs: verifyNs, openNs: openNs, planNs: planNs, differences: differences,
                              lowered: plan.settings.lowered)
+    }
+
+    /// Plans a single process, with the objects and open file descriptions that its fds and areas share.
+    private static func plan(_ image: ProcessImage, checkpoint: Checkpoint) throws -> (RestorePlan, SharedPlan) {
+        let shared = try SharedPlanning.build([image], checkpoint: checkpoint)
+        return (try ImagePlan.build(image, checkpoint: checkpoint, shared: shared.member(image.pid)), shared)
     }
 }

@@ -45,6 +45,10 @@ struct AreaPlan {
         case file(path: String, offset: UInt64)
         /// A mapping the kernel provides: "[vdso]", "[vvar]", "[vvar_vclock]", "[vsyscall]".
         case kernel(String)
+        /// A memfd, deleted file or shared anonymous memory that restore
+        /// created in its own process (`SharedObjectPlan`), mapped at byte
+        /// `offset`. `fd` is restore's fd, filled in once the object exists.
+        case shared(key: String, offset: UInt64, fd: Int32)
     }
 
     var start: UInt64
@@ -173,6 +177,8 @@ struct FilePlan {
         case epoll(watches: [EpollWatchPlan])
         /// One fd of a FIFO, opened again by its path.
         case fifo(FifoPlan)
+        /// A dup of a lower fd of the process: both share one open file description.
+        case duplicate(of: Int32)
     }
 
     var fd: Int32

@@ -88,7 +88,7 @@ extension FileRestore {
         fds.release(low)
         try injector.flush()
 
-        try writeContent(saved, to: "/proc/\(injector.tracee.pid)/fd/\(memfd)")
+        try Self.writeContent(saved, to: "/proc/\(injector.tracee.pid)/fd/\(memfd)")
         try injector.queue(SyscallNumber.fchmod, [.int(Int(memfd)), .value(UInt64(saved.mode))],
                            text: "fchmod(\(memfd), \(Format.octal(saved.mode)))")
         if seals != 0 {
@@ -109,7 +109,7 @@ extension FileRestore {
         }
         close(fd)
         do {
-            try writeContent(saved, to: path)
+            try Self.writeContent(saved, to: path)
             guard chmod(path, mode_t(saved.mode)) == 0 else {
                 throw BpfcpError.system("chmod of \(Escape.text(path)) to \(Format.octal(saved.mode))", errno)
             }
@@ -121,7 +121,7 @@ extension FileRestore {
     }
 
     /// Sets the size of the file at `path` and copies every saved extent into it.
-    private func writeContent(_ saved: SavedFilePlan, to path: String) throws {
+    static func writeContent(_ saved: SavedFilePlan, to path: String) throws {
         let target = open(path, O_WRONLY | O_CLOEXEC)
         guard target >= 0 else { throw BpfcpError.system("opening \(Escape.text(path)) to write the saved content", errno) }
         defer { close(target) }

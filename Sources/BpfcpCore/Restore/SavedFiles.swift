@@ -52,21 +52,6 @@ enum SavedFilePlanner {
         return FilePlan(fd: file.fd, flags: flags, closeOnExec: file.closeOnExec, source: .saved(plan))
     }
 
-    /// Rejects a memfd or deleted file open in more than one process of a
-    /// family, because each process would create a file of its own.
-    static func checkNotShared(_ plans: [RestorePlan]) throws {
-        var owners: [String: Int32] = [:]
-        for plan in plans {
-            for file in plan.files {
-                guard case .saved(let saved) = file.source else { continue }
-                if let owner = owners[saved.identity], owner != plan.pid {
-                    throw ImagePlan.reject(plan.pid, "its fd \(file.fd) is a memfd or deleted file that process \(owner) also has open; restore recreates such a file for one process only")
-                }
-                owners[saved.identity] = plan.pid
-            }
-        }
-    }
-
     /// Marks the new inodes of recreated files as expected verify differences.
     static func expectNewInodes(_ files: [FilePlan], in settings: inout SettingsPlan) {
         let reason = "a file recreated from its saved content has a new inode"

@@ -1,0 +1,76 @@
+import Foundation
+
+extension SharedPlanning {
+    /// Groups the fds of every process by open file description (the
+    /// files kind's `openFileId`). A description held in several processes,
+    /// as open() before fork() leaves it, or one on a shared object, is
+    /// opened once by restore and copied by every fd. Within one process, a
+    /// second fd on a description becomes a dup of the first.
+    static func planDescriptions(_ images: [ProcessImage], files: [Int32: [OpenFile]], into plan: inout SharedPlan) throws {
+        let objects = Set(plan.objects.map(\.identity))
+        var groups: [String: [(pid: Int32, file: OpenFile)]] = [:]
+        var order: [String] = []
+        for image in images {
+            for file in files[image.pid] ?? [] where isSavedFile(file) || isPathFile(file) || isEvent(file) {
+                let group = file.openFileId.map { "id \($0)" } ?? "fd \(image.pid):\(file.fd)"
+                if groups[group] == nil { order.append(group) }
+                groups[group, default: []].append((image.pid, file))
+            }
+        }
+
+        var owned: Set<String> = []
+        for group in order {
+            let list = groups[group]!
+            let first = list[0].file
+            let identity = "\(first.device):\(first.inode)"
+            let target: SharedDescriptionPlan.Target
+            if isSavedFile(first) && objects.contains(identity) {
+                let own = first.path.hasPrefix("/memfd:") && first.flags.contains("O_RDWR") && !owned.contains(identity)
+                if own { owned.insert(identity) }
+                target = .object(identity: identity, own: own)
+            } else if Set(list.map(\.pid)).count > 1 && isPathFile(first) {
+                target = .path(String(decoding: Escape.unescape(first.path), as: UTF8.self))
+            } else {
+                duplicates(list, into: &plan)
+                continue
+            }
+
+            let key = "open file \(plan.descriptions.count + 1) on \(first.path)"
+            let flags = OpenFlags.value(first.flags.filter { $0 != "O_CLOEXEC" }) & ~FileRestore.creationFlags
+            plan.descriptions.append(SharedDescriptionPlan(key: key, target: target, flags: flags, position: first.position))
+            for (pid, file) in list {
+                plan.members[pid, default: SharedMember()].fds[file.fd] = .restorerFile(key: key, fd: -1)
+                guard case .object = target else { continue }
+                plan.members[pid]!.newInodes.append(("files", "fd \(file.fd)", "inode"))
+                if file.path.hasPrefix("/memfd:") { plan.members[pid]!.newInodes.append(("memfd", "fd \(file.fd)", "inode")) }
+            }
+        }
+    }
+
+    /// Turns every fd of a process but its first on the description into a dup of the first.
+    private static func duplicates(_ list: [(pid: Int32, file: OpenFile)], into plan: inout SharedPlan) {
+        var first: [Int32: Int32] = [:]
+        for (pid, file) in list {
+            if let fd = first[pid] {
+                plan.members[pid, default: SharedMember()].fds[file.fd] = .duplicate(of: fd)
+            } else {
+                first[pid] = file.fd
+            }
+        }
+    }
+
+    /// A file restore reopens by its path: not a terminal, which restore attaches to its own.
+    static func isPathFile(_ file: OpenFile) -> Bool {
+        let path = String(decoding: Escape.unescape(file.path), as: UTF8.self)
+        switch file.type {
+        case .regular, .directory, .symlink: return !isSavedFile(file)
+        case .charDevice: return !ImagePlan.isTerminal(path)
+        default: return false
+        }
+    }
+
+    /// An eventfd, signalfd or timerfd, whose dups in one process restore keeps as dups.
+    private static func isEvent(_ file: OpenFile) -> Bool {
+        ["eventfd", "signalfd", "timerfd"].contains(file.anonKind ?? "")
+    }
+}
