@@ -1,7 +1,9 @@
 /* Holds one resource that restore rejects, chosen by argv[1]: "tcp" (an
  * established TCP connection over 127.0.0.1, both ends in the process),
- * "deleted" (an open file that was deleted), or "thread" (a second
- * thread). Prints READY and waits to be killed. */
+ * "deleted" (an open file that was deleted), "thread" (a second thread),
+ * "privatememfd" (a memfd mapped MAP_PRIVATE only, its fd closed), or
+ * "sysvshm" (an attached SysV shared memory segment, already removed).
+ * Prints READY and waits to be killed. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -10,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -44,8 +48,19 @@ int main(int argc, char **argv)
 	} else if (strcmp(mode, "thread") == 0) {
 		pthread_t t;
 		if (pthread_create(&t, NULL, idle, NULL) != 0) { perror("pthread_create"); return 1; }
+	} else if (strcmp(mode, "privatememfd") == 0) {
+		int fd = memfd_create("private-only", 0);
+		if (fd < 0 || ftruncate(fd, 4096) != 0 || mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0) == MAP_FAILED) {
+			perror("memfd");
+			return 1;
+		}
+		close(fd);
+	} else if (strcmp(mode, "sysvshm") == 0) {
+		int id = shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+		if (id < 0 || shmat(id, NULL, 0) == (void *)-1) { perror("shm"); return 1; }
+		shmctl(id, IPC_RMID, NULL);
 	} else {
-		fprintf(stderr, "usage: restore_refused tcp|deleted|thread\n");
+		fprintf(stderr, "usage: restore_refused tcp|deleted|thread|privatememfd|sysvshm\n");
 		return 2;
 	}
 	printf("READY pid=%d\n", getpid());

@@ -65,28 +65,6 @@ final class FamilyRestoreTests: XCTestCase {
         XCTAssertEqual(Freezer.taskIds(members[1]).sorted(), checkpoint.processes[1].threads.map(\.tid).sorted())
     }
 
-    func testSharedAnonymousMemoryRejected() throws {
-        try requireBPF()
-        let dir = try RestoredProcess.makeDirectory()
-        let fixture = try Fixture(c: "restore_shared_anon")
-        let child = try XCTUnwrap(fixture.int("child").map { Int32($0) })
-        defer {
-            kill(child, SIGKILL)
-            fixture.stop()
-        }
-        _ = try Checkpointer.dump(pid: fixture.pid, to: dir + "/image", options: CaptureOptions(tree: true), kill: false)
-        kill(child, SIGKILL)
-        fixture.stop()
-        XCTAssertTrue(Self.waitGone(child), "the original child \(child) is still there")
-        XCTAssertTrue(Self.waitGone(fixture.pid), "the original parent \(fixture.pid) is still there")
-
-        XCTAssertThrowsError(try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions())) { error in
-            XCTAssertEqual((error as? BpfcpError)?.code, "restore_unsupported")
-            XCTAssertTrue("\(error)".contains("is shared with process \(fixture.pid)"), "\(error)")
-        }
-        XCTAssertEqual(kill(fixture.pid, 0), -1, "a process took pid \(fixture.pid)")
-    }
-
     func testFamilyFailureMidwayLeavesNothing() throws {
         try requireBPF()
         let (dir, family) = try checkpointFamily()

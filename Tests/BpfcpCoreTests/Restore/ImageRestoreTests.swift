@@ -41,7 +41,9 @@ final class ImageRestoreTests: XCTestCase {
 
     func testRejectedResourcesCreateNothing() throws {
         try requireBPF()
-        let cases = [("tcp", "ESTABLISHED TCP connection 127.0.0.1:"), ("deleted", "the deleted file")]
+        let cases = [("tcp", "ESTABLISHED TCP connection 127.0.0.1:"), ("deleted", "the deleted file"),
+                     ("privatememfd", "maps /memfd:private-only (deleted), whose content the image does not hold"),
+                     ("sysvshm", "is sysv-shm memory (/SYSV00000000 (deleted)), which restore cannot map yet")]
         for (mode, message) in cases {
             let dir = try RestoredProcess.makeDirectory()
             let fixture = try Fixture(c: "restore_refused", arguments: [mode])
