@@ -76,6 +76,7 @@ final class FamilyRestoreTests: XCTestCase {
         var missing = try XCTUnwrap(files.first)
         missing.fd = 9
         missing.path = dir + "/missing"
+        missing.openFileId = nil
         files.append(missing)
         let old = image.sections[index]
         image.sections[index] = Section(kind: old.kind, source: old.source, unavailable: nil, elapsedNs: old.elapsedNs,

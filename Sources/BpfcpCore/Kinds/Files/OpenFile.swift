@@ -23,7 +23,14 @@ public struct OpenFile: Codable, Sendable, Equatable {
     /// fork()). A keyed hash of the kernel's `struct file` address, with a
     /// key that is new in every bpfcp run, so it can be compared within
     /// one image only and reveals no kernel address. Nil when read from /proc.
+    /// Equality leaves it out, so a BPF and a /proc read of one fd are equal.
     public var openFileId: String? = nil
+
+    public static func == (a: OpenFile, b: OpenFile) -> Bool {
+        a.fd == b.fd && a.type == b.type && a.anonKind == b.anonKind && a.path == b.path && a.deleted == b.deleted
+            && a.device == b.device && a.inode == b.inode && a.mountId == b.mountId && a.position == b.position
+            && a.flags == b.flags && a.closeOnExec == b.closeOnExec && a.mode == b.mode && a.size == b.size
+    }
 }
 
 /// What a file descriptor refers to.
