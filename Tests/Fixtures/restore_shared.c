@@ -11,6 +11,13 @@
  *     both, and a dup of it at fd G in the parent). On each check the parent
  *     asks the child, through the anonymous page, to write to both pages
  *     and to lseek and read F, then checks what it sees.
+ *   restore_shared unix DIR
+ *     A parent listening on the unix stream socket DIR/sock and a child
+ *     connected to it; the parent accepted the connection. Each side has
+ *     unread bytes: "hello" for the parent, "back" for the child. The check
+ *     (run once, after restore) reads "hello", asks the child through the
+ *     connection (it answers 'P' once it has read "back"), and connects to
+ *     the listener again.
  * When DIR/check appears, the parent checks and writes "pass COUNTER PID"
  * or "fail REASON" to DIR/result. */
 #define _GNU_SOURCE
@@ -18,7 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,7 +42,8 @@
 #define MEMFD_AT ((char *)0x5b0000100000UL)
 
 static char dir[2048];
-static int memfd, file_fd, dup_fd;
+static int memfd, file_fd, dup_fd, listener, connection;
+static struct sockaddr_un address = { .sun_family = AF_UNIX };
 static volatile unsigned long counter;
 
 static unsigned char pattern(int i) { return (unsigned char)(i * 13 + 5); }
@@ -169,15 +180,106 @@ static int setup_family(void)
 	return 0;
 }
 
+static int queued(int fd)
+{
+	int bytes = 0;
+	return ioctl(fd, FIONREAD, &bytes) == 0 ? bytes : -1;
+}
+
+/* Waits until the parent's 'p' follows "back", then answers each 'p'. */
+static void serve_unix_child(void)
+{
+	int saw_back = 0, first = 1;
+	for (;;) {
+		struct timespec pause = { 0, 2 * 1000 * 1000 };
+		nanosleep(&pause, NULL);
+		if (queued(connection) < (first ? 5 : 1))
+			continue;
+		char buf[256];
+		ssize_t n = recv(connection, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n <= 0)
+			continue;
+		if (first) saw_back = n >= 4 && memcmp(buf, "back", 4) == 0;
+		for (ssize_t i = first ? 4 : 0; i < n; i++)
+			if (buf[i] == 'p' && send(connection, saw_back ? "P" : "F", 1, 0) != 1) { }
+		first = 0;
+	}
+}
+
+static int check_unix(char *why, size_t len)
+{
+	static int consumed;
+	char buf[8] = { 0 };
+	if (!consumed) {
+		if (recv(connection, buf, 5, MSG_DONTWAIT) != 5 || memcmp(buf, "hello", 5) != 0) { snprintf(why, len, "no hello queued"); return 0; }
+		consumed = 1;
+	}
+	struct sockaddr_un name;
+	socklen_t size = sizeof(name);
+	if (getsockname(connection, (struct sockaddr *)&name, &size) != 0 || strcmp(name.sun_path, address.sun_path) != 0) {
+		snprintf(why, len, "the accepted socket is not named %.200s", address.sun_path);
+		return 0;
+	}
+	if (send(connection, "p", 1, 0) != 1) { snprintf(why, len, "send p"); return 0; }
+	for (int i = 0; i < 2500 && queued(connection) < 1; i++) {
+		struct timespec pause = { 0, 2 * 1000 * 1000 };
+		nanosleep(&pause, NULL);
+	}
+	if (recv(connection, buf, 1, MSG_DONTWAIT) != 1 || buf[0] != 'P') { snprintf(why, len, "the child answered %c", buf[0]); return 0; }
+
+	int client = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (client < 0 || connect(client, (struct sockaddr *)&address, sizeof(address)) != 0) { snprintf(why, len, "connect again"); return 0; }
+	int accepted = accept(listener, NULL, NULL);
+	int ok = accepted >= 0 && send(client, "z", 1, 0) == 1 && recv(accepted, buf, 1, 0) == 1 && buf[0] == 'z';
+	close(client);
+	close(accepted);
+	if (!ok) snprintf(why, len, "a new connection to the listener failed");
+	return ok;
+}
+
+static int setup_unix(void)
+{
+	snprintf(address.sun_path, sizeof(address.sun_path), "%.100s/sock", dir);
+	listener = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (listener < 0 || bind(listener, (struct sockaddr *)&address, sizeof(address)) != 0 || listen(listener, 4) != 0) return -1;
+	return 0;
+}
+
+/* Forks the client of the unix mode; returns in the parent once both sides hold their unread bytes. */
+static pid_t fork_unix_child(void)
+{
+	pid_t child = fork();
+	if (child == 0) {
+		detach_stdio();
+		close(listener);
+		connection = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (connection < 0 || connect(connection, (struct sockaddr *)&address, sizeof(address)) != 0 || send(connection, "hello", 5, 0) != 5)
+			_exit(1);
+		serve_unix_child();
+	}
+	connection = accept(listener, NULL, NULL);
+	if (connection < 0 || send(connection, "back", 4, 0) != 4) return -1;
+	while (queued(connection) < 5) {
+		struct timespec pause = { 0, 1000 * 1000 };
+		nanosleep(&pause, NULL);
+	}
+	return child;
+}
+
 int main(int argc, char **argv)
 {
-	if (argc < 3) { fprintf(stderr, "usage: restore_shared memfd|family DIR\n"); return 2; }
+	if (argc < 3) { fprintf(stderr, "usage: restore_shared memfd|family|unix DIR\n"); return 2; }
 	snprintf(dir, sizeof(dir), "%.2000s", argv[2]);
 	close_range(3, ~0U, 0);	/* fds the test runner leaked into this process */
-	int family = strcmp(argv[1], "family") == 0;
-	if ((family ? setup_family() : setup_memfd()) != 0) { perror("setup"); return 1; }
+	int family = strcmp(argv[1], "family") == 0, unix_mode = strcmp(argv[1], "unix") == 0;
+	if ((family ? setup_family() : unix_mode ? setup_unix() : setup_memfd()) != 0) { perror("setup"); return 1; }
 
 	pid_t child = 0;
+	if (unix_mode) {
+		fflush(stdout);
+		child = fork_unix_child();
+		if (child < 0) { perror("unix"); return 1; }
+	}
 	if (family) {
 		fflush(stdout);
 		child = fork();
@@ -190,5 +292,5 @@ int main(int argc, char **argv)
 	printf("READY pid=%d child=%d memfd=%d file=%d\n", getpid(), child, memfd, file_fd);
 	fflush(stdout);
 	detach_stdio();
-	serve_checks(dir, &counter, family ? check_family : check_memfd);
+	serve_checks(dir, &counter, family ? check_family : unix_mode ? check_unix : check_memfd);
 }

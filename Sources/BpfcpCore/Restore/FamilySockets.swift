@@ -21,12 +21,15 @@ extension FamilyPlanning {
     /// Finds the unix socket pairs whose sockets are in more than one
     /// member, and points every fd of them at the copy restore creates.
     /// A pair inside one member is left to that member's own restore.
+    /// `handled` holds the inodes of sockets the `SharedPlan` already creates.
     static func planSocketPairs(_ images: [ProcessImage], into family: inout FamilyPlan,
-                                external: inout [Int32: [Int32: FilePlan.Source]], queued: (String) -> QueuedData?) throws {
+                                external: inout [Int32: [Int32: FilePlan.Source]], queued: (String) -> QueuedData?,
+                                handled: Set<UInt64> = []) throws {
         var holders: [UInt64: [Holder]] = [:]
         for image in images where !image.process.isZombie {
             let files = try image.items("files", as: OpenFile.self)
-            for socket in try image.items("sockets", as: Socket.self) where socket.family == "unix" && socket.listenBacklog == nil {
+            for socket in try image.items("sockets", as: Socket.self)
+            where socket.family == "unix" && socket.listenBacklog == nil && !handled.contains(socket.inode) {
                 let nonblocking = files.first { $0.fd == socket.fd }?.flags.contains("O_NONBLOCK") ?? false
                 holders[socket.inode, default: []].append(Holder(pid: image.pid, socket: socket, nonblocking: nonblocking))
             }
@@ -45,18 +48,20 @@ extension FamilyPlanning {
     }
 
     /// A process holding a socket at one of its fds.
-    private struct Holder {
+    struct Holder {
         var pid: Int32
         var socket: Socket
         var nonblocking: Bool
     }
 
-    private static func pair(_ first: [Holder], _ second: [Holder], queued: (String) -> QueuedData?) throws -> FamilySocketPair {
+    /// Plans the pair `first` and `second`. A `named` pair, an accepted
+    /// connection and its client, may have a name on the accepted end.
+    static func pair(_ first: [Holder], _ second: [Holder], queued: (String) -> QueuedData?, named: Bool = false) throws -> FamilySocketPair {
         let a = first[0].socket, b = second[0].socket
         let pid = first[0].pid
         let what = "fd \(a.fd), a unix \(a.type) socket connected to a socket of process \(second[0].pid)"
         guard let type = SocketPlan.typeNumber(a.type) else { throw ImagePlan.reject(pid, "\(what), has a type restore cannot create") }
-        guard a.local == "-", b.local == "-" else {
+        guard named || (a.local == "-" && b.local == "-") else {
             throw ImagePlan.reject(pid, "\(what), has a name (\(a.local), \(b.local)); restore of named unix connections is not supported yet")
         }
         var queues: [String: QueuedData] = [:]
@@ -92,6 +97,12 @@ extension RestorerFiles {
         }
         fds[pair.sockets.0] = ends[0]
         fds[pair.sockets.1] = ends[1]
+        try fill(pair, ends: ends)
+    }
+
+    /// Queues each socket's saved bytes by sending them from its peer, and
+    /// applies the shutdowns and O_NONBLOCK.
+    func fill(_ pair: FamilySocketPair, ends: [Int32]) throws {
         let sockets = [(pair.sockets.0, ends[0], ends[1]), (pair.sockets.1, ends[1], ends[0])]
 
         for (identity, _, peer) in sockets {

@@ -18,6 +18,7 @@ extension RestorerFiles {
         for description in plan.descriptions {
             fds[description.key] = try open(description)
         }
+        try createUnixListeners(plan.listeners, log: log)
     }
 
     /// Returns `areas` with restore's fd filled into each `.shared` backing.

@@ -56,6 +56,10 @@ struct SharedDescriptionPlan {
 struct SharedPlan {
     var objects: [SharedObjectPlan] = []
     var descriptions: [SharedDescriptionPlan] = []
+    /// Named unix listeners with the connections they accepted.
+    var listeners: [UnixListenerGroup] = []
+    /// Inodes of the sockets `listeners` creates.
+    var sockets: Set<UInt64> = []
     var members: [Int32: SharedMember] = [:]
 
     func member(_ pid: Int32) -> SharedMember { members[pid] ?? SharedMember() }
@@ -100,6 +104,7 @@ enum SharedPlanning {
         }
         for object in plan.objects { expectNewInodes(object, mapped: mapped[object.identity] ?? [], in: &plan) }
         try planDescriptions(live, files: files, into: &plan)
+        try planUnixConnections(live, checkpoint: checkpoint, into: &plan)
         return plan
     }
 

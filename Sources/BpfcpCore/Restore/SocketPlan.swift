@@ -111,7 +111,7 @@ enum SocketPlan {
         return nil
     }
 
-    private static func listener(_ socket: Socket, pid: Int32) throws -> ListenerPlan {
+    static func listener(_ socket: Socket, pid: Int32) throws -> ListenerPlan {
         let what = "fd \(socket.fd), the \(socket.family) listener \(socket.local)"
         if let accept = socket.acceptQueue, accept > 0 {
             let bytes = socket.pending.compactMap(\.queuedBytes).reduce(0, +)

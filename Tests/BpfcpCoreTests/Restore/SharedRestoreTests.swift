@@ -55,4 +55,29 @@ final class SharedRestoreTests: XCTestCase {
         XCTAssertEqual(report.members.map(\.pid), [fixture.pid, child])
         XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
     }
+
+    /// A listener bound to a path in the parent, with the connection it
+    /// accepted from the child, and unread bytes on both sides.
+    func testUnixListenerWithAcceptedChild() throws {
+        try requireBPF()
+        let dir = try RestoredProcess.makeDirectory()
+        let fixture = try Fixture(c: "restore_shared", arguments: ["unix", dir])
+        let child = try XCTUnwrap(fixture.int("child").map { Int32($0) })
+        defer {
+            kill(child, SIGKILL)
+            fixture.stop()
+        }
+        _ = try Checkpointer.dump(pid: fixture.pid, to: dir + "/image", options: CaptureOptions(tree: true), kill: true)
+        fixture.stop()
+        XCTAssertTrue(FamilyRestoreTests.waitGone(child), "the original child \(child) is still there")
+        XCTAssertTrue(FamilyRestoreTests.waitGone(fixture.pid), "the original parent \(fixture.pid) is still there")
+
+        let trace = TraceLines()
+        let report = try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions(trace: trace.append))
+        defer { FamilyRestoreTests.killMembers(report) }
+        XCTAssertEqual(report.unexpected, [], describeUnexpected(report))
+        XCTAssertTrue(trace.lines.contains { $0.hasPrefix("bound the listener \(dir)/sock with 1 accepted connection") }, "no listener in the trace")
+        XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
+        XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
+    }
 }
