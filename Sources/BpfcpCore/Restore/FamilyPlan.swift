@@ -46,7 +46,7 @@ enum FamilyPlanning {
         try checkSharedMemory(ordered, objects: Set(family.shared.objects.map(\.identity)))
         var external: [Int32: [Int32: FilePlan.Source]] = [:]
         try planPipes(ordered, into: &family, external: &external, queued: checkpoint.queued)
-        try planSocketPairs(ordered, into: &family, external: &external, queued: checkpoint.queued)
+        try planSocketPairs(ordered, into: &family, external: &external, queued: checkpoint.queued, handled: family.shared.sockets)
         for image in ordered where !image.process.isZombie {
             for event in try image.items("events", as: EventFile.self) where event.type == "pidfd" {
                 let target = event.targetPid ?? -1
