@@ -1,9 +1,9 @@
 /* Fixture for restore of shared memory and shared open files. Usage:
  *   restore_shared memfd DIR
- *     A memfd "shared-map" of 3 pages, open at fd M, mapped three times:
- *     MAP_SHARED read-write at 0x5a0000000000 (all 3 pages), MAP_PRIVATE
- *     read-write at 0x5a0000100000 (pages 1 and 2, page 1 written, so
- *     copied on write), and MAP_SHARED read-only at 0x5a0000200000 (page 2).
+ *     A memfd "shared-map" of 3 pages, open at fd M, mapped three times.
+ *     All 3 pages are MAP_SHARED read-write at 0x5a0000000000. Pages 1
+ *     and 2 are MAP_PRIVATE read-write at 0x5a0000100000, where page 1 was
+ *     written and so copied. Page 2 is MAP_SHARED read-only at 0x5a0000200000.
  *   restore_shared family DIR
  *     A parent and child that share, from before fork(): a MAP_SHARED|
  *     MAP_ANONYMOUS page at 0x5b0000000000, a memfd page mapped MAP_SHARED
@@ -16,7 +16,7 @@
  *     connected to it; the parent accepted the connection. Each side has
  *     unread bytes: "hello" for the parent, "back" for the child. The check
  *     (run once, after restore) reads "hello", asks the child through the
- *     connection (it answers 'P' once it has read "back"), and connects to
+ *     connection (it replies 'P' once it has read "back"), and connects to
  *     the listener again.
  * When DIR/check appears, the parent checks and writes "pass COUNTER PID"
  * or "fail REASON" to DIR/result. */
@@ -113,26 +113,26 @@ static int setup_memfd(void)
 	return 0;
 }
 
-/* The anonymous page: request number at 0, answer at 8, text from 64 on. */
+/* The anonymous page: request number at 0, reply number at 8, text from 64 on. */
 static volatile unsigned long *request(void) { return (volatile unsigned long *)ANON_AT; }
-static volatile unsigned long *answer(void) { return (volatile unsigned long *)(ANON_AT + 8); }
+static volatile unsigned long *reply(void) { return (volatile unsigned long *)(ANON_AT + 8); }
 
 static void serve_child(void)
 {
-	unsigned long done = *answer();
+	unsigned long done = *reply();
 	for (;;) {
 		struct timespec pause = { 0, 2 * 1000 * 1000 };
 		nanosleep(&pause, NULL);
-		unsigned long asked = *request();
-		if (asked == done)
+		unsigned long requested = *request();
+		if (requested == done)
 			continue;
 		char buf[8];
-		snprintf(ANON_AT + 64, 64, "child %lu", asked);
-		snprintf(MEMFD_AT + 64, 64, "memfd %lu", asked);
-		if (lseek(file_fd, (off_t)(100 + asked), SEEK_SET) < 0 || read(file_fd, buf, 5) != 5)
+		snprintf(ANON_AT + 64, 64, "child %lu", requested);
+		snprintf(MEMFD_AT + 64, 64, "memfd %lu", requested);
+		if (lseek(file_fd, (off_t)(100 + requested), SEEK_SET) < 0 || read(file_fd, buf, 5) != 5)
 			snprintf(ANON_AT + 64, 64, "child read failed");
-		__atomic_store_n(answer(), asked, __ATOMIC_SEQ_CST);
-		done = asked;
+		__atomic_store_n(reply(), requested, __ATOMIC_SEQ_CST);
+		done = requested;
 	}
 }
 
@@ -145,19 +145,19 @@ static int check_family(char *why, size_t len)
 		snprintf(why, len, "the shared pages lost their content");
 		return 0;
 	}
-	unsigned long asked = *request() + 1;
-	__atomic_store_n(request(), asked, __ATOMIC_SEQ_CST);
-	for (int i = 0; i < 2500 && *answer() != asked; i++) {
+	unsigned long requested = *request() + 1;
+	__atomic_store_n(request(), requested, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < 2500 && *reply() != requested; i++) {
 		struct timespec pause = { 0, 2 * 1000 * 1000 };
 		nanosleep(&pause, NULL);
 	}
-	if (*answer() != asked) { snprintf(why, len, "the child did not answer through the shared page"); return 0; }
-	snprintf(want, sizeof(want), "child %lu", asked);
+	if (*reply() != requested) { snprintf(why, len, "the child did not reply through the shared page"); return 0; }
+	snprintf(want, sizeof(want), "child %lu", requested);
 	if (strcmp(ANON_AT + 64, want) != 0) { snprintf(why, len, "anonymous page holds %.60s", ANON_AT + 64); return 0; }
-	snprintf(want, sizeof(want), "memfd %lu", asked);
+	snprintf(want, sizeof(want), "memfd %lu", requested);
 	if (strcmp(MEMFD_AT + 64, want) != 0) { snprintf(why, len, "memfd page holds %.60s", MEMFD_AT + 64); return 0; }
 	off_t position = lseek(file_fd, 0, SEEK_CUR);
-	if (position != (off_t)(105 + asked)) { snprintf(why, len, "the child's read left the parent at %lld", (long long)position); return 0; }
+	if (position != (off_t)(105 + requested)) { snprintf(why, len, "the child's read left the parent at %lld", (long long)position); return 0; }
 	if (lseek(dup_fd, 7, SEEK_SET) != 7 || lseek(file_fd, 0, SEEK_CUR) != 7) { snprintf(why, len, "fd %d is no dup of fd %d", dup_fd, file_fd); return 0; }
 	return 1;
 }
@@ -186,7 +186,7 @@ static int queued(int fd)
 	return ioctl(fd, FIONREAD, &bytes) == 0 ? bytes : -1;
 }
 
-/* Waits until the parent's 'p' follows "back", then answers each 'p'. */
+/* Waits until the parent's 'p' follows "back", then replies 'P' to each 'p'. */
 static void serve_unix_child(void)
 {
 	int saw_back = 0, first = 1;
@@ -225,7 +225,7 @@ static int check_unix(char *why, size_t len)
 		struct timespec pause = { 0, 2 * 1000 * 1000 };
 		nanosleep(&pause, NULL);
 	}
-	if (recv(connection, buf, 1, MSG_DONTWAIT) != 1 || buf[0] != 'P') { snprintf(why, len, "the child answered %c", buf[0]); return 0; }
+	if (recv(connection, buf, 1, MSG_DONTWAIT) != 1 || buf[0] != 'P') { snprintf(why, len, "the child replied %c", buf[0]); return 0; }
 
 	int client = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (client < 0 || connect(client, (struct sockaddr *)&address, sizeof(address)) != 0) { snprintf(why, len, "connect again"); return 0; }
@@ -272,7 +272,18 @@ int main(int argc, char **argv)
 	snprintf(dir, sizeof(dir), "%.2000s", argv[2]);
 	close_range(3, ~0U, 0);	/* fds the test runner leaked into this process */
 	int family = strcmp(argv[1], "family") == 0, unix_mode = strcmp(argv[1], "unix") == 0;
-	if ((family ? setup_family() : unix_mode ? setup_unix() : setup_memfd()) != 0) { perror("setup"); return 1; }
+	int (*check)(char *, size_t) = check_memfd;
+	int ready = 0;
+	if (family) {
+		check = check_family;
+		ready = setup_family();
+	} else if (unix_mode) {
+		check = check_unix;
+		ready = setup_unix();
+	} else {
+		ready = setup_memfd();
+	}
+	if (ready != 0) { perror("setup"); return 1; }
 
 	pid_t child = 0;
 	if (unix_mode) {
@@ -292,5 +303,5 @@ int main(int argc, char **argv)
 	printf("READY pid=%d child=%d memfd=%d file=%d\n", getpid(), child, memfd, file_fd);
 	fflush(stdout);
 	detach_stdio();
-	serve_checks(dir, &counter, family ? check_family : unix_mode ? check_unix : check_memfd);
+	serve_checks(dir, &counter, check);
 }

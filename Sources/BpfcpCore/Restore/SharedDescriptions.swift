@@ -31,6 +31,8 @@ extension SharedPlanning {
             } else if Set(list.map(\.pid)).count > 1 && isPathFile(first) {
                 target = .path(String(decoding: Escape.unescape(first.path), as: UTF8.self))
             } else {
+                // NOTE: an eventfd, signalfd or timerfd shared across
+                // fork() comes back as one per process, each with the saved state.
                 duplicates(list, into: &plan)
                 continue
             }
@@ -59,7 +61,8 @@ extension SharedPlanning {
         }
     }
 
-    /// A file restore reopens by its path: not a terminal, which restore attaches to its own.
+    /// Returns whether restore reopens the file by its path. A terminal is
+    /// not reopened, because restore attaches it to its own.
     static func isPathFile(_ file: OpenFile) -> Bool {
         let path = String(decoding: Escape.unescape(file.path), as: UTF8.self)
         switch file.type {

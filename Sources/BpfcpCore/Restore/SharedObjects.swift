@@ -145,7 +145,7 @@ enum SharedPlanning {
             case .memfd(let name, let flags, let seals): .memfd(name: name, flags: flags, seals: seals)
             case .deleted(let path): .deleted(path: path)
             }
-            return SharedObjectPlan(identity: identity, kind: kind, size: max(saved.size, extent(uses)), mode: saved.mode,
+            return SharedObjectPlan(identity: identity, kind: kind, size: saved.size, mode: saved.mode,
                                     runs: saved.runs, pagesFile: checkpoint.pages.path)
         }
         let first = uses[0]
@@ -157,6 +157,8 @@ enum SharedPlanning {
         let runs = sharedRuns(uses, checkpoint: checkpoint)
         var trimmed = path.hasSuffix(" (deleted)") ? String(path.dropLast(" (deleted)".count)) : path
         if first.area.area.backing == .memfd {
+            // NOTE: without an fd the image has no mode, seals or size of
+            // the memfd, so it gets 0777, no seals and the mapped extent.
             trimmed.removeFirst("/memfd:".count)
             return SharedObjectPlan(identity: identity, kind: .memfd(name: Array(trimmed.utf8), flags: SavedFilePlanner.mfdExec, seals: 0),
                                     size: extent(uses), mode: 0o777, runs: runs, pagesFile: checkpoint.pages.path)

@@ -3,9 +3,9 @@ import Foundation
 
 /// A unix listener bound to a name, with the connections it accepted
 /// whose client is in the image too. Restore binds the listener in its own
-/// process, connects a client for each connection and accepts it, so the
-/// accepted socket has the listener's name as it had; every process then
-/// copies its sockets.
+/// process, then connects a client for each connection and accepts it, so
+/// the accepted socket carries the listener's name again. Every process
+/// then copies its sockets.
 struct UnixListenerGroup {
     var listener: ListenerPlan
     /// "socket:[INODE]" of the listener.
