@@ -7,10 +7,11 @@
  *   restore_shared family DIR
  *     A parent and child that share, from before fork(): a MAP_SHARED|
  *     MAP_ANONYMOUS page at 0x5b0000000000, a memfd page mapped MAP_SHARED
- *     at 0x5b0000100000, and one open file description on DIR/data (fd F in
- *     both, and a dup of it at fd G in the parent). On each check the parent
- *     asks the child, through the anonymous page, to write to both pages
- *     and to lseek and read F, then checks what it sees.
+ *     at 0x5b0000100000, one open file description on DIR/data (fd F in
+ *     both, and a dup of it at fd G in the parent), and an eventfd with
+ *     count 5. On each check the parent asks the child, through the
+ *     anonymous page, to write to both pages, to lseek and read F and to
+ *     add 1 to the eventfd, then checks what it sees.
  *   restore_shared unix DIR
  *     A parent listening on the unix stream socket DIR/sock and a child
  *     connected to it; the parent accepted the connection. Each side has
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -42,7 +44,7 @@
 #define MEMFD_AT ((char *)0x5b0000100000UL)
 
 static char dir[2048];
-static int memfd, file_fd, dup_fd, listener, connection;
+static int memfd, file_fd, dup_fd, event_fd, listener, connection;
 static struct sockaddr_un address = { .sun_family = AF_UNIX };
 static volatile unsigned long counter;
 
@@ -131,14 +133,31 @@ static void serve_child(void)
 		snprintf(MEMFD_AT + 64, 64, "memfd %lu", requested);
 		if (lseek(file_fd, (off_t)(100 + requested), SEEK_SET) < 0 || read(file_fd, buf, 5) != 5)
 			snprintf(ANON_AT + 64, 64, "child read failed");
+		if (eventfd_write(event_fd, 1) != 0)
+			snprintf(ANON_AT + 64, 64, "child eventfd write failed");
 		__atomic_store_n(reply(), requested, __ATOMIC_SEQ_CST);
 		done = requested;
 	}
 }
 
+/* Reads the eventfd's count from /proc/self/fdinfo without consuming it. */
+static unsigned long long event_count(void)
+{
+	char path[64], line[256];
+	unsigned long long count = 0;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", event_fd);
+	FILE *info = fopen(path, "r");
+	while (info && fgets(line, sizeof(line), info))
+		if (strncmp(line, "eventfd-count:", 14) == 0)
+			count = strtoull(line + 14, NULL, 16);
+	if (info) fclose(info);
+	return count;
+}
+
 static int check_family(char *why, size_t len)
 {
 	char want[64];
+	unsigned long long count = event_count();
 	if (!check_area(ANON_AT, "rw-s 00000000", "/dev/zero (deleted)", why, len)) return 0;
 	if (!check_area(MEMFD_AT, "rw-s 00000000", "/memfd:family (deleted)", why, len)) return 0;
 	if (strcmp(ANON_AT + 128, "shared after fork") != 0 || strcmp(MEMFD_AT + 128, "memfd after fork") != 0) {
@@ -156,6 +175,7 @@ static int check_family(char *why, size_t len)
 	if (strcmp(ANON_AT + 64, want) != 0) { snprintf(why, len, "anonymous page holds %.60s", ANON_AT + 64); return 0; }
 	snprintf(want, sizeof(want), "memfd %lu", requested);
 	if (strcmp(MEMFD_AT + 64, want) != 0) { snprintf(why, len, "memfd page holds %.60s", MEMFD_AT + 64); return 0; }
+	if (count < 5 || event_count() != count + 1) { snprintf(why, len, "eventfd count %llu, then %llu", count, event_count()); return 0; }
 	off_t position = lseek(file_fd, 0, SEEK_CUR);
 	if (position != (off_t)(105 + requested)) { snprintf(why, len, "the child's read left the parent at %lld", (long long)position); return 0; }
 	if (lseek(dup_fd, 7, SEEK_SET) != 7 || lseek(file_fd, 0, SEEK_CUR) != 7) { snprintf(why, len, "fd %d is no dup of fd %d", dup_fd, file_fd); return 0; }
@@ -170,6 +190,8 @@ static int setup_family(void)
 	file_fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	if (file_fd < 0 || write(file_fd, data, sizeof(data)) != sizeof(data)) return -1;
 	dup_fd = dup(file_fd);
+	event_fd = eventfd(5, 0);
+	if (event_fd < 0) return -1;
 	if (mmap(ANON_AT, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != ANON_AT) return -1;
 	strcpy(ANON_AT + 128, "shared after fork");
 	int fd = memfd_create("family", 0);

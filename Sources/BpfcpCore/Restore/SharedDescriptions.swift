@@ -18,6 +18,10 @@ extension SharedPlanning {
             }
         }
 
+        var events: [Int32: [Int32: EventFile]] = [:]
+        for image in images {
+            events[image.pid] = Dictionary(try image.items("events", as: EventFile.self).map { ($0.fd, $0) }, uniquingKeysWith: { a, _ in a })
+        }
         var owned: Set<String> = []
         for group in order {
             let list = groups[group]!
@@ -30,9 +34,13 @@ extension SharedPlanning {
                 target = .object(identity: identity, own: own)
             } else if Set(list.map(\.pid)).count > 1 && isPathFile(first) {
                 target = .path(String(decoding: Escape.unescape(first.path), as: UTF8.self))
+            } else if Set(list.map(\.pid)).count > 1, let event = events[list[0].pid]?[first.fd], event.type == "eventfd" {
+                let semaphore: Int32 = event.flags.contains("EFD_SEMAPHORE") ? 1 : 0
+                let nonblock = event.flags.contains { $0.hasSuffix("_NONBLOCK") } ? O_NONBLOCK : 0
+                target = .eventfd(count: event.count ?? 0, flags: semaphore | nonblock)
             } else {
-                // NOTE: an eventfd, signalfd or timerfd shared across
-                // fork() comes back as one per process, each with the saved state.
+                // NOTE: a signalfd or timerfd shared across fork() comes
+                // back as one per process, each with the saved state.
                 duplicates(list, into: &plan)
                 continue
             }

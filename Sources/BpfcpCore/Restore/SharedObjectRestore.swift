@@ -111,6 +111,9 @@ extension RestorerFiles {
                 fd = Glibc.open("/proc/self/fd/\(object)", description.flags | O_CLOEXEC)
             }
             guard fd >= 0 else { throw BpfcpError.system("opening \(description.key)", errno) }
+        case .eventfd(let count, let flags):
+            fd = Int32(truncatingIfNeeded: bpfcp_syscall6(SyscallNumber.eventfd2, Int(count), Int(flags | O_CLOEXEC), 0, 0, 0, 0))
+            guard fd >= 0 else { throw BpfcpError.system("creating the eventfd of \(description.key)", errno) }
         }
         if description.position != 0, lseek(fd, off_t(description.position), SEEK_SET) != off_t(description.position) {
             let error = errno

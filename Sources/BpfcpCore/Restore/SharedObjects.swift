@@ -42,6 +42,8 @@ struct SharedDescriptionPlan {
         /// A shared object: its own fd when `own` (the description
         /// memfd_create returned), or a new description opened through /proc/self/fd.
         case object(identity: String, own: Bool)
+        /// A new eventfd: eventfd2(count, flags), where `flags` holds EFD_SEMAPHORE and EFD_NONBLOCK.
+        case eventfd(count: UInt64, flags: Int32)
     }
 
     var key: String
