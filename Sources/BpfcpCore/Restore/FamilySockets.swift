@@ -21,7 +21,7 @@ extension FamilyPlanning {
     /// Finds the unix socket pairs whose sockets are in more than one
     /// member, and points every fd of them at the copy restore creates.
     /// A pair inside one member is left to that member's own restore.
-    /// `handled` holds the inodes of sockets the `SharedPlan` already creates.
+    /// `handled` lists the inodes of sockets that the `SharedPlan` already creates.
     static func planSocketPairs(_ images: [ProcessImage], into family: inout FamilyPlan,
                                 external: inout [Int32: [Int32: FilePlan.Source]], queued: (String) -> QueuedData?,
                                 handled: Set<UInt64> = []) throws {

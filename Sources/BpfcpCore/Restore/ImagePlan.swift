@@ -81,7 +81,7 @@ enum ImagePlan {
         plan.advice = MemoryAdvice.values(a.flags)
         let path = String(decoding: Escape.unescape(a.path), as: UTF8.self)
         if let object {
-            // The object holds the shared pages; a private mapping keeps its written pages.
+            // The object contains the shared pages, so only a private mapping writes its own (copied) pages.
             plan.backing = .shared(key: object, offset: a.offset, fd: -1)
             if a.shared { plan.runs = [] }
             return plan

@@ -36,7 +36,7 @@ enum ProcessRestorer {
 
     /// Restores `plan`. `beforeDetach` gets the pid and the new tid of each
     /// saved tid while every thread is held at its final registers.
-    /// `shared` holds what restore creates in its own process for the process to copy.
+    /// `shared` lists what restore creates in its own process for the process to copy.
     static func restore(_ plan: RestorePlan, shared: SharedPlan = SharedPlan(), options: RestoreOptions,
                         beforeDetach: ((Int32, [Int32: Int32]) -> Void)? = nil) throws -> RestoreOutcome {
         let start = Clock.now()

@@ -80,7 +80,7 @@ extension SharedPlanning {
         }
     }
 
-    /// An eventfd, signalfd or timerfd, whose dups in one process restore keeps as dups.
+    /// Returns whether the fd is an eventfd, signalfd or timerfd, whose dups in one process stay dups.
     private static func isEvent(_ file: OpenFile) -> Bool {
         ["eventfd", "signalfd", "timerfd"].contains(file.anonKind ?? "")
     }

@@ -39,8 +39,8 @@ extension RestorerFiles {
         }
     }
 
-    /// Creates the object with its content, mode and seals; a deleted file
-    /// is created at its path, which `createShared` unlinks at its end.
+    /// Creates the object with its content, mode and seals. A deleted file
+    /// is created at its path, and `createShared` unlinks it at its end.
     private func createObject(_ object: SharedObjectPlan, created: inout [String]) throws -> Int32 {
         let fd: Int32
         switch object.kind {
