@@ -252,6 +252,14 @@ static volatile sig_atomic_t interrupted;
 /* Only the thread that seized a tracee may detach it, so handlers running
  * on any other thread forward the signal to this one. */
 static volatile pid_t tracer_tid;
+/* Set while a held thread runs an injected system call with borrowed
+ * registers: detaching it then would let it run on with them. */
+static volatile sig_atomic_t injecting;
+
+void bpfcp_hold_set_injecting(int on)
+{
+	injecting = on;
+}
 
 void bpfcp_hold_add(pid_t tid)
 {
@@ -288,6 +296,11 @@ static void release_on_signal(int sig)
 	interrupted = 1;
 	if (tracer_tid > 0 && (pid_t)syscall(SYS_gettid) != tracer_tid) {
 		syscall(SYS_tgkill, getpid(), tracer_tid, sig);
+		errno = saved;
+		return;
+	}
+	if (injecting) {
+		/* The capture thread sees the flag when the call is done and releases everything then. */
 		errno = saved;
 		return;
 	}

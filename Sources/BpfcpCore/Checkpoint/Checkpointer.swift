@@ -13,13 +13,18 @@ public struct CaptureOptions: Sendable {
     /// released before they are written; larger images stream to disk while held.
     public var stagingBudget: Int
     public static let defaultStagingBudget = 256 << 20
+    /// Release the target before its private pages are read, reading them
+    /// from a copy-on-write copy (`Snapshot`). Off: read them while held,
+    /// and inject nothing into the target.
+    public var snapshot: Bool
 
     public init(tree: Bool = false, scratchDirectory: String = NSTemporaryDirectory(), kinds: [KindDescriptor] = KindRegistry.all,
-                stagingBudget: Int = CaptureOptions.defaultStagingBudget) {
+                stagingBudget: Int = CaptureOptions.defaultStagingBudget, snapshot: Bool = true) {
         self.tree = tree
         self.scratchDirectory = scratchDirectory
         self.kinds = kinds
         self.stagingBudget = stagingBudget
+        self.snapshot = snapshot
     }
 }
 
@@ -29,10 +34,14 @@ public struct CaptureOptions: Sendable {
 ///    thread, not traced, no io_uring. A refusal here leaves the target as it was.
 /// 2. Freeze: hold every thread, then with `tree` every child, and scan
 ///    again until neither set changes.
-/// 3. Collect while held: kernel state of every kind, registers, memory
-///    (into the in-memory staging area of `PageSink` while it has room).
-/// 4. Release, always, also on errors and signals (`Freezer`).
-/// 5. Write the staged pages while other threads turn the kind items into
+/// 3. Collect while held: kernel state of every kind, registers, the list
+///    of pages to save, and the pages of shared memory (into the in-memory
+///    staging area of `PageSink` while it has room).
+/// 4. Make a copy-on-write snapshot of each process (`Snapshot`), or, where
+///    none can be made, read its private pages too while held.
+/// 5. Release, always, also on errors and signals (`Freezer`).
+/// 6. Read the private pages from the snapshot copies, then remove them.
+/// 7. Write the staged pages while other threads turn the kind items into
 ///    sections. `CheckpointImage` syncs the page store with the image.
 public enum Checkpointer {
     /// Captures `pid` (and its descendants with `options.tree`). The kernel
@@ -52,14 +61,26 @@ public enum Checkpointer {
         let sink = PageSink(writer: writer, budget: options.stagingBudget, expected: Int(residentBytes(pid)))
 
         let freezer = Freezer()
-        defer { freezer.release() }
+        let memory = MemoryCapture(sink: sink, pageSize: pageSize())
+        memory.checkInterrupted = { try freezer.checkInterrupted() }
+        var snapshots: [(index: Int, snapshot: Snapshot)] = []
+        defer {
+            // Every copy goes, also after an error or a signal, before the handlers are restored.
+            freezer.release(keepHandlers: true)
+            snapshots.forEach { $0.snapshot.dispose(freezer: freezer) }
+            freezer.release()
+        }
         var stats = CaptureStats()
-        let captured = try captureHeld(root: root, options: options, freezer: freezer, sink: sink, stats: &stats)
-        freezer.release()
+        var captured = try captureHeld(root: root, options: options, freezer: freezer, memory: memory,
+                                       snapshots: &snapshots, stats: &stats)
+        freezer.release(keepHandlers: true)
         stats.frozenNs = Clock.now() - freezer.frozenAt
 
-        // The kind sections are built on their threads while the pages are written here.
+        // The kind sections are built on their threads while the pages are read and written here.
         captured.forEach { $0.kinds?.build() }
+        try readCopies(&captured, snapshots: snapshots, memory: memory, freezer: freezer, stats: &stats)
+        stats.pagesWritten = memory.pagesWritten
+        stats.pagesShared = memory.pagesShared
         let flushStart = Clock.now()
         try sink.flush()
         try writer.finish()
@@ -109,37 +130,43 @@ public enum Checkpointer {
 
     // MARK: - stages
 
-    private static func captureHeld(root: ProcessEntry, options: CaptureOptions, freezer: Freezer,
-                                    sink: PageSink, stats: inout CaptureStats) throws -> [HeldProcess] {
+    private static func captureHeld(root: ProcessEntry, options: CaptureOptions, freezer: Freezer, memory: MemoryCapture,
+                                    snapshots: inout [(index: Int, snapshot: Snapshot)],
+                                    stats: inout CaptureStats) throws -> [HeldProcess] {
         var preFreeze: [Int32: PreFreezeState] = [:]
-        let family = try freezeFamily(root: root, tree: options.tree, freezer: freezer, preFreeze: &preFreeze)
+        var obstacles: [Int32: String] = [:]
+        let family = try freezeFamily(root: root, tree: options.tree, freezer: freezer, preFreeze: &preFreeze, obstacles: &obstacles)
+        if !options.snapshot {
+            family.forEach { obstacles[$0.pid] = "turned off" }
+        }
 
-        let memory = MemoryCapture(sink: sink, pageSize: pageSize())
-        memory.checkInterrupted = { try freezer.checkInterrupted() }
         let queues = QueueCapture()
         var captured: [HeldProcess] = []
         do {
             for process in family {
                 try freezer.checkInterrupted()
                 captured.append(try captureOne(process, preFreeze: preFreeze[process.pid], freezer: freezer, memory: memory,
-                                               kinds: options.kinds, stats: &stats))
+                                               deferring: obstacles[process.pid] == nil, kinds: options.kinds, stats: &stats))
                 if !process.isZombie { captured[captured.count - 1].image.queues = try queues.capture(pid: process.pid) }
             }
+            // Only now, with every kind of every member read: the copy is a
+            // new child, which no collector may see.
+            try makeSnapshots(&captured, freezer: freezer, memory: memory, obstacles: obstacles,
+                              snapshots: &snapshots, stats: &stats)
         } catch {
             captured.forEach { $0.kinds?.abandon() }
             throw error
         }
-        stats.pagesWritten = memory.pagesWritten
-        stats.pagesShared = memory.pagesShared
         return captured
     }
 
     /// Freezes the root, then with `tree` its descendants, scanning until
     /// no process and no thread is new. Returns the members, parents first,
     /// and stores in `preFreeze` each member's state read just before its freeze.
-    private static func freezeFamily(root: ProcessEntry, tree: Bool, freezer: Freezer,
-                                     preFreeze: inout [Int32: PreFreezeState]) throws -> [ProcessEntry] {
+    private static func freezeFamily(root: ProcessEntry, tree: Bool, freezer: Freezer, preFreeze: inout [Int32: PreFreezeState],
+                                     obstacles: inout [Int32: String]) throws -> [ProcessEntry] {
         var members: [ProcessEntry] = [root]
+        obstacles[root.pid] = try validate(root)
         preFreeze[root.pid] = PreFreezeState.read(root)
         try freezer.freeze(pid: root.pid)
         guard tree else { return members }
@@ -156,7 +183,7 @@ public enum Checkpointer {
                         continue
                     }
                     let fresh = (try? ProcessListBPF.collect(pid: child))?.first { $0.pid == child } ?? entry
-                    try validate(fresh)
+                    obstacles[child] = try validate(fresh)
                     preFreeze[child] = PreFreezeState.read(fresh)
                     try freezer.freeze(pid: child)
                     members.append(fresh)
@@ -168,23 +195,23 @@ public enum Checkpointer {
     }
 
     private static func captureOne(_ process: ProcessEntry, preFreeze: PreFreezeState?, freezer: Freezer, memory: MemoryCapture,
-                                   kinds: [KindDescriptor], stats: inout CaptureStats) throws -> HeldProcess {
+                                   deferring: Bool, kinds: [KindDescriptor], stats: inout CaptureStats) throws -> HeldProcess {
         let stopSignal = process.state == .stopped ? (process.stopSignal ?? "SIGSTOP") : nil
         guard !process.isZombie else {
             let image = ProcessImage(pid: process.pid, process: process, stopSignal: nil, sections: [], threads: [], memory: [])
-            return HeldProcess(image: image, kinds: nil, preFreeze: nil)
+            return HeldProcess(image: image, kinds: nil, preFreeze: nil, pages: nil)
         }
 
         // The collectors need no ptrace, so they run on another thread while
         // this one, the tracer, reads registers and memory.
         let pending = KindCollection(process, kinds: kinds)
         let threads: [ThreadState]
-        let areas: [MemoryAreaImage]
+        let pages: MemoryCapture.DeferredPages
         let files: [SavedFile]
         do {
             threads = try freezer.threads(of: process.pid).map(ThreadCapture.capture)
             let memoryStart = Clock.now()
-            areas = try memory.capture(pid: process.pid)
+            pages = try memory.scan(pid: process.pid, deferring: deferring)
             files = try memory.captureFiles(pid: process.pid)
             stats.memoryNs += Clock.now() - memoryStart
             try pending.waitGathered()
@@ -194,8 +221,8 @@ public enum Checkpointer {
         }
         stats.threads += threads.count
         let image = ProcessImage(pid: process.pid, process: process, stopSignal: stopSignal, sections: [],
-                                 threads: threads, memory: areas, files: files)
-        return HeldProcess(image: image, kinds: pending, preFreeze: preFreeze)
+                                 threads: threads, memory: pages.areas, files: files)
+        return HeldProcess(image: image, kinds: pending, preFreeze: preFreeze, pages: pages)
     }
 
     /// Reads every kind of the held process, so kinds added to
@@ -227,18 +254,23 @@ public enum Checkpointer {
         BpfcpError(error.code, "collecting \(kind.name) of process \(process.pid) failed: \(error.message)")
     }
 
-    /// Rejects, before anything is touched, targets a checkpoint cannot hold or restore.
-    static func validate(_ process: ProcessEntry) throws {
+    /// Rejects, before anything is touched, targets a checkpoint cannot hold
+    /// or restore. Returns why no snapshot of its memory can be made, or nil.
+    @discardableResult
+    static func validate(_ process: ProcessEntry) throws -> String? {
         if let tracer = Freezer.tracerPid(of: process.pid), tracer != 0, tracer != getpid() {
             throw Freezer.alreadyTraced(process.pid, tracer: tracer)
         }
         let fdDir = "/proc/\(process.pid)/fd"
+        var links: [String] = []
         for name in (try? FileManager.default.contentsOfDirectory(atPath: fdDir)) ?? [] {
             guard let link = ProcFS.readLink(fdDir + "/" + name) else { continue }
-            if String(decoding: link, as: UTF8.self) == "anon_inode:[io_uring]" {
+            links.append(String(decoding: link, as: UTF8.self))
+            if links.last == "anon_inode:[io_uring]" {
                 throw BpfcpError("io_uring", "process \(process.pid) (\(process.comm)) has an io_uring instance on fd \(name): checkpoints of io_uring are not supported; close the ring or pick another process")
             }
         }
+        return Snapshot.obstacle(process, fdLinks: links)
     }
 
     private static func zombieEntry(_ pid: Int32) throws -> ProcessEntry {
@@ -287,12 +319,14 @@ public enum Checkpointer {
 }
 
 /// A process captured while held, whose kind sections are still being built.
-private struct HeldProcess {
+struct HeldProcess {
     var image: ProcessImage
     /// Nil for a zombie, which has no sections.
     let kinds: KindCollection?
     /// Thread states read before the freeze, which replace the held ones in the sections.
     let preFreeze: PreFreezeState?
+    /// Its memory areas and the private pages still to be read; nil for a zombie.
+    var pages: MemoryCapture.DeferredPages?
 
     /// Returns the image with its sections, adding the collectors' time to `stats`.
     func finished(stats: inout CaptureStats) throws -> ProcessImage {
@@ -307,27 +341,3 @@ private struct HeldProcess {
 
 /// The version written into images.
 public let bpfcpVersion = "0.1.0"
-
-/// Reads the registers and signal mask of one held thread.
-enum ThreadCapture {
-    static func capture(_ tid: Int32) throws -> ThreadState {
-        var values = [UInt64](repeating: 0, count: Int(BPFCP_USER_REGS_COUNT))
-        let rc = bpfcp_get_user_regs(tid, &values)
-        guard rc == 0 else { throw BpfcpError.system("PTRACE_GETREGS of thread \(tid)", -rc) }
-        var registers: [String: UInt64] = [:]
-        for (index, value) in values.enumerated() {
-            registers[String(cString: bpfcp_user_reg_name(Int32(index)))] = value
-        }
-
-        var xsave = [UInt8](repeating: 0, count: 64 << 10)
-        let length = bpfcp_get_xstate(tid, &xsave, xsave.count)
-        guard length >= 0 else { throw BpfcpError.system("PTRACE_GETREGSET NT_X86_XSTATE of thread \(tid)", Int32(-length)) }
-
-        var mask: UInt64 = 0
-        let maskRc = bpfcp_get_sigmask(tid, &mask)
-        guard maskRc == 0 else { throw BpfcpError.system("PTRACE_GETSIGMASK of thread \(tid)", -maskRc) }
-        var rseq: UInt64 = 0
-        let rseqArea = bpfcp_get_rseq_area(tid, &rseq) == 0 && rseq != 0 ? rseq : nil
-        return ThreadState(tid: tid, registers: registers, sigmask: mask, xsave: Data(xsave[0..<length]), rseqArea: rseqArea)
-    }
-}

@@ -53,16 +53,42 @@ final class Freezer {
         guard !threads(of: pid).isEmpty else { throw BpfcpError.exited(pid) }
     }
 
+    /// Holds the one thread `tid` of `pid`, for a short step after the
+    /// release such as reaping a snapshot copy. Returns false when the
+    /// thread has exited. The caller releases it with `release`.
+    func hold(thread tid: Int32, of pid: Int32) throws -> Bool {
+        guard held[tid] == nil else { return true }
+        guard try seize(tid, pid: pid) else { return false }
+        try waitForStop(tid, pid: pid)
+        return held[tid] != nil
+    }
+
+    /// Signal caught in a signal-delivery stop of `tid`, 0 when none.
+    func pendingSignal(of tid: Int32) -> Int32 {
+        held[tid]?.pendingSignal ?? 0
+    }
+
+    /// Records a signal that `tid` caught while held, to give back on release.
+    func keepSignal(_ signal: Int32, for tid: Int32) {
+        held[tid]?.pendingSignal = signal
+    }
+
     /// Detaches every held thread. Threads that were in a group stop stay
     /// stopped with their stop signal, since the kernel re-enters the group
-    /// stop on detach. Safe to call more than once.
-    func release() {
+    /// stop on detach. Safe to call more than once. With `keepHandlers`
+    /// the SIGINT (and other) handlers stay, so that an interrupted capture
+    /// can still remove a snapshot copy; `restoreHandlers` removes them.
+    func release(keepHandlers: Bool = false) {
         for thread in held.values {
             _ = bpfcp_ptrace(Int(Freezer.request("PTRACE_DETACH")), thread.tid, nil,
                              UnsafeMutableRawPointer(bitPattern: Int(thread.pendingSignal)))
             bpfcp_hold_remove(thread.tid)
         }
         held.removeAll()
+        if !keepHandlers { restoreHandlers() }
+    }
+
+    func restoreHandlers() {
         bpfcp_hold_restore_handlers()
     }
 

@@ -18,6 +18,13 @@ final class MemoryCapture {
     private(set) var pagesShared: UInt64 = 0
     var checkInterrupted: () throws -> Void = {}
 
+    /// Areas of one process, with the private pages still to be read and where they lie.
+    struct DeferredPages {
+        let pid: Int32
+        var areas: [MemoryAreaImage]
+        var pending: [(index: Int, regions: [bpfcp_page_region])]
+    }
+
     init(sink: PageSink, pageSize: UInt64) {
         self.sink = sink
         self.pageSize = pageSize
@@ -25,7 +32,18 @@ final class MemoryCapture {
 
     /// Captures every memory area of the held process `pid`.
     func capture(pid: Int32) throws -> [MemoryAreaImage] {
+        var pages = try scan(pid: pid, deferring: false)
+        return try finish(&pages, from: pid)
+    }
+
+    /// Lists the areas of the held process `pid` and finds its pages. The
+    /// pages of shared areas are read now: they are the same pages in a
+    /// snapshot copy, which the target may change after its release. With
+    /// `deferring`, the private pages that a copy made by clone holds
+    /// unchanged are left for `finish`; the others are read now too.
+    func scan(pid: Int32, deferring: Bool) throws -> DeferredPages {
         let areas = try MemoryProc.collect(pid: pid)
+        let notInCopy = deferring ? try Self.areasNotCopied(pid: pid) : []
         let pagemap = open("/proc/\(pid)/pagemap", O_RDONLY | O_CLOEXEC)
         guard pagemap >= 0 else { throw BpfcpError.system("opening /proc/\(pid)/pagemap", errno) }
         defer { close(pagemap) }
@@ -33,25 +51,56 @@ final class MemoryCapture {
         guard mem >= 0 else { throw BpfcpError.system("opening /proc/\(pid)/mem", errno) }
         defer { close(mem) }
 
-        var images: [MemoryAreaImage] = []
+        var result = DeferredPages(pid: pid, areas: [], pending: [])
         for area in areas {
             try checkInterrupted()
             let contents = Self.classify(area, pid: pid)
             var runs: [PageRun] = []
             switch contents {
             case .privatePages:
+                // The scan must run on the target: fork does not copy the page-table entries of clean file pages.
                 let regions = try Self.scan(pagemap, area)
-                for region in regions {
-                    runs.append(try copyRun(pid: pid, mem: mem, from: region.start, pages: (region.end - region.start) / pageSize))
+                if deferring && !notInCopy.contains(area.start) {
+                    result.pending.append((result.areas.count, regions))
+                } else {
+                    runs = try copyRegions(pid: pid, mem: mem, regions)
                 }
             case .sharedPages:
                 runs = try copyShared(pid: pid, mem: mem, area: area, regions: try Self.scan(pagemap, area))
             case .file, .kernel:
                 break
             }
-            images.append(MemoryAreaImage(area: area, contents: contents, runs: runs))
+            result.areas.append(MemoryAreaImage(area: area, contents: contents, runs: runs))
         }
-        return images
+        return result
+    }
+
+    /// Reads the pages `scan` left, from `source`: the target itself while
+    /// held, or its snapshot copy, and returns the complete areas.
+    func finish(_ pages: inout DeferredPages, from source: Int32) throws -> [MemoryAreaImage] {
+        guard !pages.pending.isEmpty else { return pages.areas }
+        let mem = open("/proc/\(source)/mem", O_RDONLY | O_CLOEXEC)
+        guard mem >= 0 else { throw BpfcpError.system("opening /proc/\(source)/mem", errno) }
+        defer { close(mem) }
+        for (index, regions) in pages.pending {
+            pages.areas[index].runs = try copyRegions(pid: source, mem: mem, regions)
+        }
+        pages.pending = []
+        return pages.areas
+    }
+
+    /// Starts of the areas whose pages a copy made by clone lacks or does
+    /// not share faithfully: MADV_DONTFORK (absent), MADV_WIPEONFORK
+    /// (empty), device mappings, and private hugetlb pages, which the copy
+    /// can lose when the target writes one and no huge page is free.
+    private static func areasNotCopied(pid: Int32) throws -> Set<UInt64> {
+        let unsafe: Set<String> = ["VM_DONTCOPY", "VM_WIPEONFORK", "VM_IO", "VM_PFNMAP", "VM_MIXEDMAP", "VM_HUGETLB"]
+        let areas = try MemoryKind.collectBPF(pid: pid, pageCounts: false)
+        return Set(areas.filter { !unsafe.isDisjoint(with: $0.flags ?? []) }.map(\.start))
+    }
+
+    private func copyRegions(pid: Int32, mem: Int32, _ regions: [bpfcp_page_region]) throws -> [PageRun] {
+        try regions.map { try copyRun(pid: pid, mem: mem, from: $0.start, pages: ($0.end - $0.start) / pageSize) }
     }
 
     static func classify(_ area: MemoryArea, pid: Int32) -> AreaContents {

@@ -70,4 +70,9 @@ void bpfcp_hold_install_handlers(void);
 void bpfcp_hold_restore_handlers(void);
 int bpfcp_interrupted(void);
 
+/* While set, the handlers above only set the interrupted flag: a thread
+ * running an injected system call must not be detached with its borrowed
+ * registers (bpfcp_inject.h). */
+void bpfcp_hold_set_injecting(int on);
+
 #endif

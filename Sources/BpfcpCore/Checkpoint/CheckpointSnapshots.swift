@@ -1,0 +1,50 @@
+import Foundation
+
+/// The snapshot stages of `Checkpointer`: copies made while held, pages
+/// read from them after the release.
+extension Checkpointer {
+    /// Makes a copy of each held process that has private pages left to
+    /// read. Where no copy can be made, those pages are read now, from the
+    /// held process, and the reason goes to `stats`.
+    static func makeSnapshots(_ captured: inout [HeldProcess], freezer: Freezer, memory: MemoryCapture,
+                              obstacles: [Int32: String], snapshots: inout [(index: Int, snapshot: Snapshot)],
+                              stats: inout CaptureStats) throws {
+        var fallbacks: [String] = []
+        for index in captured.indices {
+            guard var pages = captured[index].pages else { continue }
+            let pid = pages.pid
+            if let obstacle = obstacles[pid] { fallbacks.append("process \(pid): \(obstacle)") }
+            guard !pages.pending.isEmpty else { continue }
+            try freezer.checkInterrupted()
+
+            let (snapshot, reason) = Snapshot.make(pid: pid, freezer: freezer)
+            if let snapshot {
+                snapshots.append((index, snapshot))
+                continue
+            }
+            fallbacks.append("process \(pid): \(reason)")
+            let start = Clock.now()
+            captured[index].image.memory = try memory.finish(&pages, from: pid)
+            captured[index].pages = pages
+            stats.memoryNs += Clock.now() - start
+        }
+        let copied = snapshots.count
+        let members = captured.filter { $0.pages != nil }.count
+        stats.memorySource = copied == 0 ? "held" : copied == members ? "snapshot" : "mixed"
+        stats.snapshotFallback = fallbacks.isEmpty ? nil : fallbacks.joined(separator: "; ")
+    }
+
+    /// Reads the private pages of each snapshot copy, now that the targets
+    /// run again, and removes the copy as soon as it is read.
+    static func readCopies(_ captured: inout [HeldProcess], snapshots: [(index: Int, snapshot: Snapshot)], memory: MemoryCapture,
+                           freezer: Freezer, stats: inout CaptureStats) throws {
+        for (index, snapshot) in snapshots {
+            guard var pages = captured[index].pages else { continue }
+            let start = Clock.now()
+            captured[index].image.memory = try memory.finish(&pages, from: snapshot.copy)
+            captured[index].pages = pages
+            stats.memoryNs += Clock.now() - start
+            stats.reapNs = (stats.reapNs ?? 0) + snapshot.dispose(freezer: freezer)
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import CBpfcpShim
+import Foundation
+
+/// A copy-on-write copy of a held process's memory, made so that the
+/// target can be released before its private pages are read.
+///
+/// One held thread of the target runs an injected
+/// `clone(CLONE_FILES, exit signal 0)`, as fork() does in Redis's BGSAVE.
+/// The kernel attaches the copy to this tracer (PTRACE_O_TRACECLONE) and
+/// stops it before its first instruction; it never runs any target code and
+/// is set to die with bpfcp (PTRACE_O_EXITKILL). Exit signal 0 means the
+/// target gets no SIGCHLD, and CLONE_FILES means the copy holds no extra
+/// reference to the target's files, so a peer still sees EOF when the target
+/// closes its end. The pages are then read from the stopped copy while the
+/// target runs: the target's later writes go to its own new pages.
+///
+/// A dead copy stays a zombie child of the target until the target waits
+/// for it with __WALL, since only a parent can reap. `dispose` therefore
+/// holds one target thread once more and makes it call wait4 on the copy.
+final class Snapshot {
+    /// The target.
+    let pid: Int32
+    /// The copy, as this process numbers it.
+    let copy: Int32
+    /// The copy as the target numbers it (they differ across pid namespaces).
+    let copyInTarget: Int32
+    private(set) var disposed = false
+
+    private init(pid: Int32, copy: Int32, copyInTarget: Int32) {
+        self.pid = pid
+        self.copy = copy
+        self.copyInTarget = copyInTarget
+    }
+
+    /// Why no snapshot can be made of `process`, read before the freeze,
+    /// or nil. `fdLinks` are the targets of its fd symlinks.
+    static func obstacle(_ process: ProcessEntry, fdLinks: [String]) -> String? {
+        if process.state == .stopped { return "the process is stopped" }
+        // A userfaultfd with UFFD_FEATURE_EVENT_FORK would tell its reader about the copy.
+        if fdLinks.contains("anon_inode:[userfaultfd]") { return "the process has a userfaultfd" }
+        return nil
+    }
+
+    /// Makes the copy of the held process `pid`. Returns the snapshot, or
+    /// nil and the reason, after which the caller reads the pages while held.
+    static func make(pid: Int32, freezer: Freezer) -> (Snapshot?, String) {
+        let clone = 56
+        let cloneFiles: UInt64 = 0x400
+        var skipped: Set<String> = []
+        for tid in freezer.threads(of: pid) {
+            if let reason = unsuitable(tid, pid: pid, freezer: freezer) {
+                skipped.insert(reason)
+                continue
+            }
+            guard let site = SyscallSite.find(tid: tid, pid: pid) else {
+                skipped.insert("no thread stopped where it could run a system call")
+                continue
+            }
+            var out = bpfcp_injection()
+            let rc = inject(tid, site: site, nr: clone, args: [cloneFiles, 0, 0, 0, 0, 0], out: &out)
+            if out.signal != 0 { freezer.keepSignal(out.signal, for: tid) }
+            if rc == 0 && out.result > 0 && out.created > 0 {
+                return (Snapshot(pid: pid, copy: out.created, copyInTarget: Int32(truncatingIfNeeded: out.result)), "")
+            }
+            if out.created > 0 {
+                // The copy exists although the call failed afterwards: remove it while the target is held.
+                Snapshot(pid: pid, copy: out.created, copyInTarget: Int32(truncatingIfNeeded: out.result)).dispose(freezer: freezer)
+            }
+            if rc == -EINTR { continue }
+            if rc != 0 { return (nil, "injecting clone into thread \(tid) failed: \(String(cString: strerror(-rc)))") }
+            return (nil, "clone in thread \(tid) failed: \(String(cString: strerror(Int32(truncatingIfNeeded: -out.result))))")
+        }
+        return (nil, skipped.sorted().joined(separator: ", "))
+    }
+
+    /// Why the held thread `tid` must not run the clone, or nil.
+    private static func unsuitable(_ tid: Int32, pid: Int32, freezer: Freezer) -> String? {
+        if freezer.pendingSignal(of: tid) != 0 { return "every thread has a signal pending" }
+        let status = (try? ProcFS.readText("/proc/\(pid)/task/\(tid)/status")).map(ProcFS.keyValues) ?? [:]
+        // A seccomp filter may kill the target on clone, send it SIGSYS or
+        // ask a supervisor about it; only a plain EPERM would be harmless.
+        if status["Seccomp"] != "0" { return "every thread has a seccomp filter" }
+        return nil
+    }
+
+    /// Kills the copy and has the target reap it. `freezer` holds the
+    /// target's threads, or held them and released them; in the second
+    /// case one thread is held again for the wait4 and released at once.
+    /// Returns how long that second hold took, in nanoseconds.
+    @discardableResult
+    func dispose(freezer: Freezer) -> UInt64 {
+        guard !disposed else { return 0 }
+        disposed = true
+        kill(copy, SIGKILL)
+        var status: Int32 = 0
+        // As tracer this collects the copy's exit; the zombie then passes to its parent, the target.
+        while waitpid(copy, &status, __WALL) < 0 && errno == EINTR {}
+
+        let start = Clock.now()
+        let wasHeld = !freezer.threads(of: pid).isEmpty
+        defer { if !wasHeld { freezer.release(keepHandlers: true) } }
+        for tid in Freezer.taskIds(pid) {
+            guard (try? freezer.hold(thread: tid, of: pid)) == true, freezer.pendingSignal(of: tid) == 0,
+                  let site = SyscallSite.find(tid: tid, pid: pid) else { continue }
+            var out = bpfcp_injection()
+            let wall: UInt64 = 0x4000_0000
+            let rc = Snapshot.inject(tid, site: site, nr: 61, args: [UInt64(UInt32(bitPattern: copyInTarget)), 0, wall, 0, 0, 0], out: &out)
+            if out.signal != 0 { freezer.keepSignal(out.signal, for: tid) }
+            if rc == 0 {
+                if out.result != Int64(copyInTarget) {
+                    Log.shared.write("snapshot copy \(copy) of process \(pid): wait4 in thread \(tid) returned \(out.result)")
+                }
+                return Clock.now() - start
+            }
+            if !wasHeld { freezer.release(keepHandlers: true) }
+        }
+        Log.shared.write("snapshot copy \(copy) of process \(pid) could not be reaped: it stays a zombie child until the process waits for it or exits")
+        return Clock.now() - start
+    }
+
+    private static func inject(_ tid: Int32, site: UInt64, nr: Int, args: [UInt64], out: inout bpfcp_injection) -> Int32 {
+        args.withUnsafeBufferPointer { bpfcp_inject_syscall(tid, site, nr, $0.baseAddress, &out) }
+    }
+}
+
+/// Finds a `syscall` instruction (0f 05) a held thread can be sent to, so
+/// that nothing has to be written into the target's code.
+enum SyscallSite {
+    /// The instruction the thread entered its current system call with,
+    /// or one in the [vdso]. A thread stopped outside a system call may sit
+    /// inside an rseq critical section, which leaving for the vdso would
+    /// silently end without the abort rseq promises; such a thread is skipped.
+    static func find(tid: Int32, pid: Int32) -> UInt64? {
+        var regs = [UInt64](repeating: 0, count: Int(BPFCP_USER_REGS_COUNT))
+        guard bpfcp_get_user_regs(tid, &regs) == 0 else { return nil }
+        let rip = regs[Registers.rip]
+        if Int64(bitPattern: regs[Registers.origRax]) >= 0, rip >= 2, read(pid: pid, at: rip - 2, count: 2) == [0x0F, 0x05] {
+            return rip - 2
+        }
+        var rseq: UInt64 = 0
+        if bpfcp_get_rseq_area(tid, &rseq) == 0, rseq != 0 {
+            // struct rseq: cpu_id_start, cpu_id (4 bytes each), then the critical-section pointer.
+            guard let cs = read(pid: pid, at: rseq + 8, count: 8), cs.allSatisfy({ $0 == 0 }) else { return nil }
+        }
+        return vdsoSite(pid: pid)
+    }
+
+    private static func vdsoSite(pid: Int32) -> UInt64? {
+        guard let maps = try? ProcFS.readText("/proc/\(pid)/maps"),
+              let line = maps.split(separator: "\n").first(where: { $0.hasSuffix("[vdso]") }),
+              let range = line.split(separator: " ").first?.split(separator: "-"), range.count == 2,
+              let start = UInt64(range[0], radix: 16), let end = UInt64(range[1], radix: 16),
+              let code = read(pid: pid, at: start, count: Int(end - start)) else { return nil }
+        for i in 0..<(code.count - 1) where code[i] == 0x0F && code[i + 1] == 0x05 {
+            return start + UInt64(i)
+        }
+        return nil
+    }
+
+    private static func read(pid: Int32, at address: UInt64, count: Int) -> [UInt8]? {
+        let fd = open("/proc/\(pid)/mem", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(Int64(bitPattern: address))) }
+        return n == count ? bytes : nil
+    }
+}
