@@ -8,11 +8,12 @@ let checkpointOptions = [
     OptionSpec("--tree", help: "with -D, checkpoint the process and all its descendants"),
     OptionSpec("--leave-running", help: "with -D, let the target run on afterwards (the default)"),
     OptionSpec("--kill", help: "with -D, kill the target once the image is written, unless restore would reject the image"),
+    OptionSpec("--no-snapshot", help: "with -D, read memory while the target is held instead of from a copy-on-write copy made by a clone in the target"),
 ]
 
 /// Rejects checkpoint options that need -D, or that contradict each other.
 func validateCheckpointOptions(_ arguments: Arguments) throws {
-    let needDirectory = ["--tree", "--leave-running", "--kill"].filter { arguments.has($0) }
+    let needDirectory = ["--tree", "--leave-running", "--kill", "--no-snapshot"].filter { arguments.has($0) }
     if !arguments.has("--images-dir"), let first = needDirectory.first {
         throw BpfcpError("usage", "\(first) applies to checkpoints only: add -D DIR")
     }
@@ -29,7 +30,8 @@ func runCheckpoint(pid: Int32, directory: String, arguments: Arguments, kinds: [
     let parent = CheckpointImage.parentDirectory(of: directory)
     try checkParentDirectory(parent, of: directory)
     let kill = arguments.has("--kill")
-    let options = CaptureOptions(tree: arguments.has("--tree"), scratchDirectory: parent, kinds: kinds)
+    let options = CaptureOptions(tree: arguments.has("--tree"), scratchDirectory: parent, kinds: kinds,
+                                 snapshot: !arguments.has("--no-snapshot"))
     let checkpoint = try Checkpointer.dump(pid: pid, to: directory, options: options, kill: kill)
     let stats = checkpoint.info.stats
 
@@ -40,6 +42,11 @@ func runCheckpoint(pid: Int32, directory: String, arguments: Arguments, kinds: [
     }
     output.text("checkpoint of process \(pid) written to \(Escape.text(directory)): \(checkpoint.processes.count) process(es), \(stats.threads) thread(s), \(Format.bytes(stats.pagesWritten * checkpoint.info.pageSize)) of memory")
     output.text("frozen time \(Format.milliseconds(stats.frozenNs)), memory \(Format.milliseconds(stats.memoryNs)), kinds \(Format.milliseconds(stats.kindsNs)), total \(Format.milliseconds(stats.totalNs))")
+    if let fallback = stats.snapshotFallback {
+        output.text("memory read while held (\(fallback))")
+    } else if stats.memorySource == "snapshot" {
+        output.text("memory read from a copy-on-write snapshot after the release")
+    }
     output.text(kill ? "the target was killed" : "the target was released and runs on")
     return ExitCode.success
 }

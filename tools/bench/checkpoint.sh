@@ -34,12 +34,16 @@ stop_target() {
 }
 
 # Prints "frozen_ms total_ms sync_ms total_without_sync_ms memory_ms pages
-# wall_ms" for one checkpoint to $1. total_without_sync_ms is total_ms less
-# the time spent waiting for fsync, the figure to compare with a tool that
-# leaves its images in the page cache.
+# wall_ms source reap_ms" for one checkpoint to $1. total_without_sync_ms is
+# total_ms less the time spent waiting for fsync, the figure to compare
+# with a tool that leaves its images in the page cache. source is where the
+# private pages were read: "snapshot" (a copy-on-write copy, after the
+# release) or "held"; reap_ms is the second, one-thread hold that reaps the
+# copy. Extra arguments go to bpfcp dump (BENCH_DUMP_FLAGS=--no-snapshot
+# measures the held path).
 checkpoint() {
 	start_ns=$(date +%s%N)
-	"$BPFCP" --json dump "$target_pid" -D "$1" > "$WORK/report.json"
+	"$BPFCP" --json dump "$target_pid" -D "$1" ${BENCH_DUMP_FLAGS:-} > "$WORK/report.json"
 	end_ns=$(date +%s%N)
 	python3 - "$WORK/report.json" "$start_ns" "$end_ns" <<'PY'
 import json, sys
@@ -47,13 +51,14 @@ stats = json.load(open(sys.argv[1]))["stats"]
 wall = (int(sys.argv[3]) - int(sys.argv[2])) / 1e6
 sync = stats["sync_ns"] / 1e6
 total = stats["total_ns"] / 1e6
-print("%.2f %.2f %.2f %.2f %.2f %d %.1f" % (stats["frozen_ns"] / 1e6, total, sync, total - sync,
-                                           stats["memory_ns"] / 1e6, stats["pages_written"], wall))
+print("%.2f %.2f %.2f %.2f %.2f %d %.1f %s %.2f" % (stats["frozen_ns"] / 1e6, total, sync, total - sync,
+                                                 stats["memory_ns"] / 1e6, stats["pages_written"], wall,
+                                                 stats.get("memory_source", "held"), stats.get("reap_ns", 0) / 1e6))
 PY
 }
 
 echo "64 MiB target, 200 files, pipe, eventfd, unix socket pair ($RUNS runs)"
-echo "run frozen_ms total_ms sync_ms total_without_sync_ms memory_ms pages command_wall_ms"
+echo "run frozen_ms total_ms sync_ms total_without_sync_ms memory_ms pages command_wall_ms source reap_ms"
 start_target 64
 for run in $(seq 1 "$RUNS"); do
 	echo "$run $(checkpoint "$WORK/image-$run")"

@@ -7,7 +7,7 @@ extension Checkpointer {
     /// read. Where no copy can be made, those pages are read now, from the
     /// held process, and the reason goes to `stats`.
     static func makeSnapshots(_ captured: inout [HeldProcess], freezer: Freezer, memory: MemoryCapture,
-                              obstacles: [Int32: String], snapshots: inout [(index: Int, snapshot: Snapshot)],
+                              guardian: SnapshotGuardian?, obstacles: [Int32: String], snapshots: inout [(index: Int, snapshot: Snapshot)],
                               stats: inout CaptureStats) throws {
         var fallbacks: [String] = []
         for index in captured.indices {
@@ -17,7 +17,7 @@ extension Checkpointer {
             guard !pages.pending.isEmpty else { continue }
             try freezer.checkInterrupted()
 
-            let (snapshot, reason) = Snapshot.make(pid: pid, freezer: freezer)
+            let (snapshot, reason) = Snapshot.make(pid: pid, freezer: freezer, guardian: guardian)
             if let snapshot {
                 snapshots.append((index, snapshot))
                 continue
@@ -30,7 +30,11 @@ extension Checkpointer {
         }
         let copied = snapshots.count
         let members = captured.filter { $0.pages != nil }.count
-        stats.memorySource = copied == 0 ? "held" : copied == members ? "snapshot" : "mixed"
+        if copied == 0 {
+            stats.memorySource = "held"
+        } else {
+            stats.memorySource = copied == members ? "snapshot" : "mixed"
+        }
         stats.snapshotFallback = fallbacks.isEmpty ? nil : fallbacks.joined(separator: "; ")
     }
 

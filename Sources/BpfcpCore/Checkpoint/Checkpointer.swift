@@ -63,15 +63,17 @@ public enum Checkpointer {
         let freezer = Freezer()
         let memory = MemoryCapture(sink: sink, pageSize: pageSize())
         memory.checkInterrupted = { try freezer.checkInterrupted() }
+        let guardian = options.snapshot ? SnapshotGuardian() : nil
         var snapshots: [(index: Int, snapshot: Snapshot)] = []
         defer {
             // Every copy goes, also after an error or a signal, before the handlers are restored.
             freezer.release(keepHandlers: true)
             snapshots.forEach { $0.snapshot.dispose(freezer: freezer) }
+            guardian?.stop()
             freezer.release()
         }
         var stats = CaptureStats()
-        var captured = try captureHeld(root: root, options: options, freezer: freezer, memory: memory,
+        var captured = try captureHeld(root: root, options: options, freezer: freezer, memory: memory, guardian: guardian,
                                        snapshots: &snapshots, stats: &stats)
         freezer.release(keepHandlers: true)
         stats.frozenNs = Clock.now() - freezer.frozenAt
@@ -131,7 +133,7 @@ public enum Checkpointer {
     // MARK: - stages
 
     private static func captureHeld(root: ProcessEntry, options: CaptureOptions, freezer: Freezer, memory: MemoryCapture,
-                                    snapshots: inout [(index: Int, snapshot: Snapshot)],
+                                    guardian: SnapshotGuardian?, snapshots: inout [(index: Int, snapshot: Snapshot)],
                                     stats: inout CaptureStats) throws -> [HeldProcess] {
         var preFreeze: [Int32: PreFreezeState] = [:]
         var obstacles: [Int32: String] = [:]
@@ -151,7 +153,7 @@ public enum Checkpointer {
             }
             // Only now, with every kind of every member read: the copy is a
             // new child, which no collector may see.
-            try makeSnapshots(&captured, freezer: freezer, memory: memory, obstacles: obstacles,
+            try makeSnapshots(&captured, freezer: freezer, memory: memory, guardian: guardian, obstacles: obstacles,
                               snapshots: &snapshots, stats: &stats)
         } catch {
             captured.forEach { $0.kinds?.abandon() }

@@ -7,8 +7,8 @@ import Foundation
 /// One held thread of the target runs an injected
 /// `clone(CLONE_FILES, exit signal 0)`, as fork() does in Redis's BGSAVE.
 /// The kernel attaches the copy to this tracer (PTRACE_O_TRACECLONE) and
-/// stops it before its first instruction; it never runs any target code and
-/// is set to die with bpfcp (PTRACE_O_EXITKILL). Exit signal 0 means the
+/// stops it before its first instruction. It never runs any target code,
+/// and PTRACE_O_EXITKILL makes it die with bpfcp. Exit signal 0 means the
 /// target gets no SIGCHLD, and CLONE_FILES means the copy holds no extra
 /// reference to the target's files, so a peer still sees EOF when the target
 /// closes its end. The pages are then read from the stopped copy while the
@@ -25,6 +25,8 @@ final class Snapshot {
     /// The copy as the target numbers it (they differ across pid namespaces).
     let copyInTarget: Int32
     private(set) var disposed = false
+    /// Reaps the copy if bpfcp is killed before `dispose` has.
+    private var guardian: SnapshotGuardian?
 
     private init(pid: Int32, copy: Int32, copyInTarget: Int32) {
         self.pid = pid
@@ -32,8 +34,8 @@ final class Snapshot {
         self.copyInTarget = copyInTarget
     }
 
-    /// Why no snapshot can be made of `process`, read before the freeze,
-    /// or nil. `fdLinks` are the targets of its fd symlinks.
+    /// Returns why no snapshot can be made of `process`, or nil. Called
+    /// before the freeze; `fdLinks` are the targets of its fd symlinks.
     static func obstacle(_ process: ProcessEntry, fdLinks: [String]) -> String? {
         if process.state == .stopped { return "the process is stopped" }
         // A userfaultfd with UFFD_FEATURE_EVENT_FORK would tell its reader about the copy.
@@ -43,7 +45,7 @@ final class Snapshot {
 
     /// Makes the copy of the held process `pid`. Returns the snapshot, or
     /// nil and the reason, after which the caller reads the pages while held.
-    static func make(pid: Int32, freezer: Freezer) -> (Snapshot?, String) {
+    static func make(pid: Int32, freezer: Freezer, guardian: SnapshotGuardian?) -> (Snapshot?, String) {
         let clone = 56
         let cloneFiles: UInt64 = 0x400
         var skipped: Set<String> = []
@@ -59,12 +61,13 @@ final class Snapshot {
             var out = bpfcp_injection()
             let rc = inject(tid, site: site, nr: clone, args: [cloneFiles, 0, 0, 0, 0, 0], out: &out)
             if out.signal != 0 { freezer.keepSignal(out.signal, for: tid) }
-            if rc == 0 && out.result > 0 && out.created > 0 {
-                return (Snapshot(pid: pid, copy: out.created, copyInTarget: Int32(truncatingIfNeeded: out.result)), "")
-            }
             if out.created > 0 {
+                let snapshot = Snapshot(pid: pid, copy: out.created, copyInTarget: Int32(truncatingIfNeeded: out.result))
+                snapshot.guardian = guardian
+                guardian?.watch(snapshot)
+                if rc == 0 && out.result > 0 { return (snapshot, "") }
                 // The copy exists although the call failed afterwards: remove it while the target is held.
-                Snapshot(pid: pid, copy: out.created, copyInTarget: Int32(truncatingIfNeeded: out.result)).dispose(freezer: freezer)
+                snapshot.dispose(freezer: freezer)
             }
             if rc == -EINTR { continue }
             if rc != 0 { return (nil, "injecting clone into thread \(tid) failed: \(String(cString: strerror(-rc)))") }
@@ -73,7 +76,7 @@ final class Snapshot {
         return (nil, skipped.sorted().joined(separator: ", "))
     }
 
-    /// Why the held thread `tid` must not run the clone, or nil.
+    /// Returns why the held thread `tid` must not run the clone, or nil.
     private static func unsuitable(_ tid: Int32, pid: Int32, freezer: Freezer) -> String? {
         if freezer.pendingSignal(of: tid) != 0 { return "every thread has a signal pending" }
         let status = (try? ProcFS.readText("/proc/\(pid)/task/\(tid)/status")).map(ProcFS.keyValues) ?? [:]
@@ -103,10 +106,12 @@ final class Snapshot {
             guard (try? freezer.hold(thread: tid, of: pid)) == true, freezer.pendingSignal(of: tid) == 0,
                   let site = SyscallSite.find(tid: tid, pid: pid) else { continue }
             var out = bpfcp_injection()
-            let wall: UInt64 = 0x4000_0000
+            // WNOHANG: the copy is a zombie by now, and a wait must never block the target.
+            let wall: UInt64 = 0x4000_0000 | UInt64(WNOHANG)
             let rc = Snapshot.inject(tid, site: site, nr: 61, args: [UInt64(UInt32(bitPattern: copyInTarget)), 0, wall, 0, 0, 0], out: &out)
             if out.signal != 0 { freezer.keepSignal(out.signal, for: tid) }
             if rc == 0 {
+                guardian?.forget(self)
                 if out.result != Int64(copyInTarget) {
                     Log.shared.write("snapshot copy \(copy) of process \(pid): wait4 in thread \(tid) returned \(out.result)")
                 }
@@ -123,46 +128,42 @@ final class Snapshot {
     }
 }
 
-/// Finds a `syscall` instruction (0f 05) a held thread can be sent to, so
-/// that nothing has to be written into the target's code.
+/// A `syscall` instruction (0f 05) a held thread can be sent to, so that
+/// nothing has to be written into the target's code (`bpfcp_find_syscall_site`).
 enum SyscallSite {
-    /// The instruction the thread entered its current system call with,
-    /// or one in the [vdso]. A thread stopped outside a system call may sit
-    /// inside an rseq critical section, which leaving for the vdso would
-    /// silently end without the abort rseq promises; such a thread is skipped.
     static func find(tid: Int32, pid: Int32) -> UInt64? {
-        var regs = [UInt64](repeating: 0, count: Int(BPFCP_USER_REGS_COUNT))
-        guard bpfcp_get_user_regs(tid, &regs) == 0 else { return nil }
-        let rip = regs[Registers.rip]
-        if Int64(bitPattern: regs[Registers.origRax]) >= 0, rip >= 2, read(pid: pid, at: rip - 2, count: 2) == [0x0F, 0x05] {
-            return rip - 2
+        var site: UInt64 = 0
+        return bpfcp_find_syscall_site(pid, tid, &site) == 0 ? site : nil
+    }
+}
+
+/// The child process that reaps the snapshot copies if bpfcp is killed
+/// while they exist (`bpfcp_guardian_start`). It is started before the
+/// freeze, so that forking bpfcp costs no frozen time.
+final class SnapshotGuardian {
+    private let pid: Int32
+    private let control: Int32
+
+    init?() {
+        var fd: Int32 = -1
+        let child = bpfcp_guardian_start(&fd)
+        guard child > 0 else {
+            Log.shared.write("snapshot guardian could not start: \(String(cString: strerror(-child))); a SIGKILL of bpfcp would leave a zombie child in the target")
+            return nil
         }
-        var rseq: UInt64 = 0
-        if bpfcp_get_rseq_area(tid, &rseq) == 0, rseq != 0 {
-            // struct rseq: cpu_id_start, cpu_id (4 bytes each), then the critical-section pointer.
-            guard let cs = read(pid: pid, at: rseq + 8, count: 8), cs.allSatisfy({ $0 == 0 }) else { return nil }
-        }
-        return vdsoSite(pid: pid)
+        pid = child
+        control = fd
     }
 
-    private static func vdsoSite(pid: Int32) -> UInt64? {
-        guard let maps = try? ProcFS.readText("/proc/\(pid)/maps"),
-              let line = maps.split(separator: "\n").first(where: { $0.hasSuffix("[vdso]") }),
-              let range = line.split(separator: " ").first?.split(separator: "-"), range.count == 2,
-              let start = UInt64(range[0], radix: 16), let end = UInt64(range[1], radix: 16),
-              let code = read(pid: pid, at: start, count: Int(end - start)) else { return nil }
-        for i in 0..<(code.count - 1) where code[i] == 0x0F && code[i + 1] == 0x05 {
-            return start + UInt64(i)
-        }
-        return nil
+    func watch(_ snapshot: Snapshot) {
+        _ = bpfcp_guardian_watch(control, snapshot.pid, snapshot.copy, snapshot.copyInTarget, 1)
     }
 
-    private static func read(pid: Int32, at address: UInt64, count: Int) -> [UInt8]? {
-        let fd = open("/proc/\(pid)/mem", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: count)
-        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(Int64(bitPattern: address))) }
-        return n == count ? bytes : nil
+    func forget(_ snapshot: Snapshot) {
+        _ = bpfcp_guardian_watch(control, snapshot.pid, snapshot.copy, snapshot.copyInTarget, 0)
+    }
+
+    func stop() {
+        bpfcp_guardian_stop(control, pid)
     }
 }

@@ -26,6 +26,19 @@ public protocol ResourceKind: SendableMetatype {
 
     /// Renders one item as a row with its identity and every field.
     static func entry(_ item: Item) -> Entry
+
+    /// Reads what a checkpoint must read while the target is held, and
+    /// returns the step that completes the items once it runs again. The
+    /// default reads everything at once; a kind that also reads other,
+    /// running processes can leave that part for after the release.
+    static func collectHeld(_ target: Target, source: CollectorSource) throws -> @Sendable () throws -> [Item]
+}
+
+extension ResourceKind {
+    public static func collectHeld(_ target: Target, source: CollectorSource) throws -> @Sendable () throws -> [Item] {
+        let items = try collect(target, source: source)
+        return { items }
+    }
 }
 
 /// Thrown by a collector when the kernel or the source cannot give a kind.
@@ -62,9 +75,9 @@ public struct KindDescriptor: Sendable {
         columns = K.columns
         let gather: @Sendable (Target, CollectorSource) throws -> @Sendable () throws -> Section = { target, source in
             let start = Clock.now()
-            let items: [K.Item]
+            let complete: @Sendable () throws -> [K.Item]
             do {
-                items = try K.collect(target, source: source)
+                complete = try K.collectHeld(target, source: source)
             } catch let missing as KindUnavailable {
                 let section = Section(kind: K.name, source: source, unavailable: missing.reason,
                                       elapsedNs: Clock.now() - start, items: [], entries: [])
@@ -73,6 +86,7 @@ public struct KindDescriptor: Sendable {
             let collectNs = Clock.now() - start
             return {
                 let buildStart = Clock.now()
+                let items = try complete()
                 // One encode of the whole array: encoding item by item built an
                 // encoder and a decoder per item and took seconds for 10,000 items.
                 guard case .array(let json) = try JSONValue.from(items) else {

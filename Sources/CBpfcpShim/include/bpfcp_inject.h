@@ -29,4 +29,24 @@ struct bpfcp_injection {
 int bpfcp_inject_syscall(pid_t tid, uint64_t syscall_ip, long nr, const uint64_t args[6],
 			 struct bpfcp_injection *out);
 
+/* Finds a `syscall` instruction (0f 05) that the held thread tid of pid
+ * can be sent to without writing into the target: the one it entered its
+ * current system call with, else one in the [vdso]. A thread stopped
+ * outside a system call with a non-zero rseq critical-section pointer is
+ * refused, because leaving it for the vdso would end the critical section
+ * without the abort rseq promises. Returns 0 and stores the address, or -errno. */
+int bpfcp_find_syscall_site(pid_t pid, pid_t tid, uint64_t *site);
+
+/* A guardian is a child process that reaps snapshot copies if bpfcp dies
+ * first. After a SIGKILL, PTRACE_O_EXITKILL kills each copy, but the dead
+ * copy stays a zombie child of the target until the target waits with
+ * __WALL. The guardian notices bpfcp's death as EOF on its control pipe,
+ * then holds one thread of each target and makes it call wait4 on its copy.
+ * bpfcp_guardian_start returns the guardian's pid and the control fd, or -errno. */
+pid_t bpfcp_guardian_start(int *control_fd);
+/* Tells the guardian about a copy (add 1) or that bpfcp reaped it (add 0). Returns 0 or -errno. */
+int bpfcp_guardian_watch(int control_fd, pid_t target, pid_t copy, pid_t copy_in_target, int add);
+/* Lets the guardian exit without doing anything, and reaps it. */
+void bpfcp_guardian_stop(int control_fd, pid_t guardian);
+
 #endif

@@ -69,7 +69,8 @@ public enum SocketPeers {
     /// connection of `sockets`. One iter/task_file pass over every process
     /// emits only the sockets put in the requested-peer maps: unix peers by
     /// inode, TCP and UDP peers by their reversed address pair.
-    static func ownersBPF(of sockets: [bpfcp_socket]) throws -> [SocketOwnerRecord] {
+    /// With `pid`, only the fds of that process are visited.
+    static func ownersBPF(of sockets: [bpfcp_socket], pid: Int32? = nil) throws -> [SocketOwnerRecord] {
         var unix = Set<UInt64>()
         var inet: [bpfcp_inet_peer_key] = []
         var seenInet = Set<[UInt8]>()
@@ -91,21 +92,21 @@ public enum SocketPeers {
         for start in stride(from: 0, to: max(unixKeys.count, inet.count), by: chunk) {
             let unixPart = Array(unixKeys[min(start, unixKeys.count)..<min(start + chunk, unixKeys.count)])
             let inetPart = Array(inet[min(start, inet.count)..<min(start + chunk, inet.count)])
-            owners += try runOwnerPass(object, unix: unixPart, inet: inetPart)
+            owners += try runOwnerPass(object, unix: unixPart, inet: inetPart, pid: pid)
         }
         return owners
     }
 
     /// Fills the requested-peer maps, runs socket_owners once and empties the maps again.
     private static func runOwnerPass(_ object: BPFObject, unix: [UInt64],
-                                     inet: [bpfcp_inet_peer_key]) throws -> [SocketOwnerRecord] {
+                                     inet: [bpfcp_inet_peer_key], pid: Int32?) throws -> [SocketOwnerRecord] {
         let present: UInt8 = 1
         try object.fillMap("requested_unix_peers", keys: unix, value: present)
         defer { try? object.deleteKeys("requested_unix_peers", keys: unix) }
         try object.fillMap("requested_inet_peers", keys: inet, value: present)
         defer { try? object.deleteKeys("requested_inet_peers", keys: inet) }
 
-        let reader = RecordReader(try object.iterate("socket_owners"))
+        let reader = RecordReader(try object.iterate("socket_owners", pid: pid))
         let records = try reader.records().filter { Int($0.kind) == Int(BPFCP_REC_SOCKET_OWNER.rawValue) }
         return try records.map { ownerRecord(try reader.load($0, as: bpfcp_socket_owner.self)) }
     }
