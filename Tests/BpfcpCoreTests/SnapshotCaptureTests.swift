@@ -65,7 +65,7 @@ final class SnapshotCaptureTests: XCTestCase {
             XCTAssertNotNil(stats.reapNs, file: file, line: line)
         }
 
-        // Released: nobody traces any thread, and the copy left no child, zombie or stopped process behind.
+        // Released: no thread is traced, and the copy left no child, zombie or stopped process behind.
         let untraced = CheckpointSupport.waitUntil(5) { CheckpointSupport.threadStates(fixture.pid).allSatisfy { $0.tracer == 0 } }
         XCTAssertTrue(untraced, "\(CheckpointSupport.threadStates(fixture.pid))", file: file, line: line)
         XCTAssertEqual(children(of: fixture.pid), [], "children after the checkpoint", file: file, line: line)
