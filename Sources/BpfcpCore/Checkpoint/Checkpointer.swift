@@ -78,9 +78,17 @@ public enum Checkpointer {
         freezer.release(keepHandlers: true)
         stats.frozenNs = Clock.now() - freezer.frozenAt
 
-        // The kind sections are built on their threads while the pages are read and written here.
+        // The copies go before the kind sections are built: a copy shares the
+        // target's fd table (CLONE_FILES), so the sockets kind's pass over
+        // every process, which runs in the build, would list it as a peer owner.
+        do {
+            try readCopies(&captured, snapshots: snapshots, memory: memory, freezer: freezer, stats: &stats)
+        } catch {
+            captured.forEach { $0.kinds?.abandon() }
+            throw error
+        }
+        // The kind sections are built on their threads while the pages are written here.
         captured.forEach { $0.kinds?.build() }
-        try readCopies(&captured, snapshots: snapshots, memory: memory, freezer: freezer, stats: &stats)
         stats.pagesWritten = memory.pagesWritten
         stats.pagesShared = memory.pagesShared
         let flushStart = Clock.now()
