@@ -42,7 +42,8 @@ public struct CaptureOptions: Sendable {
 /// 5. Release, always, also on errors and signals (`Freezer`).
 /// 6. Read the private pages from the snapshot copies, then remove them.
 /// 7. Write the staged pages while other threads turn the kind items into
-///    sections. `CheckpointImage` syncs the page store with the image.
+///    sections (the sockets kind reads the other processes' socket fds
+///    there). `CheckpointImage` syncs the page store with the image.
 public enum Checkpointer {
     /// Captures `pid` (and its descendants with `options.tree`). The kernel
     /// state is kept in memory; the pages go to a temporary store that lives

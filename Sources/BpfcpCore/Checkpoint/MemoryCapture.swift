@@ -90,9 +90,9 @@ final class MemoryCapture {
     }
 
     /// Starts of the areas whose pages a copy made by clone lacks or does
-    /// not share faithfully: MADV_DONTFORK (absent), MADV_WIPEONFORK
-    /// (empty), device mappings, and private hugetlb pages, which the copy
-    /// can lose when the target writes one and no huge page is free.
+    /// not keep faithfully: MADV_DONTFORK (absent), MADV_WIPEONFORK (empty),
+    /// device mappings, and private hugetlb areas. The copy can lose a
+    /// private huge page when the target writes it and no huge page is free.
     private static func areasNotCopied(pid: Int32) throws -> Set<UInt64> {
         let unsafe: Set<String> = ["VM_DONTCOPY", "VM_WIPEONFORK", "VM_IO", "VM_PFNMAP", "VM_MIXEDMAP", "VM_HUGETLB"]
         let areas = try MemoryKind.collectBPF(pid: pid, pageCounts: false)

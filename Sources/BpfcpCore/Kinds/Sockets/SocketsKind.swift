@@ -29,8 +29,8 @@ public enum SocketsKind: ResourceKind {
         return complete
     }
 
-    /// A checkpoint reads the sockets of the held process and the peers
-    /// among its own fds while held. The pass over every other process's
+    /// Reads the sockets of the held process and the peers among its own
+    /// fds while a checkpoint holds it. The pass over every other process's
     /// fds (10-110 ms under load) comes after the release: those processes
     /// run on during the hold anyway, so reading them then is no less
     /// consistent, and the hold is shorter.
