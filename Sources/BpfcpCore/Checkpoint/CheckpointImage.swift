@@ -47,6 +47,19 @@ public enum CheckpointImage {
     /// Opens the image at `dir` and verifies every section: header, length,
     /// checksum, and that page runs point inside pages.img.
     public static func open(_ dir: String) throws -> Checkpoint {
+        try open(dir, deferPages: false).0
+    }
+
+    /// Opens the image at `dir` like `open(_:)`, except for the checksum of
+    /// the pages payload, which the returned `PagesCheck` computes on a thread
+    /// of its own. The caller must wait for it before using the pages for
+    /// anything that outlives a failure (restore does, see `PagesCheck`).
+    static func openDeferringPages(_ dir: String) throws -> (Checkpoint, PagesCheck) {
+        let (checkpoint, check) = try open(dir, deferPages: true)
+        return (checkpoint, check!)
+    }
+
+    private static func open(_ dir: String, deferPages: Bool) throws -> (Checkpoint, PagesCheck?) {
         try checkReadable(dir)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) else {
@@ -67,7 +80,7 @@ public enum CheckpointImage {
         guard manifest.formatVersion <= ImageFormat.version else {
             throw ImageError.section("manifest", "describes image format \(manifest.formatVersion), newer than the \(ImageFormat.version) this bpfcp reads: use a newer bpfcp")
         }
-        let pages = try verifyPages(dir: dir, manifest: manifest)
+        let (pages, pagesCheck) = try verifyPages(dir: dir, manifest: manifest, deferred: deferPages)
         let hashes = try readHashes(dir: dir, manifest: manifest, pagesLength: pages.payloadLength)
 
         // Every checksum is checked before any large JSON is decoded, so damage is found early and cheaply.
@@ -81,8 +94,9 @@ public enum CheckpointImage {
             processes[index].queues = try decodeQueues(payload, pid: processes[index].pid)
         }
         let store = PageStore(path: dir + "/" + pagesFile, temporaryDirectory: nil)
-        return Checkpoint(info: manifest.info, processes: processes, pages: store, pageHashes: hashes,
-                          formatVersion: manifest.formatVersion)
+        let checkpoint = Checkpoint(info: manifest.info, processes: processes, pages: store, pageHashes: hashes,
+                                    formatVersion: manifest.formatVersion)
+        return (checkpoint, pagesCheck)
     }
 
     /// Rejects an image this user may not read with a permission error,
@@ -236,13 +250,21 @@ public enum CheckpointImage {
 
     // MARK: - reading
 
-    private static func verifyPages(dir: String, manifest: Manifest) throws -> SectionHeader {
+    /// Checks the pages section; `deferred` leaves its payload checksum to
+    /// the returned `PagesCheck` and checks only its header and length here.
+    private static func verifyPages(dir: String, manifest: Manifest, deferred: Bool) throws -> (SectionHeader, PagesCheck?) {
         guard let listed = manifest.sections.first(where: { $0.name == "pages" }) else {
             throw ImageError.section("pages", "is not listed in the manifest")
         }
-        let header = try SectionReader.verify(path: dir + "/" + pagesFile, section: "pages", expected: .pages)
+        let path = dir + "/" + pagesFile
+        guard deferred else {
+            let header = try SectionReader.verify(path: path, section: "pages", expected: .pages)
+            try checkListed(listed, header)
+            return (header, nil)
+        }
+        let header = try SectionReader.header(path: path, section: "pages", expected: .pages)
         try checkListed(listed, header)
-        return header
+        return (header, PagesCheck(path: path))
     }
 
     /// Reads the page hashes; images of format 1 have none and give nil.

@@ -35,6 +35,7 @@ extension Restore {
                                    verified: verify, verifyNs: verifyNs, openNs: openNs, planNs: planNs, differences: differences,
                                    lowered: family.members.flatMap { $0.plan?.settings.lowered ?? [] })
         report.members = outcome.members
+        (report.phases.openNs, report.phases.planNs, report.phases.verifyNs) = (openNs, planNs, verifyNs)
         return report
     }
 }

@@ -8,6 +8,7 @@ struct MemoryRestore {
     let plan: RestorePlan
     let injector: Injector
     let fds: FdTable
+    var timer = PhaseTimer()
 
     private var tracee: Tracee { injector.tracee }
 
@@ -25,7 +26,7 @@ struct MemoryRestore {
         try unmapInherited(inherited)
         try placeKernelAreas(inherited)
         let protections = try mapAreas()
-        try writePages()
+        try timer.measure(\.pagesNs) { try writePages() }
         try MemoryAdvice.apply(plan.areas, injector: injector)
 
         // After the pages: an anonymous area without pages (no anon_vma)

@@ -22,6 +22,8 @@ public struct RestoreOutcome: Sendable {
     public var syscalls: Int
     /// From the start to the final registers loaded, before any verification.
     public var elapsedNs: UInt64
+    /// The time of each phase; the caller adds open, plan and verify.
+    public var phases = RestorePhases()
 }
 
 /// Rebuilds one process from a plan. The stages run in this order because
@@ -37,7 +39,8 @@ enum ProcessRestorer {
     /// Restores `plan`. `beforeDetach` gets the pid and the new tid of each
     /// saved tid while every thread is held at its final registers.
     /// `shared` lists what restore creates in its own process for the process to copy.
-    static func restore(_ plan: RestorePlan, shared: SharedPlan = SharedPlan(), options: RestoreOptions,
+    /// `pagesCheck`, when given, is waited for once the memory is rebuilt.
+    static func restore(_ plan: RestorePlan, shared: SharedPlan = SharedPlan(), options: RestoreOptions, pagesCheck: PagesCheck? = nil,
                         beforeDetach: ((Int32, [Int32: Int32]) -> Void)? = nil) throws -> RestoreOutcome {
         let start = Clock.now()
         guard let main = plan.threads.first else {
@@ -46,26 +49,32 @@ enum ProcessRestorer {
         if !options.newPid { try ThreadPlanning.checkFree(plan) }
         let files = RestorerFiles()
         defer { withExtendedLifetime(files) {} }
+        // Shared objects take their content from the pages, and a named
+        // listener leaves a socket file behind, so they wait for the check.
+        if !shared.objects.isEmpty || !shared.listeners.isEmpty { try pagesCheck?.wait() }
         try files.createShared(shared, log: options.trace)
         var plan = plan
         plan.files = files.resolve(plan.files)
         plan.areas = files.resolve(areas: plan.areas)
 
-        let size = Injector.trampolineSize(payload: payloadSize)
-        let own = try MemoryProc.collect(pid: getpid()).map { ($0.start, $0.end) }
-        let trampoline = try MemoryRestore.findGap(size: size, avoiding: own + plan.areas.map { ($0.start, $0.end) })
-        let tracee = try Tracee(pid: options.newPid ? nil : plan.pid, trampoline: trampoline, trampolineSize: size)
-        options.trace?("clone3(set_tid=\(options.newPid ? "none" : "\(plan.pid)")) = \(tracee.pid), trampoline at \(Format.hex(trampoline))")
+        let timer = PhaseTimer()
+        let tracee = try timer.measure(\.spawnNs) { try spawn(plan, options: options) }
+        options.trace?("clone3(set_tid=\(options.newPid ? "none" : "\(plan.pid)")) = \(tracee.pid), trampoline at \(Format.hex(tracee.trampoline))")
 
         let injector = Injector(tracee: tracee, log: options.trace)
         var readyAt: UInt64 = 0
         var threads: [RestoredThread] = []
         do {
             try SessionRestore(injector: injector, pids: [plan.pid: tracee.pid]).join(plan.pid, session: plan.session, processGroup: plan.processGroup)
-            let tids = try rebuild(plan, injector: injector, options: options, threads: &threads)
+            let tids = try rebuild(plan, injector: injector, options: options, threads: &threads, timer: timer, pagesCheck: pagesCheck)
             let registers = finalRegisters(plan, tracee: tracee, log: options.trace)
+            let registersStart = Clock.now()
             try tracee.finish(registers: registers, xstate: main.xstate, signalMask: main.signalMask, stopSignal: plan.stopSignal,
-                              beforeDetach: { readyAt = Clock.now(); beforeDetach?(tracee.pid, tids) })
+                              beforeDetach: {
+                                  readyAt = Clock.now()
+                                  timer.add(\.registersNs, readyAt - registersStart)
+                                  beforeDetach?(tracee.pid, tids)
+                              })
             for thread in threads { try thread.tracee.detach() }
         } catch {
             for thread in threads { thread.tracee.kill() }
@@ -73,29 +82,54 @@ enum ProcessRestorer {
             throw error
         }
         let injected = threads.reduce(injector.injectedCount + 1) { $0 + $1.injector.injectedCount }
-        return RestoreOutcome(pid: tracee.pid, syscalls: injected, elapsedNs: readyAt - start)
+        return RestoreOutcome(pid: tracee.pid, syscalls: injected, elapsedNs: readyAt - start, phases: timer.phases)
+    }
+
+    /// Clones the child with its trampoline at a range free both in restore
+    /// and in the image. Restore's own areas come from /proc/PID/maps alone:
+    /// their page counts (smaps, pagemap) are not needed here.
+    private static func spawn(_ plan: RestorePlan, options: RestoreOptions) throws -> Tracee {
+        let size = Injector.trampolineSize(payload: payloadSize)
+        let own = try MemoryProc.collect(pid: getpid(), pageCounts: false).map { ($0.start, $0.end) }
+        let trampoline = try MemoryRestore.findGap(size: size, avoiding: own + plan.areas.map { ($0.start, $0.end) })
+        return try Tracee(pid: options.newPid ? nil : plan.pid, trampoline: trampoline, trampolineSize: size)
     }
 
     /// Runs every stage on a process that holds nothing of the image yet,
     /// up to the final registers of all but the main thread. Returns the
     /// restored tid of each saved tid.
     static func rebuild(_ plan: RestorePlan, injector: Injector, options: RestoreOptions,
-                        threads: inout [RestoredThread]) throws -> [Int32: Int32] {
+                        threads: inout [RestoredThread], timer: PhaseTimer = PhaseTimer(),
+                        pagesCheck: PagesCheck? = nil) throws -> [Int32: Int32] {
         let tracee = injector.tracee
-        let inherited = try MemoryProc.collect(pid: tracee.pid)
         let fds = try FdTable(pid: tracee.pid)
-        try MemoryRestore(plan: plan, injector: injector, fds: fds).run(inherited: inherited)
-        try ProcessStateRestore(plan: plan, injector: injector, fds: fds).run()
-        try FileRestore(plan: plan, injector: injector, fds: fds, stdio: options.stdio).run()
-        try ThreadRestore(plan: plan, injector: injector, fds: fds, newPid: options.newPid, log: options.trace).run(into: &threads)
-        try SettingsRestore(settings: plan.settings, injector: injector).run()
-        if plan.settings.credentials == nil { try ProcessStateRestore(plan: plan, injector: injector, fds: fds).setCredentials() }
-        try loadThreads(threads, plan: plan, fds: fds, log: options.trace)
+        try timer.measure(\.memoryNs) {
+            let inherited = try MemoryProc.collect(pid: tracee.pid, pageCounts: false)
+            try MemoryRestore(plan: plan, injector: injector, fds: fds, timer: timer).run(inherited: inherited)
+        }
+        if let pagesCheck {
+            // Before the process gets anything that could outlive a failure.
+            timer.add(\.pagesWaitNs, try pagesCheck.wait())
+            timer.add(\.pagesCheckNs, pagesCheck.checkNs)
+            options.trace?("pages.img checksum matches (\(Format.milliseconds(pagesCheck.checkNs)) on its own thread)")
+        }
+        try timer.measure(\.processNs) { try ProcessStateRestore(plan: plan, injector: injector, fds: fds).run() }
+        try timer.measure(\.filesNs) { try FileRestore(plan: plan, injector: injector, fds: fds, stdio: options.stdio).run() }
+        try timer.measure(\.threadsNs) {
+            try ThreadRestore(plan: plan, injector: injector, fds: fds, newPid: options.newPid, log: options.trace).run(into: &threads)
+        }
+        try timer.measure(\.settingsNs) {
+            try SettingsRestore(settings: plan.settings, injector: injector).run()
+            if plan.settings.credentials == nil { try ProcessStateRestore(plan: plan, injector: injector, fds: fds).setCredentials() }
+        }
+        try timer.measure(\.threadsNs) { try loadThreads(threads, plan: plan, fds: fds, log: options.trace) }
 
         var tids: [Int32: Int32] = [:]
         if let main = plan.threads.first { tids[main.tid] = tracee.pid }
         for thread in threads { tids[thread.plan.tid] = thread.tracee.pid }
-        try PendingSignalRestore(signals: plan.pendingSignals, injector: injector, pid: tracee.pid, tids: tids).run()
+        try timer.measure(\.signalsNs) {
+            try PendingSignalRestore(signals: plan.pendingSignals, injector: injector, pid: tracee.pid, tids: tids).run()
+        }
         return tids
     }
 

@@ -17,6 +17,8 @@ public struct RestoreReport: Codable, Sendable {
     public var differences: [VerifyDifference]
     /// Settings restored lower than the image holds, each with the reason (resource limits, capabilities).
     public var lowered: [String] = []
+    /// The time of each phase of the restore.
+    public var phases = RestorePhases()
 
     /// Every process of a family image with its restored pid; empty for a single process.
     public var members: [RestoredMember] = []
@@ -41,23 +43,37 @@ public enum Restore {
     }
 
     /// Opens the image at `dir` (checksums and format version are checked
-    /// there), plans the restore, rejecting what it cannot rebuild, and runs it.
+    /// there, the pages' alongside the restore: see `PagesCheck`), plans
+    /// the restore, rejecting what it cannot rebuild, and runs it.
     public static func run(imageDirectory dir: String, options: RestoreOptions, verify: Bool = true) throws -> RestoreReport {
         let start = Clock.now()
-        let checkpoint = try CheckpointImage.open(dir)
+        let (checkpoint, pagesCheck) = try CheckpointImage.openDeferringPages(dir)
         guard let image = checkpoint.process(checkpoint.info.rootPid) else {
             throw BpfcpError("image_invalid", "image \(Escape.text(dir)) does not hold its root process \(checkpoint.info.rootPid)")
         }
         if checkpoint.processes.count > 1 {
+            try pagesCheck.wait()
             return try runFamily(checkpoint, options: options, verify: verify, start: start)
         }
+        // A corrupt pages section explains any failure before its check
+        // ended (a plan that read a damaged stack, for one), so its refusal wins.
+        do {
+            return try runProcess(image, checkpoint: checkpoint, pagesCheck: pagesCheck, options: options, verify: verify, start: start)
+        } catch {
+            try pagesCheck.wait()
+            throw error
+        }
+    }
+
+    private static func runProcess(_ image: ProcessImage, checkpoint: Checkpoint, pagesCheck: PagesCheck, options: RestoreOptions,
+                                   verify: Bool, start: UInt64) throws -> RestoreReport {
         let openNs = Clock.now() - start
         let (plan, shared) = try plan(image, checkpoint: checkpoint)
         let planNs = Clock.now() - start - openNs
 
         var differences: [VerifyDifference] = []
         var verifyNs: UInt64 = 0
-        let outcome = try ProcessRestorer.restore(plan, shared: shared, options: options, beforeDetach: verify ? { pid, tids in
+        let outcome = try ProcessRestorer.restore(plan, shared: shared, options: options, pagesCheck: pagesCheck, beforeDetach: verify ? { pid, tids in
             let verifyStart = Clock.now()
             defer { verifyNs = Clock.now() - verifyStart }
             do {
@@ -68,9 +84,11 @@ public enum Restore {
             }
         } : nil)
         let elapsed = Clock.now() - start - verifyNs
+        var phases = outcome.phases
+        (phases.openNs, phases.planNs, phases.verifyNs) = (openNs, planNs, verifyNs)
         return RestoreReport(imagePid: image.pid, pid: outcome.pid, syscalls: outcome.syscalls, elapsedNs: elapsed,
                              verified: verify, verifyNs: verifyNs, openNs: openNs, planNs: planNs, differences: differences,
-                             lowered: plan.settings.lowered)
+                             lowered: plan.settings.lowered, phases: phases)
     }
 
     /// Plans a single process, with the objects and open file descriptions that its fds and areas share.
