@@ -9,4 +9,5 @@ enum SyscallNumber {
     static let exitGroup = 231, openat = 257, setRobustList = 273, eventfd2 = 290, signalfd4 = 289, timerfdCreate = 283, timerfdSettime = 286, dup3 = 292
     static let pipe2 = 293, prlimit64 = 302, memfdCreate = 319, rseq = 334, closeRange = 436
     static let setTidAddress = 218, clone3 = 435, pidfdOpen = 434, pidfdGetfd = 438
+    static let userfaultfd = 323
 }

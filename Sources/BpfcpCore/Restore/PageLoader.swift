@@ -1,0 +1,98 @@
+import CBpfcpShim
+import Foundation
+
+/// Puts the saved pages into the new process.
+///
+/// Private anonymous areas (heap, stack, anonymous memory: nearly every
+/// saved page) are filled with userfaultfd: the process creates a uffd for
+/// its own address space, restore takes a copy with pidfd_getfd, registers
+/// the areas and runs one UFFDIO_COPY per page run from its mapping of
+/// pages.img. Each page is allocated already holding its bytes, so the
+/// kernel copies once, skips zeroing it, and takes no page fault for it.
+/// Writing through process_vm_writev instead costs a fault, a zeroed page
+/// and the copy.
+///
+/// Everything else (file-backed private areas such as a library's data,
+/// shared areas), and any page the copy could not place, is written with
+/// `Tracee.write` after the areas are unregistered: a write into a
+/// registered area that misses a page would wait for restore itself.
+struct PageLoader {
+    let plan: RestorePlan
+    let injector: Injector
+    let fds: FdTable
+
+    private var tracee: Tracee { injector.tracee }
+
+    /// Areas whose pages UFFDIO_COPY can place.
+    static func copyable(_ area: AreaPlan) -> Bool {
+        !area.shared && area.backing == .anonymous && !area.runs.isEmpty
+    }
+
+    func run() throws {
+        var files: [String: MappedFile] = [:]
+        var writes: [(PageRunPlan, done: Int)] = []
+        let copyable = plan.areas.filter(Self.copyable)
+        let uffd = copyable.isEmpty ? nil : try openUffd()
+
+        if let uffd {
+            defer { close(uffd) }
+            var registered: [AreaPlan] = []
+            defer { for area in registered { _ = bpfcp_uffd_unregister(uffd, area.start, area.size) } }
+            for area in copyable {
+                let rc = bpfcp_uffd_register(uffd, area.start, area.size)
+                guard rc == 0 else {
+                    injector.log?("UFFDIO_REGISTER \(Format.hex(area.start))-\(Format.hex(area.end)): \(String(cString: strerror(-rc))), written instead")
+                    writes += area.runs.map { ($0, 0) }
+                    continue
+                }
+                registered.append(area)
+                for run in area.runs {
+                    let source = try bytes(of: run, files: &files)
+                    var error: Int32 = 0
+                    let copied = Int(bpfcp_uffd_copy(uffd, run.address, source.baseAddress, UInt64(run.count), &error))
+                    if copied < run.count { writes.append((run, copied)) }
+                }
+            }
+        }
+
+        for area in plan.areas where !Self.copyable(area) || uffd == nil {
+            writes += area.runs.map { ($0, 0) }
+        }
+        for (run, done) in writes {
+            let source = try bytes(of: run, files: &files)
+            try tracee.write(UnsafeRawBufferPointer(rebasing: source[done...]), at: run.address + UInt64(done))
+        }
+    }
+
+    /// The bytes of `run` in the mapped page file, checked against its length.
+    private func bytes(of run: PageRunPlan, files: inout [String: MappedFile]) throws -> UnsafeRawBufferPointer {
+        if files[run.file] == nil { files[run.file] = try MappedFile(path: run.file, populate: true) }
+        let file = files[run.file]!
+        guard run.offset + UInt64(run.count) <= UInt64(file.size) else {
+            throw BpfcpError("image_corrupt", "\(Escape.text(run.file)) is too short for the \(run.count) bytes at offset \(run.offset) saved for \(Format.hex(run.address))")
+        }
+        return UnsafeRawBufferPointer(start: file.base + Int(run.offset), count: run.count)
+    }
+
+    /// Makes the process create a userfaultfd and takes a copy of it.
+    /// Returns nil when either step fails (a kernel without userfaultfd, a
+    /// seccomp filter), and the pages are then written.
+    private func openUffd() throws -> Int32? {
+        let remote = fds.allocate()
+        defer { fds.release(remote) }
+        do {
+            try injector.call(SyscallNumber.userfaultfd, [.int(Int(O_CLOEXEC | O_NONBLOCK))],
+                              text: "userfaultfd(O_CLOEXEC|O_NONBLOCK)", expected: Int64(remote))
+        } catch {
+            injector.log?("no userfaultfd (\(error)): the pages are written instead")
+            return nil
+        }
+        let local = bpfcp_uffd_take(tracee.pid, remote)
+        try injector.call(SyscallNumber.close, [.int(Int(remote))], text: "close(\(remote)) /* restore holds a copy of the userfaultfd */")
+        guard local >= 0 else {
+            injector.log?("pidfd_getfd of the userfaultfd: \(String(cString: strerror(-local))), the pages are written instead")
+            return nil
+        }
+        return local
+    }
+}
