@@ -4,7 +4,7 @@ import Foundation
 ///
 /// The pages are nearly all the bytes of an image, so restore checks them
 /// while it decodes the other sections, plans, spawns the new process and
-/// loads its memory, and waits for the result before the process gets
+/// loads its memory. It waits for the result before the process gets
 /// anything else (fds, threads, registers). A corrupt section then fails the
 /// restore with the same refusal `CheckpointImage.open` gives, after the
 /// half-made process is killed: it never ran an instruction of its own, and
