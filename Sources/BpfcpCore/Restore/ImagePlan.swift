@@ -253,11 +253,9 @@ enum ImagePlan {
 
 extension ProcessImage {
     /// Decodes the typed items of the section `kind`, or returns none when the image has no such section.
-    /// The items go through one JSON encoding and decoding together, not
-    /// one per item, because a plan decodes hundreds of them.
     func items<T: Decodable>(_ kind: String, as type: T.Type) throws -> [T] {
         guard let section = sections.first(where: { $0.kind == kind }), section.unavailable == nil else { return [] }
-        return try JSONValue.array(section.items).decode(as: [T].self)
+        return try section.items.map { try $0.decode(as: T.self) }
     }
 }
 
