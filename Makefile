@@ -30,6 +30,9 @@ $(BUILD)/vmlinux.h: | deps
 $(BUILD)/%.full.o: bpf/%.bpf.c bpf/*.h $(BUILD)/vmlinux.h
 	clang-14 $(BPF_CFLAGS) -c $< -o $@
 
+# The shared fd-table pass includes the fd kinds' programs.
+$(BUILD)/fdtable.full.o: $(filter-out bpf/fdtable.bpf.c,$(BPF_SRCS))
+
 # bpftool gen object strips DWARF, which cuts each object about tenfold.
 $(BUILD)/%.bpf.o: $(BUILD)/%.full.o
 	bpftool gen object $@ $<

@@ -29,6 +29,14 @@ static __always_inline void *scratch_record(void)
 	return bpf_map_lookup_elem(&bpfcp_scratch, &zero);
 }
 
+/* A kind's visit function for one open file, called by the kind's own
+ * iter/task_file program and by the shared pass in bpf/fdtable.bpf.c, so
+ * that both write the same records. The shared pass includes each kind's
+ * .bpf.c with BPFCP_SHARED_PASS defined, which leaves out the kind's own
+ * programs, license and the maps only they use. A separate BPF function
+ * keeps each kind's stack frame apart from the others'. */
+#define BPFCP_VISITOR static __noinline
+
 static __always_inline void set_header(struct bpfcp_rec_hdr *hdr, __u16 kind, __u32 size)
 {
 	hdr->kind = kind;

@@ -7,19 +7,10 @@
 #include "common.bpf.h"
 #include "anon_inode.bpf.h"
 
-char LICENSE[] SEC("license") = "GPL";
-
 /* Tree nodes one run visits at most, and the depth a successor search may
  * climb or descend: a red-black tree of 2^32 nodes is at most 64 deep. */
 #define MAX_VISITS (1 << 20)
 #define MAX_DEPTH 64
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct bpfcp_epoll_cursor);
-} epoll_cursor SEC(".maps");
 
 struct tree_walk {
 	struct seq_file *seq;
@@ -95,36 +86,60 @@ static long visit_watch(__u32 i, void *data)
 	return 0;
 }
 
-SEC("iter/task_file")
-int dump_epoll(struct bpf_iter__task_file *ctx)
+/* Writes the watches of an epoll fd and then its struct bpfcp_epoll. Only
+ * fd only_fd is reported unless it is -1, from tree position skip. */
+BPFCP_VISITOR int visit_epoll(struct seq_file *seq, struct file *file, int fd, __s32 only_fd, __u32 skip)
 {
-	struct file *file = ctx->file;
 	struct eventpoll *ep;
 	struct tree_walk walk = {};
 	struct bpfcp_epoll rec = {};
-	struct bpfcp_epoll_cursor *cursor;
-	__u32 zero = 0;
 
-	if (!file || !ctx->task || !IS_ANON(file, "[eventpoll]"))
+	if (!IS_ANON(file, "[eventpoll]"))
 		return 0;
-	cursor = bpf_map_lookup_elem(&epoll_cursor, &zero);
-	if (!cursor || (cursor->fd >= 0 && cursor->fd != ctx->fd))
+	if (only_fd >= 0 && only_fd != fd)
 		return 0;
 	ep = BPF_CORE_READ(file, private_data);
 	if (!ep)
 		return 0;
 
-	walk.seq = ctx->meta->seq;
-	walk.epoll_fd = ctx->fd;
-	walk.skip = cursor->fd >= 0 ? cursor->skip : 0;
+	walk.seq = seq;
+	walk.epoll_fd = fd;
+	walk.skip = only_fd >= 0 ? skip : 0;
 	walk.node = BPF_CORE_READ(ep, rbr.rb_leftmost);
 	bpf_loop(MAX_VISITS, visit_watch, &walk, 0);
 
 	set_header(&rec.hdr, BPFCP_REC_EPOLL, sizeof(rec));
-	rec.fd = ctx->fd;
+	rec.fd = fd;
 	rec.first = walk.skip;
 	rec.watches = walk.written;
 	rec.truncated = walk.node != NULL;
-	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+	bpf_seq_write(seq, &rec, sizeof(rec));
 	return 0;
 }
+
+#ifndef BPFCP_SHARED_PASS
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpfcp_epoll_cursor);
+} epoll_cursor SEC(".maps");
+
+/* Reports every epoll fd, or resumes one from the cursor user space set. */
+SEC("iter/task_file")
+int dump_epoll(struct bpf_iter__task_file *ctx)
+{
+	struct bpfcp_epoll_cursor *cursor;
+	struct file *file = ctx->file;
+	__u32 zero = 0;
+
+	if (!file || !ctx->task)
+		return 0;
+	cursor = bpf_map_lookup_elem(&epoll_cursor, &zero);
+	if (!cursor)
+		return 0;
+	return visit_epoll(ctx->meta->seq, file, ctx->fd, cursor->fd, cursor->skip);
+}
+#endif

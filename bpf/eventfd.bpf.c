@@ -5,8 +5,6 @@
 #include "common.bpf.h"
 #include "anon_inode.bpf.h"
 
-char LICENSE[] SEC("license") = "GPL";
-
 #define CLOCK_REALTIME_ALARM 8
 #define CLOCK_BOOTTIME_ALARM 9
 #define HRTIMER_STATE_ENQUEUED 0x01
@@ -86,24 +84,19 @@ static __always_inline __u32 event_type(struct file *file)
 	return 0;
 }
 
-SEC("iter/task_file")
-int dump_event_files(struct bpf_iter__task_file *ctx)
+BPFCP_VISITOR int visit_event_file(struct seq_file *seq, struct task_struct *task, struct file *file, int fd)
 {
-	struct task_struct *task = ctx->task;
-	struct file *file = ctx->file;
 	struct bpfcp_event_file rec = {};
 	void *data;
 
-	if (!file || !task)
-		return 0;
 	rec.type = event_type(file);
 	if (!rec.type)
 		return 0;
 
 	set_header(&rec.hdr, BPFCP_REC_EVENT_FILE, sizeof(rec));
-	rec.fd = ctx->fd;
+	rec.fd = fd;
 	rec.f_flags = BPF_CORE_READ(file, f_flags);
-	rec.cloexec = fd_is_cloexec(task, ctx->fd);
+	rec.cloexec = fd_is_cloexec(task, fd);
 	data = BPF_CORE_READ(file, private_data);
 
 	switch (rec.type) {
@@ -124,6 +117,21 @@ int dump_event_files(struct bpf_iter__task_file *ctx)
 		break;
 	}
 
-	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+	bpf_seq_write(seq, &rec, sizeof(rec));
 	return 0;
 }
+
+#ifndef BPFCP_SHARED_PASS
+char LICENSE[] SEC("license") = "GPL";
+
+SEC("iter/task_file")
+int dump_event_files(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+
+	if (!file || !task)
+		return 0;
+	return visit_event_file(ctx->meta->seq, task, file, ctx->fd);
+}
+#endif

@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Open files: iter/task_file visits each file table once, so one pass gives
  * every fd of the process asked for. Paths come from bpf_d_path(), which
- * this program type accepts. */
+ * this program type accepts. visit_file() is also one step of the shared
+ * pass in bpf/fdtable.bpf.c. */
 #include "vmlinux.h"
 #include "common.bpf.h"
-
-char LICENSE[] SEC("license") = "GPL";
 
 /* Reads the fd's bit in the close-on-exec bitmap: f_flags never keeps O_CLOEXEC. */
 static __always_inline __u32 fd_cloexec(struct task_struct *task, int fd)
@@ -43,25 +42,21 @@ static __always_inline void fill_inode(struct bpfcp_file *rec, struct file *file
 	bpf_probe_read_kernel_str(rec->dname, sizeof(rec->dname), BPF_CORE_READ(dentry, d_name.name));
 }
 
-SEC("iter/task_file")
-int dump_files(struct bpf_iter__task_file *ctx)
+/* Writes the record of one open file. bpf/fdtable.bpf.c calls it in the
+ * shared pass over the fd table; dump_files below, when files alone are asked for. */
+BPFCP_VISITOR int visit_file(struct seq_file *seq, struct task_struct *task, struct file *file, int fd)
 {
-	struct seq_file *seq = ctx->meta->seq;
-	struct task_struct *task = ctx->task;
-	struct file *file = ctx->file;
 	struct bpfcp_file *rec;
 	long len;
 	__u32 size;
 
-	if (!file || !task)
-		return 0;
 	rec = scratch_record();
 	if (!rec)
 		return 0;
 	__builtin_memset(rec, 0, sizeof(*rec));
 
-	rec->fd = ctx->fd;
-	rec->cloexec = fd_cloexec(task, ctx->fd);
+	rec->fd = fd;
+	rec->cloexec = fd_cloexec(task, fd);
 	rec->f_flags = BPF_CORE_READ(file, f_flags);
 	rec->f_mode = BPF_CORE_READ(file, f_mode);
 	rec->pos = BPF_CORE_READ(file, f_pos);
@@ -81,3 +76,18 @@ int dump_files(struct bpf_iter__task_file *ctx)
 	bpf_seq_write(seq, rec, size);
 	return 0;
 }
+
+#ifndef BPFCP_SHARED_PASS
+char LICENSE[] SEC("license") = "GPL";
+
+SEC("iter/task_file")
+int dump_files(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+
+	if (!file || !task)
+		return 0;
+	return visit_file(ctx->meta->seq, task, file, ctx->fd);
+}
+#endif

@@ -6,8 +6,6 @@
 #include "common.bpf.h"
 #include "anon_inode.bpf.h"
 
-char LICENSE[] SEC("license") = "GPL";
-
 #define IORING_SETUP_SQPOLL (1U << 1)
 
 static __always_inline __s32 sq_thread_pid(struct io_ring_ctx *ring)
@@ -22,29 +20,41 @@ static __always_inline __s32 sq_thread_pid(struct io_ring_ctx *ring)
 	return thread ? BPF_CORE_READ(thread, pid) : -1;
 }
 
-SEC("iter/task_file")
-int dump_io_uring(struct bpf_iter__task_file *ctx)
+BPFCP_VISITOR int visit_io_uring(struct seq_file *seq, struct task_struct *task, struct file *file, int fd)
 {
-	struct file *file = ctx->file;
 	struct io_ring_ctx *ring;
 	struct bpfcp_io_uring rec = {};
 
-	if (!file || !ctx->task || !IS_ANON(file, "[io_uring]"))
+	if (!IS_ANON(file, "[io_uring]"))
 		return 0;
 	ring = BPF_CORE_READ(file, private_data);
 	if (!ring)
 		return 0;
 
 	set_header(&rec.hdr, BPFCP_REC_IO_URING, sizeof(rec));
-	rec.fd = ctx->fd;
+	rec.fd = fd;
 	rec.setup_flags = BPF_CORE_READ(ring, flags);
 	rec.sq_entries = BPF_CORE_READ(ring, sq_entries);
 	rec.cq_entries = BPF_CORE_READ(ring, cq_entries);
 	rec.ino = BPF_CORE_READ(file, f_inode, i_ino);
 	rec.dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
 	rec.sq_thread_pid = sq_thread_pid(ring);
-	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+	bpf_seq_write(seq, &rec, sizeof(rec));
 	return 0;
+}
+
+#ifndef BPFCP_SHARED_PASS
+char LICENSE[] SEC("license") = "GPL";
+
+SEC("iter/task_file")
+int dump_io_uring(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+
+	if (!file || !task)
+		return 0;
+	return visit_io_uring(ctx->meta->seq, task, file, ctx->fd);
 }
 
 SEC("iter/task_vma")
@@ -69,3 +79,4 @@ int dump_io_uring_maps(struct bpf_iter__task_vma *ctx)
 	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
 	return 0;
 }
+#endif

@@ -6,8 +6,6 @@
 #include "common.bpf.h"
 #include "anon_inode.bpf.h"
 
-char LICENSE[] SEC("license") = "GPL";
-
 /* Mounts made with kern_mount() carry MNT_NS_INTERNAL, an error pointer, as
  * their namespace; a tmpfs file named "memfd:x" in /dev/shm has a real one. */
 static __always_inline int on_internal_mount(struct file *file)
@@ -26,18 +24,13 @@ static __always_inline __u32 read_seals(struct inode *inode, __u32 magic)
 	return BPF_CORE_READ(container_of(inode, struct shmem_inode_info, vfs_inode), seals);
 }
 
-SEC("iter/task_file")
-int dump_memfds(struct bpf_iter__task_file *ctx)
+BPFCP_VISITOR int visit_memfd(struct seq_file *seq, struct task_struct *task, struct file *file, int fd)
 {
-	struct task_struct *task = ctx->task;
-	struct file *file = ctx->file;
 	struct bpfcp_memfd *rec;
 	struct inode *inode;
 	struct anon_name prefix;
 	__u32 magic;
 
-	if (!file || !task)
-		return 0;
 	magic = file_magic(file);
 	if (magic != TMPFS_MAGIC && magic != HUGETLBFS_MAGIC)
 		return 0;
@@ -51,8 +44,8 @@ int dump_memfds(struct bpf_iter__task_file *ctx)
 
 	inode = BPF_CORE_READ(file, f_inode);
 	set_header(&rec->hdr, BPFCP_REC_MEMFD, sizeof(*rec));
-	rec->fd = ctx->fd;
-	rec->cloexec = fd_is_cloexec(task, ctx->fd);
+	rec->fd = fd;
+	rec->cloexec = fd_is_cloexec(task, fd);
 	rec->f_flags = BPF_CORE_READ(file, f_flags);
 	rec->pos = BPF_CORE_READ(file, f_pos);
 	rec->size = BPF_CORE_READ(inode, i_size);
@@ -64,6 +57,21 @@ int dump_memfds(struct bpf_iter__task_file *ctx)
 	rec->seals = read_seals(inode, magic);
 	bpf_probe_read_kernel_str(rec->name, sizeof(rec->name), BPF_CORE_READ(file, f_path.dentry, d_name.name));
 
-	bpf_seq_write(ctx->meta->seq, rec, sizeof(*rec));
+	bpf_seq_write(seq, rec, sizeof(*rec));
 	return 0;
 }
+
+#ifndef BPFCP_SHARED_PASS
+char LICENSE[] SEC("license") = "GPL";
+
+SEC("iter/task_file")
+int dump_memfds(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+
+	if (!file || !task)
+		return 0;
+	return visit_memfd(ctx->meta->seq, task, file, ctx->fd);
+}
+#endif

@@ -7,17 +7,8 @@
 #include "common.bpf.h"
 #include "anon_inode.bpf.h"
 
-char LICENSE[] SEC("license") = "GPL";
-
 #define MAX_VISITS (1 << 20)
 #define NAME_MAX_BYTES 256
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct bpfcp_notify_cursor);
-} notify_cursor SEC(".maps");
 
 struct mark_walk {
 	struct seq_file *seq;
@@ -134,41 +125,64 @@ static __always_inline __u32 notify_api(struct file *file)
 	return 0;
 }
 
-SEC("iter/task_file")
-int dump_notify(struct bpf_iter__task_file *ctx)
+/* Writes the marks of an inotify or fanotify fd and then its struct
+ * bpfcp_notify_group. Only fd only_fd is reported unless it is -1, from
+ * list position skip. */
+BPFCP_VISITOR int visit_notify(struct seq_file *seq, struct file *file, int fd, __s32 only_fd, __u32 skip)
 {
-	struct file *file = ctx->file;
 	struct fsnotify_group *group;
-	struct bpfcp_notify_cursor *cursor;
 	struct bpfcp_notify_group rec = {};
 	struct mark_walk walk = {};
-	__u32 zero = 0;
 
-	if (!file || !ctx->task)
-		return 0;
 	walk.api = notify_api(file);
 	if (!walk.api)
 		return 0;
-	cursor = bpf_map_lookup_elem(&notify_cursor, &zero);
-	if (!cursor || (cursor->fd >= 0 && cursor->fd != ctx->fd))
+	if (only_fd >= 0 && only_fd != fd)
 		return 0;
 	group = BPF_CORE_READ(file, private_data);
 	if (!group)
 		return 0;
 
-	walk.seq = ctx->meta->seq;
-	walk.fd = ctx->fd;
-	walk.skip = cursor->fd >= 0 ? cursor->skip : 0;
+	walk.seq = seq;
+	walk.fd = fd;
+	walk.skip = only_fd >= 0 ? skip : 0;
 	walk.head = &group->marks_list;
 	walk.node = BPF_CORE_READ(group, marks_list.next);
 	bpf_loop(MAX_VISITS, visit_mark, &walk, 0);
 
 	set_header(&rec.hdr, BPFCP_REC_NOTIFY_GROUP, sizeof(rec));
-	rec.fd = ctx->fd;
+	rec.fd = fd;
 	rec.api = walk.api;
 	rec.first = walk.skip;
 	rec.marks = walk.written;
 	rec.truncated = walk.node && walk.node != walk.head;
-	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+	bpf_seq_write(seq, &rec, sizeof(rec));
 	return 0;
 }
+
+#ifndef BPFCP_SHARED_PASS
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpfcp_notify_cursor);
+} notify_cursor SEC(".maps");
+
+/* Reports every notify fd, or resumes one from the cursor user space set. */
+SEC("iter/task_file")
+int dump_notify(struct bpf_iter__task_file *ctx)
+{
+	struct bpfcp_notify_cursor *cursor;
+	struct file *file = ctx->file;
+	__u32 zero = 0;
+
+	if (!file || !ctx->task)
+		return 0;
+	cursor = bpf_map_lookup_elem(&notify_cursor, &zero);
+	if (!cursor)
+		return 0;
+	return visit_notify(ctx->meta->seq, file, ctx->fd, cursor->fd, cursor->skip);
+}
+#endif

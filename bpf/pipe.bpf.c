@@ -6,8 +6,6 @@
 #include "common.bpf.h"
 #include "anon_inode.bpf.h"
 
-char LICENSE[] SEC("license") = "GPL";
-
 /* Upper bound on ring slots summed; pipe-max-size allows 256 with 4 KiB pages by default. */
 #define MAX_PIPE_SLOTS 65536
 
@@ -55,16 +53,12 @@ static __always_inline void fill_pipe(struct bpfcp_pipe *rec, struct pipe_inode_
 	rec->queued = walk.bytes;
 }
 
-SEC("iter/task_file")
-int dump_pipes(struct bpf_iter__task_file *ctx)
+BPFCP_VISITOR int visit_pipe(struct seq_file *seq, struct task_struct *task, struct file *file, int fd)
 {
-	struct file *file = ctx->file;
 	struct inode *inode;
 	struct pipe_inode_info *pipe;
 	struct bpfcp_pipe rec = {};
 
-	if (!file || !ctx->task)
-		return 0;
 	inode = BPF_CORE_READ(file, f_inode);
 	if ((BPF_CORE_READ(inode, i_mode) & S_IFMT) != S_IFIFO)
 		return 0;
@@ -73,7 +67,7 @@ int dump_pipes(struct bpf_iter__task_file *ctx)
 		return 0;
 
 	set_header(&rec.hdr, BPFCP_REC_PIPE, sizeof(rec));
-	rec.fd = ctx->fd;
+	rec.fd = fd;
 	rec.f_mode = BPF_CORE_READ(file, f_mode);
 	rec.f_flags = BPF_CORE_READ(file, f_flags);
 	rec.dev = BPF_CORE_READ(inode, i_sb, s_dev);
@@ -81,6 +75,21 @@ int dump_pipes(struct bpf_iter__task_file *ctx)
 	rec.s_magic = BPF_CORE_READ(inode, i_sb, s_magic);
 	fill_pipe(&rec, pipe);
 
-	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+	bpf_seq_write(seq, &rec, sizeof(rec));
 	return 0;
 }
+
+#ifndef BPFCP_SHARED_PASS
+char LICENSE[] SEC("license") = "GPL";
+
+SEC("iter/task_file")
+int dump_pipes(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+
+	if (!file || !task)
+		return 0;
+	return visit_pipe(ctx->meta->seq, task, file, ctx->fd);
+}
+#endif

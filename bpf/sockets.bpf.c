@@ -10,8 +10,6 @@
 #include "common.bpf.h"
 #include <bpf/bpf_endian.h>
 
-char LICENSE[] SEC("license") = "GPL";
-
 #define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
@@ -28,22 +26,6 @@ char LICENSE[] SEC("license") = "GPL";
  * sets BPFCP_QUEUE_TRUNCATED and the byte count is a lower bound. */
 #define MAX_QUEUE_SKBS 256
 #define MAX_PENDING_SKBS 64
-
-/* Unix sockets user space looks up, by inode. Values are unused. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, BPFCP_REQUESTED_PEERS_MAX);
-	__type(key, __u64);
-	__type(value, __u8);
-} requested_unix_peers SEC(".maps");
-
-/* TCP and UDP sockets user space looks up, by their own address pair. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, BPFCP_REQUESTED_PEERS_MAX);
-	__type(key, struct bpfcp_inet_peer_key);
-	__type(value, __u8);
-} requested_inet_peers SEC(".maps");
 
 static __always_inline struct sock *file_sock(struct file *file)
 {
@@ -362,16 +344,11 @@ static __always_inline void fill_family(struct bpfcp_socket *rec, struct sock *s
 		rec->options |= scm_options(sk);
 }
 
-SEC("iter/task_file")
-int dump_sockets(struct bpf_iter__task_file *ctx)
+BPFCP_VISITOR int visit_socket(struct seq_file *seq, struct task_struct *task, struct file *file, int fd)
 {
-	struct task_struct *task = ctx->task;
-	struct file *file = ctx->file;
 	struct bpfcp_socket *rec;
 	struct sock *sk;
 
-	if (!file || !task)
-		return 0;
 	sk = file_sock(file);
 	if (!sk)
 		return 0;
@@ -380,16 +357,46 @@ int dump_sockets(struct bpf_iter__task_file *ctx)
 		return 0;
 	__builtin_memset(rec, 0, sizeof(*rec));
 
-	rec->fd = ctx->fd;
-	rec->pid = task->tgid;
+	rec->fd = fd;
+	rec->pid = BPF_CORE_READ(task, tgid);
 	rec->ino = BPF_CORE_READ(file, f_inode, i_ino);
 	rec->task_netns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
 	fill_common(rec, sk);
 	fill_family(rec, sk);
 
 	set_header(&rec->hdr, BPFCP_REC_SOCKET, sizeof(*rec));
-	bpf_seq_write(ctx->meta->seq, rec, sizeof(*rec));
+	bpf_seq_write(seq, rec, sizeof(*rec));
 	return 0;
+}
+
+#ifndef BPFCP_SHARED_PASS
+char LICENSE[] SEC("license") = "GPL";
+
+/* Unix sockets user space looks up, by inode. Values are unused. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BPFCP_REQUESTED_PEERS_MAX);
+	__type(key, __u64);
+	__type(value, __u8);
+} requested_unix_peers SEC(".maps");
+
+/* TCP and UDP sockets user space looks up, by their own address pair. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, BPFCP_REQUESTED_PEERS_MAX);
+	__type(key, struct bpfcp_inet_peer_key);
+	__type(value, __u8);
+} requested_inet_peers SEC(".maps");
+
+SEC("iter/task_file")
+int dump_sockets(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+
+	if (!file || !task)
+		return 0;
+	return visit_socket(ctx->meta->seq, task, file, ctx->fd);
 }
 
 /* Returns whether user space looks up this socket, reading its inet
@@ -451,3 +458,4 @@ int socket_owners(struct bpf_iter__task_file *ctx)
 	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
 	return 0;
 }
+#endif

@@ -1,14 +1,14 @@
 import CBpfcpShim
 
 /// One record in an iterator's output: its kind and where its bytes are.
-public struct RawRecord {
+public struct RawRecord: Sendable {
     public let kind: UInt16
     public let offset: Int
     public let size: Int
 }
 
 /// Splits iterator output into records and reads their fixed and trailing parts.
-public struct RecordReader {
+public struct RecordReader: Sendable {
     public let bytes: [UInt8]
 
     public init(_ bytes: [UInt8]) {

@@ -25,7 +25,7 @@ public enum Dumper {
                             kinds: [KindDescriptor] = KindRegistry.all) throws -> Dump {
         let start = Clock.now()
         let process = try validTarget(pid: pid, source: source)
-        let target = Target(pid: pid, process: process)
+        let target = Target(pid: pid, process: process, fdTable: sharedFdPass(pid: pid, source: source, kinds: kinds))
 
         var sections: [Section] = []
         for kind in kinds {
@@ -43,6 +43,19 @@ public enum Dumper {
         try checkStillAlive(process, source: source)
         return Dump(pid: pid, process: process, source: source, takenAt: Date().timeIntervalSince1970,
                     totalNs: Clock.now() - start, sections: sections)
+    }
+
+    /// Runs the shared pass over the fd table when more than one of `kinds`
+    /// reads it, so that they walk the table once. A failing pass is logged
+    /// and each kind then runs its own program and reports its own error.
+    public static func sharedFdPass(pid: Int32, source: CollectorSource, kinds: [KindDescriptor]) -> FdTablePass? {
+        guard source == .bpf, kinds.filter(\.readsFdTable).count > 1 else { return nil }
+        do {
+            return try FdTablePass.run(pid: pid)
+        } catch {
+            Log.shared.write("shared fd-table pass of process \(pid) failed, each fd kind reads alone: \(error)")
+            return nil
+        }
     }
 
     /// Returns "needs root: ..." when a /proc collector run without root

@@ -2,10 +2,15 @@
 public struct Target: Sendable {
     public let pid: Int32
     public let process: ProcessEntry
+    /// The shared pass over the fd table, when the caller ran one for
+    /// several fd kinds; each fd kind's BPF collector then reads its records
+    /// from it instead of running its own program.
+    public let fdTable: FdTablePass?
 
-    public init(pid: Int32, process: ProcessEntry) {
+    public init(pid: Int32, process: ProcessEntry, fdTable: FdTablePass? = nil) {
         self.pid = pid
         self.process = process
+        self.fdTable = fdTable
     }
 }
 
@@ -32,6 +37,10 @@ public protocol ResourceKind: SendableMetatype {
     /// default reads everything at once; a kind that also reads other,
     /// running processes can leave that part for after the release.
     static func collectHeld(_ target: Target, source: CollectorSource) throws -> @Sendable () throws -> [Item]
+
+    /// Whether the BPF collector can read its records from the shared pass
+    /// over the fd table (bpf/fdtable.bpf.c) given in `Target.fdTable`.
+    static var readsFdTable: Bool { get }
 }
 
 extension ResourceKind {
@@ -39,6 +48,8 @@ extension ResourceKind {
         let items = try collect(target, source: source)
         return { items }
     }
+
+    public static var readsFdTable: Bool { false }
 }
 
 /// Thrown by a collector when the kernel or the source cannot give a kind.
@@ -68,9 +79,12 @@ public struct KindDescriptor: Sendable {
     /// Collects the items and returns how many there are, without the JSON
     /// and rendering `collect` adds. Benchmarks time the collectors with it.
     public let collectCount: @Sendable (Target, CollectorSource) throws -> Int
+    /// See `ResourceKind.readsFdTable`.
+    public let readsFdTable: Bool
 
     public init<K: ResourceKind>(_ kind: K.Type) {
         name = K.name
+        readsFdTable = K.readsFdTable
         title = K.title
         columns = K.columns
         let gather: @Sendable (Target, CollectorSource) throws -> @Sendable () throws -> Section = { target, source in

@@ -14,7 +14,7 @@ public enum EpollKind: ResourceKind {
 
     public static func collect(_ target: Target, source: CollectorSource) throws -> [EpollWatch] {
         switch source {
-        case .bpf: try collectBPF(pid: target.pid)
+        case .bpf: try collectBPF(pid: target.pid, shared: target.fdTable)
         case .proc: try EpollProc.collect(pid: target.pid)
         }
     }
@@ -22,16 +22,21 @@ public enum EpollKind: ResourceKind {
     /// Serialises runs, because the resume cursor lives in the shared BPF object.
     private static let cursorLock = NSLock()
 
-    /// Runs the iterator once for all epoll fds, then again from a cursor for
-    /// each fd that had more watches than one run may write.
-    public static func collectBPF(pid: Int32) throws -> [EpollWatch] {
+    public static let readsFdTable = true
+
+    private static let recordKinds = [BPFCP_REC_EPOLL.rawValue, BPFCP_REC_EPOLL_WATCH.rawValue]
+
+    /// Reads every epoll fd from `shared`, or from one run of the iterator
+    /// when nil, then runs the iterator from a cursor for each fd that had
+    /// more watches than one run may write.
+    public static func collectBPF(pid: Int32, shared: FdTablePass? = nil) throws -> [EpollWatch] {
+        var (watches, pending) = try shared.map { try parse($0.reader, $0.records(recordKinds)) } ?? ([], [])
+        guard shared == nil || !pending.isEmpty else { return sorted(watches) }
+
         let object = try BPFRuntime.shared.object("epoll")
         cursorLock.lock()
         defer { cursorLock.unlock() }
-
-        var watches: [EpollWatch] = []
-        var pending: [bpfcp_epoll_cursor] = []
-        var cursor = bpfcp_epoll_cursor(fd: -1, skip: 0)
+        var cursor = shared == nil ? bpfcp_epoll_cursor(fd: -1, skip: 0) : pending.removeLast()
         for _ in 0..<100_000 {
             try object.updateMap("epoll_cursor", key: UInt32(0), value: cursor)
             let (found, unfinished) = try run(object, pid: pid)
@@ -45,10 +50,14 @@ public enum EpollKind: ResourceKind {
 
     private static func run(_ object: BPFObject, pid: Int32) throws -> ([EpollWatch], [bpfcp_epoll_cursor]) {
         let reader = RecordReader(try object.iterate("dump_epoll", pid: pid))
+        return try parse(reader, try reader.records())
+    }
+
+    private static func parse(_ reader: RecordReader, _ records: [RawRecord]) throws -> ([EpollWatch], [bpfcp_epoll_cursor]) {
         var watches: [EpollWatch] = []
         var unfinished: [bpfcp_epoll_cursor] = []
 
-        for record in try reader.records() {
+        for record in records {
             switch Int(record.kind) {
             case Int(BPFCP_REC_EPOLL_WATCH.rawValue):
                 watches.append(watch(try reader.load(record, as: bpfcp_epoll_watch.self)))

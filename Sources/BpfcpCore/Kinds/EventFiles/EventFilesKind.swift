@@ -13,15 +13,18 @@ public enum EventFilesKind: ResourceKind {
 
     public static func collect(_ target: Target, source: CollectorSource) throws -> [EventFile] {
         switch source {
-        case .bpf: try collectBPF(pid: target.pid)
+        case .bpf: try collectBPF(pid: target.pid, shared: target.fdTable)
         case .proc: try EventFilesProc.collect(pid: target.pid)
         }
     }
 
-    public static func collectBPF(pid: Int32) throws -> [EventFile] {
-        let bytes = try BPFRuntime.shared.object("eventfd").iterate("dump_event_files", pid: pid)
-        let reader = RecordReader(bytes)
-        let files = try reader.records().filter { Int($0.kind) == Int(BPFCP_REC_EVENT_FILE.rawValue) }.compactMap { record in
+    public static let readsFdTable = true
+
+    /// Reads the event files of `pid` from `shared`, or from dump_event_files when nil.
+    public static func collectBPF(pid: Int32, shared: FdTablePass? = nil) throws -> [EventFile] {
+        let (reader, records) = try FdRecords.read([BPFCP_REC_EVENT_FILE.rawValue], pid: pid, shared: shared,
+                                                   object: "eventfd", program: "dump_event_files")
+        let files = try records.compactMap { record in
             eventFile(try reader.load(record, as: bpfcp_event_file.self))
         }
         return files.sorted { $0.fd < $1.fd }

@@ -12,15 +12,18 @@ public enum FilesKind: ResourceKind {
 
     public static func collect(_ target: Target, source: CollectorSource) throws -> [OpenFile] {
         switch source {
-        case .bpf: try collectBPF(pid: target.pid)
+        case .bpf: try collectBPF(pid: target.pid, shared: target.fdTable)
         case .proc: try FilesProc.collect(pid: target.pid)
         }
     }
 
-    public static func collectBPF(pid: Int32) throws -> [OpenFile] {
-        let bytes = try BPFRuntime.shared.object("file").iterate("dump_files", pid: pid)
-        let reader = RecordReader(bytes)
-        let files = try reader.records().filter { Int($0.kind) == Int(BPFCP_REC_FILE.rawValue) }.map { record in
+    public static let readsFdTable = true
+
+    /// Reads the files of `pid` from `shared`, or from dump_files when nil.
+    public static func collectBPF(pid: Int32, shared: FdTablePass? = nil) throws -> [OpenFile] {
+        let (reader, records) = try FdRecords.read([BPFCP_REC_FILE.rawValue], pid: pid, shared: shared,
+                                                   object: "file", program: "dump_files")
+        let files = try records.map { record in
             let rec = try reader.load(record, as: bpfcp_file.self)
             let path = Array(reader.trailing(record, after: bpfcp_file.self, count: Int(rec.path_len)))
             return file(rec, path: path)

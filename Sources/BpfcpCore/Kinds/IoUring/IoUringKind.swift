@@ -36,18 +36,23 @@ public enum IoUringKind: ResourceKind {
 
     public static func collect(_ target: Target, source: CollectorSource) throws -> [IoUringInstance] {
         switch source {
-        case .bpf: try collectBPF(pid: target.pid)
+        case .bpf: try collectBPF(pid: target.pid, shared: target.fdTable)
         case .proc: try IoUringProc.collect(pid: target.pid)
         }
     }
 
-    public static func collectBPF(pid: Int32) throws -> [IoUringInstance] {
+    public static let readsFdTable = true
+
+    /// Reads the io_uring fds of `pid` from `shared`, or from dump_io_uring
+    /// when nil, and their ring mappings from dump_io_uring_maps.
+    public static func collectBPF(pid: Int32, shared: FdTablePass? = nil) throws -> [IoUringInstance] {
         let object = try BPFRuntime.shared.object("io_uring")
-        let files = RecordReader(try object.iterate("dump_io_uring", pid: pid))
+        let (files, records) = try FdRecords.read([BPFCP_REC_IO_URING.rawValue], pid: pid, shared: shared,
+                                                  object: "io_uring", program: "dump_io_uring")
         let maps = RecordReader(try object.iterate("dump_io_uring_maps", pid: pid))
         let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
 
-        let instances = try files.records().filter { Int($0.kind) == Int(BPFCP_REC_IO_URING.rawValue) }.map { record in
+        let instances = try records.map { record in
             let rec = try files.load(record, as: bpfcp_io_uring.self)
             return IoUringInstance(fd: rec.fd, inode: rec.ino, sqEntries: rec.sq_entries, cqEntries: rec.cq_entries,
                                    setupFlags: setupFlagNames(rec.setup_flags),

@@ -43,14 +43,18 @@ public enum MemfdKind: ResourceKind {
 
     public static func collect(_ target: Target, source: CollectorSource) throws -> [MemfdFile] {
         switch source {
-        case .bpf: try collectBPF(pid: target.pid)
+        case .bpf: try collectBPF(pid: target.pid, shared: target.fdTable)
         case .proc: try MemfdProc.collect(pid: target.pid)
         }
     }
 
-    public static func collectBPF(pid: Int32) throws -> [MemfdFile] {
-        let reader = RecordReader(try BPFRuntime.shared.object("memfd").iterate("dump_memfds", pid: pid))
-        let files = try reader.records().filter { Int($0.kind) == Int(BPFCP_REC_MEMFD.rawValue) }.map { record in
+    public static let readsFdTable = true
+
+    /// Reads the memfds of `pid` from `shared`, or from dump_memfds when nil.
+    public static func collectBPF(pid: Int32, shared: FdTablePass? = nil) throws -> [MemfdFile] {
+        let (reader, records) = try FdRecords.read([BPFCP_REC_MEMFD.rawValue], pid: pid, shared: shared,
+                                                   object: "memfd", program: "dump_memfds")
+        let files = try records.map { record in
             memfd(try reader.load(record, as: bpfcp_memfd.self))
         }
         return files.sorted { $0.fd < $1.fd }

@@ -13,7 +13,7 @@ public enum NotifyKind: ResourceKind {
 
     public static func collect(_ target: Target, source: CollectorSource) throws -> [NotifyMark] {
         switch source {
-        case .bpf: try collectBPF(pid: target.pid)
+        case .bpf: try collectBPF(pid: target.pid, shared: target.fdTable)
         case .proc: try NotifyProc.collect(pid: target.pid)
         }
     }
@@ -21,17 +21,25 @@ public enum NotifyKind: ResourceKind {
     /// Serialises runs, because the resume cursor lives in the shared BPF object.
     private static let cursorLock = NSLock()
 
-    /// Runs the iterator once for all notification fds, then again from a
-    /// cursor for each fd whose marks did not fit in one run.
-    public static func collectBPF(pid: Int32) throws -> [NotifyMark] {
-        let object = try BPFRuntime.shared.object("notify")
+    public static let readsFdTable = true
+
+    private static let recordKinds = [BPFCP_REC_NOTIFY_MARK.rawValue, BPFCP_REC_NOTIFY_GROUP.rawValue]
+
+    /// Reads every notification fd from `shared`, or from one run of the
+    /// iterator when nil, then runs the iterator from a cursor for each fd
+    /// whose marks did not fit in one run.
+    public static func collectBPF(pid: Int32, shared: FdTablePass? = nil) throws -> [NotifyMark] {
+        let sharedRecords = shared?.records(recordKinds) ?? []
+        // MountTable reads mountinfo, which a process without notify fds does not need.
+        if shared != nil && sharedRecords.isEmpty { return [] }
         let mounts = MountTable(pid: pid)
+        var (marks, pending) = try shared.map { try parse($0.reader, sharedRecords, mounts: mounts) } ?? ([], [])
+        guard shared == nil || !pending.isEmpty else { return sorted(marks) }
+
+        let object = try BPFRuntime.shared.object("notify")
         cursorLock.lock()
         defer { cursorLock.unlock() }
-
-        var marks: [NotifyMark] = []
-        var pending: [bpfcp_notify_cursor] = []
-        var cursor = bpfcp_notify_cursor(fd: -1, skip: 0)
+        var cursor = shared == nil ? bpfcp_notify_cursor(fd: -1, skip: 0) : pending.removeLast()
         for _ in 0..<100_000 {
             try object.updateMap("notify_cursor", key: UInt32(0), value: cursor)
             let (found, unfinished) = try run(object, pid: pid, mounts: mounts)
@@ -49,10 +57,15 @@ public enum NotifyKind: ResourceKind {
 
     private static func run(_ object: BPFObject, pid: Int32, mounts: MountTable) throws -> ([NotifyMark], [bpfcp_notify_cursor]) {
         let reader = RecordReader(try object.iterate("dump_notify", pid: pid))
+        return try parse(reader, try reader.records(), mounts: mounts)
+    }
+
+    private static func parse(_ reader: RecordReader, _ records: [RawRecord],
+                              mounts: MountTable) throws -> ([NotifyMark], [bpfcp_notify_cursor]) {
         var marks: [NotifyMark] = []
         var unfinished: [bpfcp_notify_cursor] = []
 
-        for record in try reader.records() {
+        for record in records {
             switch Int(record.kind) {
             case Int(BPFCP_REC_NOTIFY_MARK.rawValue):
                 let rec = try reader.load(record, as: bpfcp_notify_mark.self)

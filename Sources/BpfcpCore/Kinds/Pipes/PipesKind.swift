@@ -14,16 +14,19 @@ public enum PipesKind: ResourceKind {
 
     public static func collect(_ target: Target, source: CollectorSource) throws -> [PipeEnd] {
         switch source {
-        case .bpf: try collectBPF(pid: target.pid)
+        case .bpf: try collectBPF(pid: target.pid, shared: target.fdTable)
         case .proc: try PipesProc.collect(pid: target.pid)
         }
     }
 
-    public static func collectBPF(pid: Int32) throws -> [PipeEnd] {
-        let bytes = try BPFRuntime.shared.object("pipe").iterate("dump_pipes", pid: pid)
-        let reader = RecordReader(bytes)
+    public static let readsFdTable = true
+
+    /// Reads the pipes of `pid` from `shared`, or from dump_pipes when nil.
+    public static func collectBPF(pid: Int32, shared: FdTablePass? = nil) throws -> [PipeEnd] {
+        let (reader, records) = try FdRecords.read([BPFCP_REC_PIPE.rawValue], pid: pid, shared: shared,
+                                                   object: "pipe", program: "dump_pipes")
         let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
-        let ends = try reader.records().filter { Int($0.kind) == Int(BPFCP_REC_PIPE.rawValue) }.map { record in
+        let ends = try records.map { record in
             pipeEnd(try reader.load(record, as: bpfcp_pipe.self), pid: pid, pageSize: pageSize)
         }
         return ends.sorted { $0.fd < $1.fd }

@@ -14,20 +14,22 @@ public enum SocketsKind: ResourceKind {
 
     public static func collect(_ target: Target, source: CollectorSource) throws -> [Socket] {
         switch source {
-        case .bpf: try collectBPF(pid: target.pid)
+        case .bpf: try collectBPF(pid: target.pid, shared: target.fdTable)
         case .proc: try SocketsProc.collect(pid: target.pid)
         }
     }
 
     /// Reads the sockets of `pid` and finds the owners of their peers with a
     /// second pass over the socket fds of every process, filtered in the kernel.
-    public static func collectBPF(pid: Int32) throws -> [Socket] {
-        let (raw, sockets) = try readSockets(pid: pid)
+    public static func collectBPF(pid: Int32, shared: FdTablePass? = nil) throws -> [Socket] {
+        let (raw, sockets) = try readSockets(pid: pid, shared: shared)
         guard sockets.contains(where: SocketPeers.mayHavePeer) else { return sockets }
         var complete = sockets
         SocketPeers.attachOwners(&complete, owners: try SocketPeers.ownersBPF(of: raw))
         return complete
     }
+
+    public static let readsFdTable = true
 
     /// Reads the sockets of the held process and the peers among its own
     /// fds while a checkpoint holds it. The pass over every other process's
@@ -40,7 +42,7 @@ public enum SocketsKind: ResourceKind {
             return { items }
         }
         let pid = target.pid
-        let (raw, sockets) = try readSockets(pid: pid)
+        let (raw, sockets) = try readSockets(pid: pid, shared: target.fdTable)
         guard sockets.contains(where: SocketPeers.mayHavePeer) else { return { sockets } }
         let own = try SocketPeers.ownersBPF(of: raw, pid: pid)
         return {
@@ -51,10 +53,10 @@ public enum SocketsKind: ResourceKind {
         }
     }
 
-    private static func readSockets(pid: Int32) throws -> ([bpfcp_socket], [Socket]) {
-        let object = try BPFRuntime.shared.object("sockets")
-        let reader = RecordReader(try object.iterate("dump_sockets", pid: pid))
-        let records = try reader.records().filter { Int($0.kind) == Int(BPFCP_REC_SOCKET.rawValue) }
+    /// Reads the socket records of `pid` from `shared`, or from dump_sockets when nil.
+    private static func readSockets(pid: Int32, shared: FdTablePass?) throws -> ([bpfcp_socket], [Socket]) {
+        let (reader, records) = try FdRecords.read([BPFCP_REC_SOCKET.rawValue], pid: pid, shared: shared,
+                                                   object: "sockets", program: "dump_sockets")
         let raw = try records.map { try reader.load($0, as: bpfcp_socket.self) }
         return (raw, raw.map(socket).sorted { $0.fd < $1.fd })
     }
