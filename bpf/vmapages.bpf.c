@@ -3,7 +3,8 @@
  * for the dirty count that neither PAGEMAP_SCAN nor soft-dirty gives here.
  * A page counts as smaps(5) counts it: a present page table entry that
  * maps a struct page (not the zero page or a PFN mapping), dirty when the
- * entry's dirty bit or the folio's PG_dirty is set.
+ * entry's dirty bit or the folio's PG_dirty is set. A swapped page is a
+ * non-present entry that holds a swap entry, as smaps counts Swap.
  *
  * Page-table pages are reached through the kernel's direct map, and folio
  * flags through its struct page array. Neither base address is exported
@@ -22,6 +23,14 @@ char LICENSE[] SEC("license") = "GPL";
 #define PTE_SPECIAL		(1ULL << 9)
 #define PTE_SAVED_DIRTY		(1ULL << 58)	/* dirty bit of a write-protected page with shadow stacks */
 #define PTE_PFN_MASK		0x000ffffffffff000ULL
+/* pte_none() ignores the accessed and dirty bits (Knights Landing erratum). */
+#define PTE_NONE_IGNORED	((1ULL << 5) | PTE_DIRTY)
+/* A swap entry keeps its type in the top 5 bits of the entry. Types from
+ * MAX_SWAPFILES up are migration, device, hwpoison and marker entries;
+ * MAX_SWAPFILES is 24 to 28 depending on the kernel's configuration, so
+ * types below 24 are swap files on every configuration. */
+#define SWP_TYPE_SHIFT		59
+#define SWP_FILES_ALWAYS	24
 #define GIB			(1ULL << 30)
 #define PGD_SHIFT		39
 #define PUD_SHIFT		30
@@ -160,6 +169,7 @@ struct walk {
 	__u64 pte_table_end;	/* first address the current PTE table does not map */
 	__u64 present;
 	__u64 dirty;
+	__u64 swapped;
 	int done;
 };
 
@@ -176,6 +186,16 @@ static __always_inline int folio_dirty(__u64 pfn)
 	if (read_u64(page + bpf_core_field_offset(struct page, flags), &flags))
 		return 0;
 	return (flags >> bpf_core_enum_value(enum pageflags, PG_dirty)) & 1;
+}
+
+/* Counts a non-present page table entry that holds a swap entry.
+ * Entries at PMD level are migration entries only, so only PTEs come here. */
+static __always_inline void count_swap(struct walk *w, __u64 entry)
+{
+	if (!(entry & ~PTE_NONE_IGNORED) || (entry & (PTE_PRESENT | PTE_PROTNONE)))
+		return;	/* none, or present */
+	if ((entry >> SWP_TYPE_SHIFT) < SWP_FILES_ALWAYS)
+		w->swapped++;
 }
 
 /* Counts pages mapped by one leaf entry that covers `pages` pages. */
@@ -208,8 +228,10 @@ static long walk_step(__u64 i, struct walk *w)
 		return 1;
 	}
 	if (w->pte_table && addr < w->pte_table_end) {
-		if (read_u64(w->pte_table + 8 * index_of(addr, PAGE_SHIFT), &e) == 0 && e)
+		if (read_u64(w->pte_table + 8 * index_of(addr, PAGE_SHIFT), &e) == 0 && e) {
 			count_leaf(w, e, 1);
+			count_swap(w, e);
+		}
 		w->addr = addr + (1ULL << PAGE_SHIFT);
 		return 0;
 	}
@@ -271,6 +293,7 @@ int count_vma_pages(struct bpf_iter__task_vma *ctx)
 		bpf_loop(MAX_WALK_STEPS, walk_step, &w, 0);
 		rec.present = w.present;
 		rec.dirty = w.dirty;
+		rec.swapped = w.swapped;
 		rec.status = w.done ? BPFCP_PAGES_COUNTED : BPFCP_PAGES_TRUNCATED;
 	}
 

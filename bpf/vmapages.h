@@ -18,8 +18,10 @@ struct bpfcp_vma_pages {
 				 * Private_Dirty plus Shared_Dirty), in 4 KiB units */
 	__u32 status;		/* BPFCP_PAGES_* */
 	__u32 _pad;
+	__u64 swapped;		/* page table entries holding a swap entry, not a migration
+				 * or other special entry (smaps Swap of a private area) */
 };
 
-_Static_assert(sizeof(struct bpfcp_vma_pages) == 48, "bpfcp_vma_pages layout changed");
+_Static_assert(sizeof(struct bpfcp_vma_pages) == 56, "bpfcp_vma_pages layout changed");
 
 #endif

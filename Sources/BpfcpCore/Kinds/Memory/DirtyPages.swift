@@ -6,8 +6,16 @@ import Foundation
 /// soft-dirty tracking exists only in kernels built with
 /// CONFIG_MEM_SOFT_DIRTY. The counts equal /proc/PID/smaps Private_Dirty
 /// plus Shared_Dirty, in pages.
+///
+/// The same walk counts swapped pages as smaps counts Swap: entries that
+/// hold a swap entry. PAGEMAP_SCAN's "swapped" category also takes in
+/// migration entries and guard or userfaultfd markers, so the walk's count
+/// replaces it where the walk ran. The swap of a shared memory (shmem)
+/// mapping lives in the file's page cache rather than in page table
+/// entries, and neither count includes it.
 public enum DirtyPages {
-    /// Fills `dirtyPages` of `areas`. Leaves it nil, and logs why, for
+    /// Fills `dirtyPages` and `swappedPages` of `areas`. Leaves dirty nil
+    /// and swapped as PAGEMAP_SCAN gave it, and logs why, for
     /// hugetlb areas (smaps counts those apart), for the [vsyscall] gate
     /// area, and for every area when the walk cannot run here.
     public static func fill(_ areas: inout [MemoryArea], pid: Int32) {
@@ -28,6 +36,7 @@ public enum DirtyPages {
             guard let rec = counts[areas[i].start], rec.end == areas[i].end else { continue }
             if rec.status == UInt32(BPFCP_PAGES_COUNTED) {
                 areas[i].dirtyPages = rec.dirty
+                areas[i].swappedPages = rec.swapped
             } else {
                 statuses.insert(rec.status)
             }

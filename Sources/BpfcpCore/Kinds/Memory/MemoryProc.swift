@@ -17,7 +17,9 @@ public enum MemoryProc {
 
     /// Fills `dirtyPages` from /proc/PID/smaps (Private_Dirty plus
     /// Shared_Dirty), leaving hugetlb areas and the [vsyscall] gate area
-    /// nil as the eBPF walk does.
+    /// nil as the eBPF walk does, and `swappedPages` from its Swap line,
+    /// which counts swap entries only, where PAGEMAP_SCAN also counts
+    /// migration entries and guard markers.
     static func fillDirtyPages(_ areas: inout [MemoryArea], pid: Int32) {
         guard let text = try? ProcFS.readText("/proc/\(pid)/smaps") else {
             Log.shared.write("dirty pages of \(pid): /proc/\(pid)/smaps could not be read")
@@ -25,23 +27,37 @@ public enum MemoryProc {
         }
         let pageKiB = UInt64(sysconf(Int32(_SC_PAGESIZE))) / 1024
         var dirtyByStart: [UInt64: UInt64] = [:]
+        var swapByStart: [UInt64: UInt64] = [:]
         var start: UInt64?
         var dirtyKiB: UInt64 = 0
+        var swapKiB: UInt64 = 0
 
         for line in text.split(separator: "\n") {
             if line.hasPrefix("Shared_Dirty:") || line.hasPrefix("Private_Dirty:") {
-                dirtyKiB += line.split(separator: " ").dropFirst().first.flatMap { UInt64($0) } ?? 0
+                dirtyKiB += kibibytes(line)
+            } else if line.hasPrefix("Swap:") {
+                swapKiB = kibibytes(line)
             } else if line.hasPrefix("VmFlags:") {
                 let hugetlb = line.split(separator: " ").contains("ht")
-                if let start, !hugetlb { dirtyByStart[start] = dirtyKiB / pageKiB }
+                if let start, !hugetlb {
+                    dirtyByStart[start] = dirtyKiB / pageKiB
+                    swapByStart[start] = swapKiB / pageKiB
+                }
                 dirtyKiB = 0
+                swapKiB = 0
             } else if let dash = line.firstIndex(of: "-"), let value = UInt64(line[..<dash], radix: 16) {
                 start = value
             }
         }
         for i in areas.indices where areas[i].path != "[vsyscall]" {
             areas[i].dirtyPages = dirtyByStart[areas[i].start]
+            if let swap = swapByStart[areas[i].start] { areas[i].swappedPages = swap }
         }
+    }
+
+    /// The number of an smaps line such as "Swap:   12 kB".
+    private static func kibibytes(_ line: Substring) -> UInt64 {
+        line.split(separator: " ").dropFirst().first.flatMap { UInt64($0) } ?? 0
     }
 
     /// Parses "start-end perms offset major:minor inode path".
