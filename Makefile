@@ -30,8 +30,14 @@ $(BUILD)/vmlinux.h: | deps
 $(BUILD)/%.full.o: bpf/%.bpf.c bpf/*.h $(BUILD)/vmlinux.h
 	clang-14 $(BPF_CFLAGS) -c $< -o $@
 
-# The shared fd-table pass includes the fd kinds' programs.
-$(BUILD)/fdtable.full.o: $(filter-out bpf/fdtable.bpf.c,$(BPF_SRCS))
+# The shared fd-table pass includes every kind that defines a visit function.
+FD_KIND_SRCS := $(filter-out bpf/fdtable.bpf.c,$(BPF_SRCS))
+
+$(BUILD)/fd_visitors.h: $(FD_KIND_SRCS) tools/gen-fd-visitors.sh | deps
+	@mkdir -p $(BUILD)
+	sh tools/gen-fd-visitors.sh $@ $(FD_KIND_SRCS)
+
+$(BUILD)/fdtable.full.o: $(BUILD)/fd_visitors.h $(FD_KIND_SRCS)
 
 # bpftool gen object strips DWARF, which cuts each object about tenfold.
 $(BUILD)/%.bpf.o: $(BUILD)/%.full.o

@@ -29,13 +29,22 @@ static __always_inline void *scratch_record(void)
 	return bpf_map_lookup_elem(&bpfcp_scratch, &zero);
 }
 
-/* A kind's visit function for one open file, called by the kind's own
+/* Marks a kind's visit function for one open file, called by the kind's own
  * iter/task_file program and by the shared pass in bpf/fdtable.bpf.c, so
- * that both write the same records. The shared pass includes each kind's
- * .bpf.c with BPFCP_SHARED_PASS defined, which leaves out the kind's own
- * programs, license and the maps only they use. A separate BPF function
- * keeps each kind's stack frame apart from the others'. */
-#define BPFCP_VISITOR static __noinline
+ * that both write the same records. Write it on one line as
+ * "BPFCP_VISITOR int visit_<kind>(struct seq_file *seq, struct task_struct
+ * *task, struct file *file, int fd)", which tools/gen-fd-visitors.sh looks
+ * for. The shared pass includes each such .bpf.c with BPFCP_SHARED_PASS
+ * defined, which leaves out the kind's own programs, license and the maps
+ * only they use. There each visit function is a separate BPF function,
+ * which keeps each kind's stack frame apart from the others'. In a kind's
+ * own object it is inlined, so that its program's instructions show the
+ * helpers it calls, which `bpfcp check` reads before loading. */
+#ifdef BPFCP_SHARED_PASS
+#define BPFCP_VISITOR static __noinline __attribute__((unused))
+#else
+#define BPFCP_VISITOR static __always_inline __attribute__((unused))
+#endif
 
 static __always_inline void set_header(struct bpfcp_rec_hdr *hdr, __u16 kind, __u32 size)
 {

@@ -88,7 +88,7 @@ static long visit_watch(__u32 i, void *data)
 
 /* Writes the watches of an epoll fd and then its struct bpfcp_epoll. Only
  * fd only_fd is reported unless it is -1, from tree position skip. */
-BPFCP_VISITOR int visit_epoll(struct seq_file *seq, struct file *file, int fd, __s32 only_fd, __u32 skip)
+static __always_inline int write_epoll(struct seq_file *seq, struct file *file, int fd, __s32 only_fd, __u32 skip)
 {
 	struct eventpoll *ep;
 	struct tree_walk walk = {};
@@ -117,6 +117,12 @@ BPFCP_VISITOR int visit_epoll(struct seq_file *seq, struct file *file, int fd, _
 	return 0;
 }
 
+/* Writes every watch of an epoll fd, as a run with cursor -1 does. */
+BPFCP_VISITOR int visit_epoll(struct seq_file *seq, struct task_struct *task, struct file *file, int fd)
+{
+	return write_epoll(seq, file, fd, -1, 0);
+}
+
 #ifndef BPFCP_SHARED_PASS
 char LICENSE[] SEC("license") = "GPL";
 
@@ -140,6 +146,6 @@ int dump_epoll(struct bpf_iter__task_file *ctx)
 	cursor = bpf_map_lookup_elem(&epoll_cursor, &zero);
 	if (!cursor)
 		return 0;
-	return visit_epoll(ctx->meta->seq, file, ctx->fd, cursor->fd, cursor->skip);
+	return write_epoll(ctx->meta->seq, file, ctx->fd, cursor->fd, cursor->skip);
 }
 #endif

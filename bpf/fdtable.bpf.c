@@ -1,23 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 /* One pass over a process's fd table for every fd kind. Each kind keeps its
- * visit function in its own bpf/<kind>.bpf.c, together with the program that
- * runs it alone (dump --only pipes); this file includes those files without
- * their programs and calls every visitor on each open file, so that a full
- * dump walks the 10,000 fds of a large table once instead of once per kind.
- * The records are the ones each kind's own program writes; user space splits
- * the stream by record kind. Epoll and notify fds are reported from their
- * first watch, as when their cursor is -1. */
+ * BPFCP_VISITOR visit function in its own bpf/<kind>.bpf.c, together with
+ * the program that runs it alone (dump --only pipes). This file includes
+ * those files without their programs and calls every visit function on each
+ * open file, so that a full dump walks a large fd table once instead of once
+ * per kind. tools/gen-fd-visitors.sh lists the files in fd_visitors.h, so a
+ * new fd kind needs no edit here. The pass writes the records each kind's
+ * own program writes, and user space splits the stream by record kind.
+ * Epoll and notify fds are reported from their first watch, as when their
+ * cursor is -1.
+ *
+ * The records of one open file must fit in the 32 KiB seq_file buffer. The
+ * largest are an epoll fd's 600 watches (28.8 KiB) and a notify fd's
+ * 24 KiB of marks plus one more mark, which leave room for its file record
+ * of about 130 bytes (an anonymous inode's path is short). */
 #define BPFCP_SHARED_PASS
 #include "vmlinux.h"
 #include "common.bpf.h"
-#include "file.bpf.c"
-#include "pipe.bpf.c"
-#include "eventfd.bpf.c"
-#include "sockets.bpf.c"
-#include "epoll.bpf.c"
-#include "notify.bpf.c"
-#include "memfd.bpf.c"
-#include "io_uring.bpf.c"
+#include "fd_visitors.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -31,13 +31,6 @@ int dump_fd_table(struct bpf_iter__task_file *ctx)
 
 	if (!file || !task)
 		return 0;
-	visit_file(seq, task, file, fd);
-	visit_pipe(seq, task, file, fd);
-	visit_event_file(seq, task, file, fd);
-	visit_socket(seq, task, file, fd);
-	visit_epoll(seq, file, fd, -1, 0);
-	visit_notify(seq, file, fd, -1, 0);
-	visit_memfd(seq, task, file, fd);
-	visit_io_uring(seq, task, file, fd);
+	BPFCP_FD_VISITORS(seq, task, file, fd);
 	return 0;
 }

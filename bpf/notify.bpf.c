@@ -128,7 +128,7 @@ static __always_inline __u32 notify_api(struct file *file)
 /* Writes the marks of an inotify or fanotify fd and then its struct
  * bpfcp_notify_group. Only fd only_fd is reported unless it is -1, from
  * list position skip. */
-BPFCP_VISITOR int visit_notify(struct seq_file *seq, struct file *file, int fd, __s32 only_fd, __u32 skip)
+static __always_inline int write_notify(struct seq_file *seq, struct file *file, int fd, __s32 only_fd, __u32 skip)
 {
 	struct fsnotify_group *group;
 	struct bpfcp_notify_group rec = {};
@@ -160,6 +160,12 @@ BPFCP_VISITOR int visit_notify(struct seq_file *seq, struct file *file, int fd, 
 	return 0;
 }
 
+/* Writes every mark of a notification fd, as a run with cursor -1 does. */
+BPFCP_VISITOR int visit_notify(struct seq_file *seq, struct task_struct *task, struct file *file, int fd)
+{
+	return write_notify(seq, file, fd, -1, 0);
+}
+
 #ifndef BPFCP_SHARED_PASS
 char LICENSE[] SEC("license") = "GPL";
 
@@ -183,6 +189,6 @@ int dump_notify(struct bpf_iter__task_file *ctx)
 	cursor = bpf_map_lookup_elem(&notify_cursor, &zero);
 	if (!cursor)
 		return 0;
-	return visit_notify(ctx->meta->seq, file, ctx->fd, cursor->fd, cursor->skip);
+	return write_notify(ctx->meta->seq, file, ctx->fd, cursor->fd, cursor->skip);
 }
 #endif

@@ -71,7 +71,7 @@ final class FdTablePassTests: XCTestCase {
         }
     }
 
-    func testDumpRunsThePassOnlyForSeveralFdKinds() throws {
+    func testDumpSharesPassOnlyForSeveralKinds() throws {
         let fdKinds = KindRegistry.all.filter(\.readsFdTable)
         XCTAssertNotNil(Dumper.sharedFdPass(pid: fixture.pid, source: .bpf, kinds: KindRegistry.all))
         XCTAssertNil(Dumper.sharedFdPass(pid: fixture.pid, source: .bpf, kinds: [fdKinds[0]]), "--only with one fd kind")
@@ -84,14 +84,14 @@ final class FdTablePassTests: XCTestCase {
         }
     }
 
-    /// The epoll and notify programs report every fd when their cursor is -1.
+    /// Sets the epoll and notify cursors to -1, so that their programs report every fd.
     private func setFilterCursors() throws {
         try BPFRuntime.shared.object("epoll").updateMap("epoll_cursor", key: UInt32(0), value: bpfcp_epoll_cursor(fd: -1, skip: 0))
         try BPFRuntime.shared.object("notify").updateMap("notify_cursor", key: UInt32(0),
                                                          value: bpfcp_notify_cursor(fd: -1, skip: 0))
     }
 
-    /// The bytes of one record, with a timerfd's time left zeroed.
+    /// Copies the bytes of one record, with a timerfd's time left zeroed.
     private func comparable(_ reader: RecordReader, _ record: RawRecord) -> [UInt8] {
         var bytes = Array(reader.bytes[record.offset..<record.offset + record.size])
         if UInt32(record.kind) == BPFCP_REC_EVENT_FILE.rawValue,

@@ -1,5 +1,5 @@
-/* Fixture: at least one fd of every kind the shared fd-table pass reads:
- * a regular file, /dev/null, a pipe, an eventfd (count 5), a disarmed
+/* Fixture: at least one fd of every kind the shared fd-table pass reads.
+ * These are a regular file, /dev/null, a pipe, an eventfd (count 5), a disarmed
  * timerfd, a signalfd, a pidfd, a unix socketpair with 3 bytes queued, a
  * loopback TCP listener with one connection (both ends, 4 bytes queued), a
  * UDP socket, an epoll fd watching the pipe and the eventfd, an inotify fd

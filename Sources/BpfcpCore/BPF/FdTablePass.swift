@@ -19,15 +19,15 @@ public final class FdTablePass: Sendable {
         try FdTablePass(try BPFRuntime.shared.object("fdtable").iterate("dump_fd_table", pid: pid))
     }
 
-    /// The records of the kinds given, in the order the pass wrote them.
+    /// Returns the records of `kinds`, in the order the pass wrote them.
     public func records(_ kinds: [UInt32]) -> [RawRecord] {
         if kinds.count == 1 { return byKind[UInt16(kinds[0])] ?? [] }
         return kinds.flatMap { byKind[UInt16($0)] ?? [] }.sorted { $0.offset < $1.offset }
     }
 }
 
-/// Where an fd kind's BPF collector gets its records: the dump's shared
-/// pass when there is one, otherwise the kind's own iter/task_file program.
+/// The source of an fd kind's BPF records: the dump's shared pass when
+/// there is one, otherwise the kind's own iter/task_file program.
 enum FdRecords {
     /// Returns a reader and the records of `kinds`, from `shared` or from
     /// running `program` of BPF object `object` for `pid`.
@@ -35,7 +35,7 @@ enum FdRecords {
                      program: String) throws -> (RecordReader, [RawRecord]) {
         if let shared { return (shared.reader, shared.records(kinds)) }
         let reader = RecordReader(try BPFRuntime.shared.object(object).iterate(program, pid: pid))
-        let wanted = Set(kinds.map { UInt16($0) })
-        return (reader, try reader.records().filter { wanted.contains($0.kind) })
+        let requested = Set(kinds.map { UInt16($0) })
+        return (reader, try reader.records().filter { requested.contains($0.kind) })
     }
 }

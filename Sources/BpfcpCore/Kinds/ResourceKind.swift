@@ -3,7 +3,7 @@ public struct Target: Sendable {
     public let pid: Int32
     public let process: ProcessEntry
     /// The shared pass over the fd table, when the caller ran one for
-    /// several fd kinds; each fd kind's BPF collector then reads its records
+    /// several fd kinds. Each fd kind's BPF collector then reads its records
     /// from it instead of running its own program.
     public let fdTable: FdTablePass?
 
