@@ -4,7 +4,7 @@
  * A page counts as smaps(5) counts it: a present page table entry that
  * maps a struct page (not the zero page or a PFN mapping), dirty when the
  * entry's dirty bit or the folio's PG_dirty is set. A swapped page is a
- * non-present entry that holds a swap entry, as smaps counts Swap.
+ * non-present entry that contains a swap entry, as smaps counts Swap.
  *
  * Page-table pages are reached through the kernel's direct map, and folio
  * flags through its struct page array. Neither base address is exported
@@ -25,12 +25,13 @@ char LICENSE[] SEC("license") = "GPL";
 #define PTE_PFN_MASK		0x000ffffffffff000ULL
 /* pte_none() ignores the accessed and dirty bits (Knights Landing erratum). */
 #define PTE_NONE_IGNORED	((1ULL << 5) | PTE_DIRTY)
-/* A swap entry keeps its type in the top 5 bits of the entry. Types from
- * MAX_SWAPFILES up are migration, device, hwpoison and marker entries;
- * MAX_SWAPFILES is 24 to 28 depending on the kernel's configuration, so
- * types below 24 are swap files on every configuration. */
+/* A swap entry keeps its type in the top 5 bits (SWP_TYPE_BITS in
+ * arch/x86/include/asm/pgtable_64.h). Types from MAX_SWAPFILES up are
+ * migration, device, hwpoison and marker entries. MAX_SWAPFILES is 24 to 31
+ * depending on the kernel's configuration, so types below 24 are swap files
+ * on every configuration. */
 #define SWP_TYPE_SHIFT		59
-#define SWP_FILES_ALWAYS	24
+#define MAX_SWAPFILES_LOWEST	24
 #define GIB			(1ULL << 30)
 #define PGD_SHIFT		39
 #define PUD_SHIFT		30
@@ -188,13 +189,13 @@ static __always_inline int folio_dirty(__u64 pfn)
 	return (flags >> bpf_core_enum_value(enum pageflags, PG_dirty)) & 1;
 }
 
-/* Counts a non-present page table entry that holds a swap entry.
+/* Counts a non-present page table entry that contains a swap entry.
  * Entries at PMD level are migration entries only, so only PTEs come here. */
 static __always_inline void count_swap(struct walk *w, __u64 entry)
 {
 	if (!(entry & ~PTE_NONE_IGNORED) || (entry & (PTE_PRESENT | PTE_PROTNONE)))
 		return;	/* none, or present */
-	if ((entry >> SWP_TYPE_SHIFT) < SWP_FILES_ALWAYS)
+	if ((entry >> SWP_TYPE_SHIFT) < MAX_SWAPFILES_LOWEST)
 		w->swapped++;
 }
 

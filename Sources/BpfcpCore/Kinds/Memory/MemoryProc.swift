@@ -55,7 +55,7 @@ public enum MemoryProc {
         }
     }
 
-    /// The number of an smaps line such as "Swap:   12 kB".
+    /// Parses the number of an smaps line such as "Swap:   12 kB".
     private static func kibibytes(_ line: Substring) -> UInt64 {
         line.split(separator: " ").dropFirst().first.flatMap { UInt64($0) } ?? 0
     }
