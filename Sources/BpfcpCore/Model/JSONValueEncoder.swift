@@ -46,6 +46,18 @@ private final class JSONNode {
 /// remembers each conversion for the rest of one encode.
 private final class SnakeCaseKeys {
     private var cache: [String: String] = [:]
+    private var dictionaryKeyTypes: [ObjectIdentifier: Bool] = [:]
+
+    /// Returns whether `type` is Swift's internal _DictionaryCodingKey, which
+    /// codes the keys of a [String: X] dictionary. The result is cached per
+    /// type, because String(describing:) builds the type's name anew for
+    /// every key of every item.
+    func isDictionaryKey<Key: CodingKey>(_ type: Key.Type) -> Bool {
+        if let known = dictionaryKeyTypes[ObjectIdentifier(type)] { return known }
+        let result = String(describing: type).hasPrefix("_DictionaryCodingKey")
+        dictionaryKeyTypes[ObjectIdentifier(type)] = result
+        return result
+    }
 
     func convert(_ key: String) -> String {
         if let hit = cache[key] { return hit }
@@ -109,10 +121,8 @@ private struct KeyedNodeContainer<Key: CodingKey>: KeyedEncodingContainerProtoco
     /// JSONEncoder converts the keys of coded properties but leaves the keys
     /// of a [String: X] dictionary as they are, which Swift codes with its
     /// internal _DictionaryCodingKey type.
-    private static var isDictionary: Bool { String(describing: Key.self).hasPrefix("_DictionaryCodingKey") }
-
     private func name(_ key: Key) -> String {
-        Self.isDictionary ? key.stringValue : keys.convert(key.stringValue)
+        keys.isDictionaryKey(Key.self) ? key.stringValue : keys.convert(key.stringValue)
     }
 
     private func set(_ value: JSONValue, _ key: Key) {
