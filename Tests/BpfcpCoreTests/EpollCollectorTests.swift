@@ -44,4 +44,16 @@ final class EpollCollectorTests: XCTestCase {
         XCTAssertEqual(Set(watches.compactMap(\.targetFd)).count, 3002)
         XCTAssertEqual(watches, try EpollProc.collect(pid: fixture.pid).filter { $0.epollFd == watches.first?.epollFd })
     }
+
+    /// The shared fd-table pass writes the first 600 watches of each epoll
+    /// fd, and the collector resumes the rest with its own program.
+    func testManyWatchesResumeAfterSharedPass() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "epoll_watches", arguments: ["3000"])
+        let epollFd = Int32(fixture.int("epoll") ?? -1)
+        let viaPass = try EpollKind.collectBPF(pid: fixture.pid, shared: try FdTablePass.run(pid: fixture.pid))
+
+        XCTAssertEqual(viaPass.filter { $0.epollFd == epollFd }.count, 3002)
+        XCTAssertEqual(viaPass, try EpollKind.collectBPF(pid: fixture.pid))
+    }
 }
