@@ -20,6 +20,9 @@ func validateCheckpointOptions(_ arguments: Arguments) throws {
     if arguments.has("--kill") && arguments.has("--leave-running") {
         throw BpfcpError("usage", "--kill and --leave-running exclude each other: choose one")
     }
+    if arguments.has("--kill") && arguments.has("--only") {
+        throw BpfcpError("usage", "--kill needs a full checkpoint, and --only leaves kinds out of the image, so restore could not bring the process back: leave out --only")
+    }
     if arguments.has("--images-dir") && arguments.has("--proc") {
         throw BpfcpError("usage", "--proc applies to live dumps only: a checkpoint collects through BPF")
     }

@@ -9,7 +9,8 @@ let dumpCommand = Command(
         OptionSpec("--only", value: "KINDS", help: "collect only these resource kinds (comma-separated): "
                    + KindRegistry.all.map(\.name).joined(separator: ", ")
                    + "; collected only when named here, because they may contain secrets: "
-                   + KindRegistry.optIn.map(\.name).joined(separator: ", ")),
+                   + KindRegistry.optIn.map(\.name).joined(separator: ", ")
+                   + "; with -D the image can be shown and diffed, but restore refuses it"),
         OptionSpec("--proc", help: "read /proc instead of BPF; works without root, and kinds that /proc shows only to root are marked unavailable"),
     ] + checkpointOptions,
     needsRoot: true,

@@ -30,6 +30,7 @@ enum ImagePlan {
         for section in image.sections where !knownKinds.contains(section.kind) && !section.items.isEmpty {
             throw reject(pid, "its image holds \(section.items.count) items of the resource kind '\(Escape.text(section.kind))', which restore does not know")
         }
+        try requireEveryKind(image)
 
         // The memory kind's items carry the VM_* flags that the memory section may lack.
         let flags = Dictionary(try image.items("memory", as: MemoryArea.self).compactMap { a in a.flags.map { (a.start, $0) } },
@@ -60,6 +61,16 @@ enum ImagePlan {
         plan.cwd = try SettingsPlanner.cwd(image)
         plan.umask = try SettingsPlanner.umask(image)
         return plan
+    }
+
+    /// Rejects an image taken with `dump --only`. A kind it lacks would come
+    /// back empty (no files, no handlers), and verify would not notice,
+    /// because it compares only the kinds the image contains.
+    private static func requireEveryKind(_ image: ProcessImage) throws {
+        let saved = Set(image.sections.map(\.kind))
+        let missing = KindRegistry.all.map(\.name).filter { !saved.contains($0) }
+        guard !missing.isEmpty else { return }
+        throw reject(image.pid, "its image lacks the resource kinds \(missing.joined(separator: ", ")), as a checkpoint taken with --only does; checkpoint it again without --only")
     }
 
     static func reject(_ pid: Int32, _ why: String) -> BpfcpError {

@@ -66,6 +66,8 @@ enum SocketPlan {
             source = .listener(try listener(socket, pid: pid))
         } else if socket.family == "unix" {
             source = .socketPair(try pairEnd(socket, all: all, queued: queued, pid: pid))
+        } else if socket.protocol == "tcp" && socket.state == "CLOSE" {
+            throw ImagePlan.reject(pid, "fd \(socket.fd) is a TCP socket that is neither listening nor connected (state CLOSE, local \(socket.local)); restore of such sockets is not supported yet: close it in the process before the checkpoint")
         } else if socket.protocol == "tcp" {
             throw ImagePlan.reject(pid, "fd \(socket.fd) is the \(socket.state) TCP connection \(socket.local) → \(socket.peer); restore of TCP connections needs TCP repair, which is not supported")
         } else {

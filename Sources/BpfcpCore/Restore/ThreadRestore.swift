@@ -33,6 +33,9 @@ enum ThreadPlanning {
     /// has now, and a pid that still names a process group. clone3 checks
     /// the main thread's pid itself.
     static func checkFree(_ plan: RestorePlan) throws {
+        if kill(plan.pid, 0) == 0 || errno == EPERM {
+            throw BpfcpError("pid_in_use", "pid \(plan.pid) is in use by \(Tracee.processName(plan.pid)): stop that process, or restore with --new-pid")
+        }
         if kill(plan.pid, 0) != 0 && kill(-plan.pid, 0) == 0 {
             throw BpfcpError("pid_in_use", "pid \(plan.pid) is still the process group id of running processes: stop them, or restore with --new-pid")
         }

@@ -312,9 +312,17 @@ final class Tracee {
         return BpfcpError.system("clone3 of the restore child" + (wanted.map { " with pid \($0)" } ?? ""), err)
     }
 
+    /// Names the task `pid` for an error: "process 12 (name)", or "thread
+    /// 13 of process 12 (name)" when `pid` is a thread of another process.
     static func processName(_ pid: Int32) -> String {
-        let comm = (try? ProcFS.readText("/proc/\(pid)/comm"))?.trimmingCharacters(in: .newlines)
-        return comm.map { "process \(pid) (\(Escape.text($0)))" } ?? "another process or thread"
+        let status = (try? ProcFS.readText("/proc/\(pid)/status")) ?? ""
+        let tgid = status.split(separator: "\n").first { $0.hasPrefix("Tgid:") }
+            .flatMap { Int32($0.dropFirst(5).trimmingCharacters(in: .whitespaces)) } ?? pid
+        guard let comm = (try? ProcFS.readText("/proc/\(tgid)/comm"))?.trimmingCharacters(in: .newlines) else {
+            return "another process or thread"
+        }
+        let owner = "process \(tgid) (\(Escape.text(comm)))"
+        return tgid == pid ? owner : "thread \(pid) of \(owner)"
     }
 
     private static func waitStop(_ pid: Int32) throws -> Int32 {

@@ -21,6 +21,8 @@ final class CLIUsageTests: XCTestCase {
             (["dump", "--only", "files,frob", "1"], "unknown_kind", "unknown resource kind 'frob': choose from \(kinds)"),
             (["dump", "--proc=yes", "1"], "usage", "option --proc takes no value: remove '=yes'"),
             (["dump", "--only", ",", "1"], "usage", "--only needs at least one kind: choose from \(kinds)"),
+            (["dump", "1", "-D", "/tmp/bpfcp-never", "--kill", "--only", "files"], "usage",
+             "--kill needs a full checkpoint, and --only leaves kinds out of the image, so restore could not bring the process back: leave out --only"),
             (["ps", "--pid", "x1"], "invalid_pid", "invalid pid 'x1': give a positive process id, as listed by `bpfcp ps`"),
             (["ps", "-u", "no-such-user-bpfcp"], "unknown_user", "unknown user 'no-such-user-bpfcp': give a login name from /etc/passwd or a numeric uid"),
             (["check", "extra"], "usage", "check takes no operands, got 'extra': run `bpfcp check`"),
