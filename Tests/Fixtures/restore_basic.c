@@ -30,6 +30,7 @@ static size_t size;
 static int nfiles;
 static uint64_t *heap, *anon;
 static unsigned char *readonly;
+static void *reserved;
 static int *fds;
 static volatile unsigned long counter;
 static int events, efd = -1, sfd = -1, tfd = -1, pipefd[2] = { -1, -1 };
@@ -92,8 +93,10 @@ int main(int argc, char **argv)
 	heap = malloc(size);
 	anon = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	readonly = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* A reservation as glibc makes for a thread arena: PROT_NONE with MAP_NORESERVE. */
+	reserved = mmap(NULL, 1 << 20, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	fds = calloc(nfiles, sizeof(int));
-	if (!heap || anon == MAP_FAILED || readonly == MAP_FAILED || !fds) { perror("alloc"); return 1; }
+	if (!heap || anon == MAP_FAILED || readonly == MAP_FAILED || reserved == MAP_FAILED || !fds) { perror("alloc"); return 1; }
 	for (size_t i = 0; i < size / 8; i++) {
 		heap[i] = pattern(i, 0x1111);
 		anon[i] = pattern(i, 0x2222);

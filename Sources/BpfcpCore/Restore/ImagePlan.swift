@@ -90,6 +90,7 @@ enum ImagePlan {
         var plan = AreaPlan(start: a.start, end: a.end, prot: prot, shared: a.shared, growsDown: a.backing == .stack,
                             backing: .anonymous, name: a.path, runs: runs, accounted: a.flags.map { $0.contains("VM_ACCOUNT") })
         plan.advice = MemoryAdvice.values(a.flags)
+        plan.noReserve = a.flags.map { $0.contains("VM_NORESERVE") }
         let path = String(decoding: Escape.unescape(a.path), as: UTF8.self)
         if let object {
             // The object contains the shared pages, so only a private mapping writes its own (copied) pages.

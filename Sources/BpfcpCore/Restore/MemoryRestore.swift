@@ -163,7 +163,7 @@ struct MemoryRestore {
         let accounted = area.accounted ?? !area.runs.isEmpty
         let remapProtection = !area.shared && !writable && accounted
         if remapProtection { prot |= Self.protWrite }
-        if !area.shared && writable && area.accounted == false { flags |= Self.mapNoReserve }
+        if !area.shared && (area.noReserve ?? (writable && area.accounted == false)) { flags |= Self.mapNoReserve }
 
         try injector.queue(SyscallNumber.mmap, [.value(area.start), .value(area.size), .int(Int(prot)), .int(flags),
                                                 .int(Int(fd ?? -1)), .value(offset)],

@@ -66,6 +66,9 @@ struct AreaPlan {
     /// Whether the kernel charged the area to the commit limit (VM_ACCOUNT);
     /// nil when the image does not say.
     var accounted: Bool?
+    /// Whether the area was mapped with MAP_NORESERVE (VM_NORESERVE), as glibc
+    /// maps its PROT_NONE thread-arena reservations; nil when the image does not say.
+    var noReserve: Bool?
     /// MADV_* values to apply after mapping, for flags only madvise sets.
     var advice: [Int32] = []
 
