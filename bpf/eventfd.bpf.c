@@ -38,13 +38,19 @@ static __always_inline void fill_timerfd(struct bpfcp_event_file *rec, struct ti
 	 * These fields are read without the timerfd's lock. A periodic timer
 	 * leaves the queue when it fires and re-enters it when read() forwards
 	 * it, before `expired` is cleared, so the queue state is read on both
-	 * sides of `expired`: one of the three reads catches it armed.
+	 * sides of `expired`. While its callback runs, the timer is out of the
+	 * queue and `expired` is not yet set, but the clock base's `running`
+	 * points at it, so that counts as queued too.
 	 */
 	rec->enqueued = BPF_CORE_READ(timer, state) & HRTIMER_STATE_ENQUEUED;
+	if (BPF_CORE_READ(timer, base, running) == timer)
+		rec->enqueued = 1;
 	rec->expired = BPF_CORE_READ(ctx, expired);
 	expires = BPF_CORE_READ(timer, node.expires);
 	offset = BPF_CORE_READ(timer, base, offset);
 	rec->enqueued |= BPF_CORE_READ(timer, state) & HRTIMER_STATE_ENQUEUED;
+	if (BPF_CORE_READ(timer, base, running) == timer)
+		rec->enqueued = 1;
 	rec->remaining_ns = expires - ((__s64)bpf_ktime_get_ns() + offset);
 }
 
