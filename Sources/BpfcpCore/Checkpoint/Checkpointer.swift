@@ -123,8 +123,20 @@ public enum Checkpointer {
             for image in checkpoint.processes.reversed() {
                 Glibc.kill(image.pid, SIGKILL)
             }
+            waitGone(checkpoint.processes.map(\.pid))
         }
         return checkpoint
+    }
+
+    /// Waits up to two seconds for killed processes to be reaped, so that a
+    /// restore started right after `dump --kill` finds their pids free. A
+    /// process whose parent does not reap it stays a zombie, and restore
+    /// then names it.
+    private static func waitGone(_ pids: [Int32]) {
+        for _ in 0..<2000 {
+            if pids.allSatisfy({ Glibc.kill($0, 0) != 0 && errno == ESRCH }) { return }
+            usleep(1000)
+        }
     }
 
     /// Opens the image just written and runs restore's checks on it, so that

@@ -128,7 +128,8 @@ enum FamilyRestorer {
         for member in family.members {
             let ids = [member.pid] + (member.plan?.threads.dropFirst().map(\.tid) ?? [])
             for id in ids where kill(id, 0) == 0 || errno == EPERM {
-                throw BpfcpError("pid_in_use", "pid \(id) of process \(member.pid) is in use by \(Tracee.processName(id)): stop that process, or restore with --new-pid")
+                let what = id == member.pid ? "pid \(id)" : "thread id \(id) of process \(member.pid)"
+                throw BpfcpError("pid_in_use", "\(what) is in use by \(Tracee.processName(id)): stop that process, or restore with --new-pid")
             }
             // A pid number stays taken while it names a process group with members left.
             if kill(-member.pid, 0) == 0 {

@@ -101,7 +101,7 @@ final class FamilyRestoreTests: XCTestCase {
 
         XCTAssertThrowsError(try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions())) { error in
             XCTAssertEqual((error as? BpfcpError)?.code, "pid_in_use")
-            XCTAssertTrue("\(error)".contains("pid \(taken) of process \(taken) is in use"), "\(error)")
+            XCTAssertTrue("\(error)".contains("pid \(taken) is in use by"), "\(error)")
         }
         XCTAssertEqual(kill(family["parent"]!, 0), -1, "a process took the parent's pid")
     }
