@@ -6,7 +6,8 @@
  *   with "pong SID PGID PPID" on another (1 MiB capacity), and whose own
  *   child (the grandchild) sits in the worker's session and group;
  * - a child that exited and was reaped, of which only a pidfd remains.
- * The parent also holds a pidfd of the worker.
+ * The parent also holds a pidfd of the worker, and it and the worker hold
+ * the write end of a pipe whose read end is closed.
  * It prints "READY pid=P zombie=Z stopped=S worker=W grandchild=G", then
  * all stdio is /dev/null. Whenever DIR/check appears, the parent checks the
  * whole family and writes "pass COUNTER" or "fail REASON" to DIR/result.
@@ -196,6 +197,15 @@ int main(int argc, char **argv)
 			pause();
 	}
 	setpgid(stopped, stopped);
+
+	/* A pipe whose read end every process has closed: restore must not
+	 * leave a reader on it. */
+	int readerless[2];
+	if (pipe(readerless) != 0)
+		return 1;
+	close(readerless[0]);
+	dup2(readerless[1], 40);	/* fd 9 and below are the tests' to alter */
+	close(readerless[1]);
 
 	worker = fork();
 	if (worker == 0) {

@@ -84,6 +84,7 @@ enum FamilyRestorer {
                 try injector.tracee.loadFinal(registers: ProcessRestorer.finalRegisters(plan, tracee: injector.tracee, log: options.trace),
                                               xstate: main.xstate, signalMask: main.signalMask)
             }
+            files.closeAll()
             readyAt = Clock.now()
 
             for member in family.members where member.plan != nil {
