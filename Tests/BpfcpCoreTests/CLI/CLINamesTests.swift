@@ -30,10 +30,13 @@ final class CLINamesTests: XCTestCase {
         try requireBPF()
         let pids = try runCase("bc36_odd_names.sh", shell: "/bin/bash")
         let a = try XCTUnwrap(pids["a"]), c = try XCTUnwrap(pids["c"])
-        // Case b's shell forks the renamed program instead of exec'ing it, so the target is its child.
-        let b = try waitForChild(of: try XCTUnwrap(pids["b"]))
+        // Case b's shell forks cp and then the renamed program, so the target
+        // is the child whose comm matches, looked up again on each try.
+        let shellB = try XCTUnwrap(pids["b"])
+        var b: Int32 = 0
         try waitUntil("bc36 renames its processes") {
-            comm(c) == "a) R 1 (b" && comm(b) == #"process-name-t\xc3"# && comm(a) == "sleep"
+            b = childPids(of: shellB).first { comm($0) == #"process-name-t\xc3"# } ?? 0
+            return b != 0 && comm(c) == "a) R 1 (b" && comm(a) == "sleep"
                 && cmdline(a).hasPrefix("bc36-") && cmdline(b).hasPrefix("/tmp/process-name-")
         }
         let ppidC = try XCTUnwrap(Int(ProcFS.keyValues(try ProcFS.readText("/proc/\(c)/status"))["PPid"] ?? ""))
@@ -158,14 +161,6 @@ final class CLINamesTests: XCTestCase {
             usleep(10_000)
         }
         throw FixtureError("timed out waiting until \(what)")
-    }
-
-    private func waitForChild(of pid: Int32) throws -> Int32 {
-        for _ in 0..<300 {
-            if let child = childPids(of: pid).first { return child }
-            usleep(10_000)
-        }
-        throw FixtureError("process \(pid) started no child")
     }
 }
 
