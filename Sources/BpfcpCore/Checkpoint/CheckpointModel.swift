@@ -52,12 +52,11 @@ public struct CaptureStats: Codable, Sendable, Equatable {
     /// Pages found but not stored because another captured process already stored them.
     public var pagesShared: UInt64
     public var threads: Int
-    /// Where the private pages were read: "snapshot" (from a copy-on-write
-    /// copy after the release), "held" (from the held target), or "mixed"
-    /// for a family where only some members had a copy. Nil in images
-    /// written before snapshots.
+    /// Source of the private pages: "snapshot" (a copy-on-write copy, read
+    /// after the release), "held" (the held target), or "mixed" for a family
+    /// where only some members had a copy. Nil in images written before snapshots.
     public var memorySource: String?
-    /// Why some or all private pages were read while held, process by process; nil when none were.
+    /// Reason, process by process, that private pages were read while held. Nil when none were.
     public var snapshotFallback: String?
     /// Time one thread of a target was held a second time, after the
     /// release, to reap its snapshot copy (summed over processes); nil without snapshots.

@@ -86,10 +86,9 @@ final class Snapshot {
         return nil
     }
 
-    /// Kills the copy and has the target reap it. `freezer` holds the
-    /// target's threads, or held them and released them; in the second
-    /// case one thread is held again for the wait4 and released at once.
-    /// Returns how long that second hold took, in nanoseconds.
+    /// Kills the copy and has the target reap it. If `freezer` has already
+    /// released the target, one thread is held again for the wait4 and
+    /// released at once. Returns how long that second hold took, in nanoseconds.
     @discardableResult
     func dispose(freezer: Freezer) -> UInt64 {
         guard !disposed else { return 0 }

@@ -49,8 +49,8 @@ final class RestorerFiles {
         closeAll()
     }
 
-    /// Closes restore's own copies once every process holds its fds, so
-    /// that verify counts only the restored processes' pipe ends.
+    /// Closes restore's own copies once every process has its fds, so that
+    /// verify counts only the restored processes' pipe ends.
     func closeAll() {
         for fd in fds.values { close(fd) }
         fds = [:]
