@@ -82,8 +82,12 @@ final class MemoryCapture {
         let mem = open("/proc/\(source)/mem", O_RDONLY | O_CLOEXEC)
         guard mem >= 0 else { throw BpfcpError.system("opening /proc/\(source)/mem", errno) }
         defer { close(mem) }
+        // A copy shares its pages with the target copy-on-write. process_vm_readv
+        // pins what it reads, and pinning a shared anonymous page makes the
+        // kernel copy it first; /proc/PID/mem reads the page where it is.
+        let pinning = source == pages.pid
         for (index, regions) in pages.pending {
-            pages.areas[index].runs = try copyRegions(pid: source, mem: mem, regions)
+            pages.areas[index].runs = try copyRegions(pid: source, mem: mem, regions, pinning: pinning)
         }
         pages.pending = []
         return pages.areas
@@ -99,8 +103,8 @@ final class MemoryCapture {
         return Set(areas.filter { !unsafe.isDisjoint(with: $0.flags ?? []) }.map(\.start))
     }
 
-    private func copyRegions(pid: Int32, mem: Int32, _ regions: [bpfcp_page_region]) throws -> [PageRun] {
-        try regions.map { try copyRun(pid: pid, mem: mem, from: $0.start, pages: ($0.end - $0.start) / pageSize) }
+    private func copyRegions(pid: Int32, mem: Int32, _ regions: [bpfcp_page_region], pinning: Bool = true) throws -> [PageRun] {
+        try regions.map { try copyRun(pid: pid, mem: mem, from: $0.start, pages: ($0.end - $0.start) / pageSize, pinning: pinning) }
     }
 
     static func classify(_ area: MemoryArea, pid: Int32) -> AreaContents {
@@ -154,7 +158,7 @@ final class MemoryCapture {
     }
 
     /// Copies `pages` pages at `address` to the store and returns their run.
-    private func copyRun(pid: Int32, mem: Int32, from address: UInt64, pages: UInt64) throws -> PageRun {
+    private func copyRun(pid: Int32, mem: Int32, from address: UInt64, pages: UInt64, pinning: Bool = true) throws -> PageRun {
         let run = PageRun(address: address, pages: pages, offset: sink.offset)
         var done: UInt64 = 0
         let total = pages * pageSize
@@ -162,7 +166,7 @@ final class MemoryCapture {
             try checkInterrupted()
             let chunk = Int(min(UInt64(sink.chunkSize), total - done))
             let buffer = try sink.reserve(chunk)
-            try Self.readRemote(pid: pid, mem: mem, into: buffer, address: address + done, count: chunk)
+            try Self.readRemote(pid: pid, mem: mem, into: buffer, address: address + done, count: chunk, pinning: pinning)
             try sink.commit(chunk)
             done += UInt64(chunk)
         }
@@ -199,10 +203,12 @@ final class MemoryCapture {
         return runs
     }
 
-    /// Fills `buffer` from the target: process_vm_readv first, then
-    /// /proc/PID/mem, which also reads pages the target cannot read itself (PROT_NONE).
-    static func readRemote(pid: Int32, mem: Int32, into buffer: UnsafeMutableRawPointer, address: UInt64, count: Int) throws {
-        var done = max(0, bpfcp_read_remote(pid, buffer, address, count))
+    /// Fills `buffer` from the target: process_vm_readv first, unless
+    /// `pinning` is off, then /proc/PID/mem, which also reads pages the
+    /// target cannot read itself (PROT_NONE).
+    static func readRemote(pid: Int32, mem: Int32, into buffer: UnsafeMutableRawPointer, address: UInt64, count: Int,
+                           pinning: Bool = true) throws {
+        var done = pinning ? max(0, bpfcp_read_remote(pid, buffer, address, count)) : 0
         while done < count {
             let n = pread(mem, buffer + done, count - done, off_t(Int64(bitPattern: address + UInt64(done))))
             if n < 0 && errno == EINTR { continue }
