@@ -6,6 +6,7 @@
 #include "vmlinux.h"
 #include "common.bpf.h"
 #include "anon_inode.bpf.h"
+#include "fd_cursor.bpf.h"
 
 /* Tree nodes one run visits at most, and the depth a successor search may
  * climb or descend: a red-black tree of 2^32 nodes is at most 64 deep. */
@@ -126,26 +127,6 @@ BPFCP_VISITOR int visit_epoll(struct seq_file *seq, struct task_struct *task, st
 #ifndef BPFCP_SHARED_PASS
 char LICENSE[] SEC("license") = "GPL";
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct bpfcp_epoll_cursor);
-} epoll_cursor SEC(".maps");
-
 /* Reports every epoll fd, or resumes one from the cursor user space set. */
-SEC("iter/task_file")
-int dump_epoll(struct bpf_iter__task_file *ctx)
-{
-	struct bpfcp_epoll_cursor *cursor;
-	struct file *file = ctx->file;
-	__u32 zero = 0;
-
-	if (!file || !ctx->task)
-		return 0;
-	cursor = bpf_map_lookup_elem(&epoll_cursor, &zero);
-	if (!cursor)
-		return 0;
-	return write_epoll(ctx->meta->seq, file, ctx->fd, cursor->fd, cursor->skip);
-}
+BPFCP_CURSOR_PROGRAM(dump_epoll, epoll_cursor, bpfcp_epoll_cursor, write_epoll)
 #endif

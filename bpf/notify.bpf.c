@@ -6,6 +6,7 @@
 #include "vmlinux.h"
 #include "common.bpf.h"
 #include "anon_inode.bpf.h"
+#include "fd_cursor.bpf.h"
 
 #define MAX_VISITS (1 << 20)
 #define NAME_MAX_BYTES 256
@@ -169,26 +170,6 @@ BPFCP_VISITOR int visit_notify(struct seq_file *seq, struct task_struct *task, s
 #ifndef BPFCP_SHARED_PASS
 char LICENSE[] SEC("license") = "GPL";
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct bpfcp_notify_cursor);
-} notify_cursor SEC(".maps");
-
 /* Reports every notify fd, or resumes one from the cursor user space set. */
-SEC("iter/task_file")
-int dump_notify(struct bpf_iter__task_file *ctx)
-{
-	struct bpfcp_notify_cursor *cursor;
-	struct file *file = ctx->file;
-	__u32 zero = 0;
-
-	if (!file || !ctx->task)
-		return 0;
-	cursor = bpf_map_lookup_elem(&notify_cursor, &zero);
-	if (!cursor)
-		return 0;
-	return write_notify(ctx->meta->seq, file, ctx->fd, cursor->fd, cursor->skip);
-}
+BPFCP_CURSOR_PROGRAM(dump_notify, notify_cursor, bpfcp_notify_cursor, write_notify)
 #endif
