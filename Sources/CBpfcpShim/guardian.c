@@ -151,7 +151,7 @@ static void nap(long microseconds)
 	nanosleep(&ts, NULL);
 }
 
-static char state_of(pid_t pid)
+char bpfcp_task_state(pid_t pid)
 {
 	char path[64], buf[512];
 	ssize_t n;
@@ -208,10 +208,10 @@ static void reap_copy(const struct guard_message *job)
 	long n;
 
 	/* PTRACE_O_EXITKILL kills the copy as bpfcp's exit detaches it. */
-	for (int i = 0; i < 500 && state_of(job->copy) != 'Z' && state_of(job->copy) != 0; i++)
+	for (int i = 0; i < 500 && bpfcp_task_state(job->copy) != 'Z' && bpfcp_task_state(job->copy) != 0; i++)
 		nap(10000);
 	/* Gone already (bpfcp reaped it just before dying): its pid may be reused, so wait for nothing. */
-	if (state_of(job->copy) != 'Z')
+	if (bpfcp_task_state(job->copy) != 'Z')
 		return;
 	if (reap_through(job->target, job->target, job->copy_in_target) == 0)
 		return;

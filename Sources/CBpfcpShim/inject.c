@@ -20,10 +20,8 @@
  * Nothing is written to the target's memory: the instruction is one the
  * target already has. */
 #include <errno.h>
-#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,27 +40,6 @@ static long long now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-/* One-letter state from /proc/TID/stat, or 0 when the task is gone. */
-static char task_state(pid_t tid)
-{
-	char path[64], buf[512];
-	ssize_t n;
-	char *close_paren;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = 0;
-	close_paren = strrchr(buf, ')');
-	return close_paren && close_paren[1] && close_paren[2] ? close_paren[2] : 0;
 }
 
 /* Waits for the next stop of tid and returns its waitpid status in
@@ -86,7 +63,7 @@ static int wait_stop(pid_t tid, int *status)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (++spins > 16 || r < 0) {
-			state = task_state(tid);
+			state = bpfcp_task_state(tid);
 			if (state == 0 || state == 'Z' || state == 'X')
 				return -ESRCH;
 			if (state == 't' && ptrace(PTRACE_GETSIGINFO, tid, NULL, &info) == 0) {

@@ -37,6 +37,11 @@ int bpfcp_inject_syscall(pid_t tid, uint64_t syscall_ip, long nr, const uint64_t
  * without the abort rseq promises. Returns 0 and stores the address, or -errno. */
 int bpfcp_find_syscall_site(pid_t pid, pid_t tid, uint64_t *site);
 
+/* Reads the one-letter state of task pid from /proc/PID/stat and returns it
+ * ('t' for a tracing stop, 'Z' for a zombie...), or 0 when the task is gone.
+ * Uses no stdio and no malloc, so that the guardian can call it. */
+char bpfcp_task_state(pid_t pid);
+
 /* A guardian is a child process that reaps snapshot copies if bpfcp dies
  * first. After a SIGKILL, PTRACE_O_EXITKILL kills each copy, but the dead
  * copy stays a zombie child of the target until the target waits with
