@@ -1,13 +1,16 @@
 /*
- * The self-check protocol shared by the restore fixtures. After restore the
- * test creates DIR/check; the fixture then runs its check() and writes
- * "pass COUNTER PID" or "fail REASON" to DIR/result, renamed into place so
- * the test never reads half a line.
+ * The self-check protocols shared by the restore fixtures. With
+ * serve_checks, the test creates DIR/check after restore, and the fixture
+ * runs its check() and writes "pass COUNTER PID" or "fail REASON" to
+ * DIR/result. With serve_signal_checks, the test sends SIGUSR1 instead, and
+ * the fixture writes "pass" or "fail REASON". DIR/result is renamed into
+ * place so the test never reads half a line.
  */
 #ifndef RESTORE_CHECK_H
 #define RESTORE_CHECK_H
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -37,7 +40,7 @@ static void detach_stdio(void)
 }
 
 /* Counts every 2 ms and answers each DIR/check request with check(). */
-static void serve_checks(const char *dir, volatile unsigned long *counter, int (*check)(char *why, size_t len))
+static inline void serve_checks(const char *dir, volatile unsigned long *counter, int (*check)(char *why, size_t len))
 {
 	char check_path[4096];
 	snprintf(check_path, sizeof(check_path), "%s/check", dir);
@@ -54,6 +57,36 @@ static void serve_checks(const char *dir, volatile unsigned long *counter, int (
 		else
 			snprintf(text, sizeof(text), "fail %s\n", why);
 		unlink(check_path);
+		write_result(dir, text);
+	}
+}
+
+/* Set by SIGUSR1 once request_checks_on_signal has installed its handler. */
+static volatile sig_atomic_t check_requested __attribute__((unused));
+
+static inline void on_check_signal(int sig) { (void)sig; check_requested = 1; }
+
+/* Makes SIGUSR1 request a check. Call it before printing READY, because
+ * SIGUSR1's default action ends the process. */
+static inline void request_checks_on_signal(void)
+{
+	struct sigaction action = { .sa_handler = on_check_signal };
+	sigaction(SIGUSR1, &action, NULL);
+}
+
+/* Looks every 2 ms for a SIGUSR1 request, runs check() for each and writes
+ * the outcome to DIR/result. */
+static inline void serve_signal_checks(const char *dir, int (*check)(char *why, size_t len))
+{
+	for (;;) {
+		struct timespec pause = { 0, 2 * 1000 * 1000 };
+		nanosleep(&pause, NULL);
+		if (!check_requested)
+			continue;
+		check_requested = 0;
+		char why[256] = "", text[300];
+		int ok = check(why, sizeof(why));
+		snprintf(text, sizeof(text), ok ? "pass\n" : "fail %s\n", why);
 		write_result(dir, text);
 	}
 }

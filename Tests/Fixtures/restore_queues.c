@@ -38,10 +38,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "restore_check.h"
+
 #define BIG_QUEUED 100000
 
 static const char *dir;
-static volatile sig_atomic_t check_requested;
 static int big[2], small[2];
 static int stream[2], dgram[2], seqpacket[2], halfclosed[2];
 static int epfd, watched_pipe[2], watched_event;
@@ -49,6 +50,8 @@ static int tcp_listener, unix_listener, abstract_listener;
 static int fifo_reader, fifo_writer, fifo_rw;
 static struct sockaddr_in tcp_address;
 static char abstract_name[64];
+/* Flags of the parts named on the command line. */
+static int pipes, sockets, epoll, listeners, fifos;
 
 #define FAIL(...) do { snprintf(why, len, __VA_ARGS__); return 0; } while (0)
 
@@ -332,27 +335,18 @@ static int check_listeners(char *why, size_t len)
 	return 1;
 }
 
-static void report(const char *text)
+/* Checks every part named on the command line, stopping at the first failure. */
+static int check_parts(char *why, size_t len)
 {
-	char path[4096], final[4096];
-	snprintf(path, sizeof(path), "%s/result.tmp", dir);
-	snprintf(final, sizeof(final), "%s/result", dir);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		return;
-	if (write(fd, text, strlen(text)) < 0) { }
-	close(fd);
-	rename(path, final);
+	return (!pipes || check_pipes(why, len)) && (!sockets || check_sockets(why, len)) && (!epoll || check_epoll(why, len)) &&
+	       (!listeners || check_listeners(why, len)) && (!fifos || check_fifos(why, len));
 }
-
-static void on_check(int sig) { (void)sig; check_requested = 1; }
 
 int main(int argc, char **argv)
 {
 	if (argc < 3) { fprintf(stderr, "usage: restore_queues DIR PART...\n"); return 2; }
 	dir = argv[1];
 	close_range(3, ~0U, 0);	/* fds the test runner leaked into this process */
-	int pipes = 0, sockets = 0, epoll = 0, listeners = 0, fifos = 0;
 	for (int i = 2; i < argc; i++) {
 		pipes |= strcmp(argv[i], "pipe") == 0;
 		sockets |= strcmp(argv[i], "socketpair") == 0;
@@ -365,27 +359,11 @@ int main(int argc, char **argv)
 		perror("setup");
 		return 1;
 	}
-	struct sigaction action = { .sa_handler = on_check };
-	sigaction(SIGUSR1, &action, NULL);
+	request_checks_on_signal();
 
 	printf("READY pid=%d\n", getpid());
 	fflush(stdout);
-	int null = open("/dev/null", O_RDWR);
-	dup2(null, 0);
-	dup2(null, 1);
-	dup2(null, 2);
-	close(null);
+	detach_stdio();
 
-	for (;;) {
-		struct timespec pause = { 0, 2 * 1000 * 1000 };
-		nanosleep(&pause, NULL);
-		if (!check_requested)
-			continue;
-		check_requested = 0;
-		char why[256] = "", text[300];
-		int ok = (!pipes || check_pipes(why, sizeof(why))) && (!sockets || check_sockets(why, sizeof(why))) &&
-			 (!epoll || check_epoll(why, sizeof(why))) && (!listeners || check_listeners(why, sizeof(why))) && (!fifos || check_fifos(why, sizeof(why)));
-		snprintf(text, sizeof(text), ok ? "pass\n" : "fail %s\n", why);
-		report(text);
-	}
+	serve_signal_checks(dir, check_parts);
 }

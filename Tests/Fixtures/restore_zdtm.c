@@ -19,13 +19,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "restore_check.h"
+
 #define FILES 200
 #define FILE_SIZE 4096
 #define MEMORY (64ul << 20)
 #define PIPE_BYTES 12345
 
 static const char *dir;
-static volatile sig_atomic_t check_requested;
 static int files[FILES], pipe_ends[2], counter_fd, pair[2];
 static uint64_t *memory;
 
@@ -103,21 +104,6 @@ static int check(char *why, size_t len)
 	return 1;
 }
 
-static void report(const char *text)
-{
-	char path[4096], final[4096];
-	snprintf(path, sizeof(path), "%s/result.tmp", dir);
-	snprintf(final, sizeof(final), "%s/result", dir);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd < 0)
-		return;
-	if (write(fd, text, strlen(text)) < 0) { }
-	close(fd);
-	rename(path, final);
-}
-
-static void on_check(int sig) { (void)sig; check_requested = 1; }
-
 int main(int argc, char **argv)
 {
 	if (argc < 2) { fprintf(stderr, "usage: restore_zdtm DIR\n"); return 2; }
@@ -127,26 +113,11 @@ int main(int argc, char **argv)
 		perror("setup");
 		return 1;
 	}
-	struct sigaction action = { .sa_handler = on_check };
-	sigaction(SIGUSR1, &action, NULL);
+	request_checks_on_signal();
 
 	printf("READY pid=%d\n", getpid());
 	fflush(stdout);
-	int null = open("/dev/null", O_RDWR);
-	dup2(null, 0);
-	dup2(null, 1);
-	dup2(null, 2);
-	close(null);
+	detach_stdio();
 
-	for (;;) {
-		struct timespec pause = { 0, 2 * 1000 * 1000 };
-		nanosleep(&pause, NULL);
-		if (!check_requested)
-			continue;
-		check_requested = 0;
-		char why[256] = "", text[300];
-		int ok = check(why, sizeof(why));
-		snprintf(text, sizeof(text), ok ? "pass\n" : "fail %s\n", why);
-		report(text);
-	}
+	serve_signal_checks(dir, check);
 }
