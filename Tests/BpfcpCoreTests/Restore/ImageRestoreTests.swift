@@ -6,7 +6,7 @@ import XCTest
 final class ImageRestoreTests: XCTestCase {
     func testRestoreFromImageSamePid() throws {
         try requireBPF()
-        let (dir, pid) = try checkpointBasic(mib: 1, files: 3)
+        let (dir, pid) = try CheckpointSupport.checkpointBasic(mib: 1, files: 3)
         let report = try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions())
         let restored = RestoredProcess(pid: report.pid)
         defer { restored.stop() }
@@ -21,7 +21,7 @@ final class ImageRestoreTests: XCTestCase {
 
     func testPidInUseRejectedThenNewPid() throws {
         try requireBPF()
-        let (dir, pid) = try checkpointBasic(mib: 1, files: 2)
+        let (dir, pid) = try CheckpointSupport.checkpointBasic(mib: 1, files: 2)
         let first = try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions(), verify: false)
         let restored = RestoredProcess(pid: first.pid)
         defer { restored.stop() }
@@ -63,7 +63,7 @@ final class ImageRestoreTests: XCTestCase {
 
     func testCorruptImageRejected() throws {
         try requireBPF()
-        let (dir, pid) = try checkpointBasic(mib: 1, files: 1)
+        let (dir, pid) = try CheckpointSupport.checkpointBasic(mib: 1, files: 1)
         let pages = dir + "/image/pages.img"
         let handle = try XCTUnwrap(FileHandle(forUpdatingAtPath: pages))
         try handle.seek(toOffset: 4096 + 100)
@@ -80,7 +80,7 @@ final class ImageRestoreTests: XCTestCase {
 
     func testFailureMidwayLeavesNothing() throws {
         try requireBPF()
-        let (dir, pid) = try checkpointBasic(mib: 1, files: 3)
+        let (dir, pid) = try CheckpointSupport.checkpointBasic(mib: 1, files: 3)
         try FileManager.default.removeItem(atPath: dir + "/f1")
 
         XCTAssertThrowsError(try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions())) { error in
@@ -94,7 +94,7 @@ final class ImageRestoreTests: XCTestCase {
 
     func testVerifyReportsAlteredImage() throws {
         try requireBPF()
-        let (dir, _) = try checkpointBasic(mib: 1, files: 1)
+        let (dir, _) = try CheckpointSupport.checkpointBasic(mib: 1, files: 1)
         var checkpoint = try CheckpointImage.open(dir + "/image")
         var image = checkpoint.processes[0]
         let index = try XCTUnwrap(image.sections.firstIndex { $0.kind == "memory" })
@@ -111,18 +111,6 @@ final class ImageRestoreTests: XCTestCase {
         defer { RestoredProcess(pid: report.pid).stop() }
         XCTAssertEqual(report.unexpected.map(\.summary), ["permissions rwxp → rw-p"])
         XCTAssertEqual(report.unexpected.first?.kind, "memory")
-    }
-
-    /// Starts restore_basic in a new directory, checkpoints it to DIR/image and kills it.
-    private func checkpointBasic(mib: Int, files: Int) throws -> (String, Int32) {
-        let dir = try RestoredProcess.makeDirectory()
-        let fixture = try Fixture(c: "restore_basic", arguments: [dir, "\(mib)", "\(files)"])
-        let pid = fixture.pid
-        XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
-        _ = try Checkpointer.dump(pid: pid, to: dir + "/image", options: CaptureOptions(), kill: false)
-        fixture.stop()
-        try RestoredProcess.waitGone(pid)
-        return (dir, pid)
     }
 
     /// Waits until the fixture has moved its stdout from the harness pipe to /dev/null.

@@ -10,7 +10,7 @@ final class PageLoadTests: XCTestCase {
     /// its final registers before it ran any instruction.
     func testLargeRunsRestoreByteIdentical() throws {
         try requireBPF()
-        let (dir, pid) = try checkpointBasic(mib: 24, files: 2)
+        let (dir, pid) = try CheckpointSupport.checkpointBasic(mib: 24, files: 2)
         let checkpoint = try CheckpointImage.open(dir + "/image")
         let image = try XCTUnwrap(checkpoint.process(pid))
         let plan = try ImagePlan.build(image, checkpoint: checkpoint)
@@ -83,7 +83,7 @@ final class PageLoadTests: XCTestCase {
     /// is left, not even a zombie.
     func testFlippedByteInMiddleOfPagesIsRefused() throws {
         try requireBPF()
-        let (dir, pid) = try checkpointBasic(mib: 8, files: 2)
+        let (dir, pid) = try CheckpointSupport.checkpointBasic(mib: 8, files: 2)
         let path = dir + "/image/pages.img"
         let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path)[.size] as? UInt64)
         let middle = UInt64(ImageFormat.headerSize) + (size - UInt64(ImageFormat.headerSize)) / 2
@@ -108,7 +108,7 @@ final class PageLoadTests: XCTestCase {
 
     /// The same image is refused by `CheckpointImage.open`, which checks every checksum before returning.
     func testOpenStillChecksPagesUpFront() throws {
-        let (dir, _) = try checkpointBasic(mib: 1, files: 1)
+        let (dir, _) = try CheckpointSupport.checkpointBasic(mib: 1, files: 1)
         let path = dir + "/image/pages.img"
         let handle = try XCTUnwrap(FileHandle(forUpdatingAtPath: path))
         try handle.seek(toOffset: UInt64(ImageFormat.headerSize) + 5000)
@@ -120,18 +120,5 @@ final class PageLoadTests: XCTestCase {
         XCTAssertThrowsError(try CheckpointImage.open(dir + "/image")) { error in
             XCTAssertEqual((error as? BpfcpError)?.message.hasPrefix("image section 'pages' is corrupt: payload checksum "), true, "\(error)")
         }
-    }
-
-    /// Starts restore_basic in a new directory, checkpoints it to DIR/image and kills it.
-    private func checkpointBasic(mib: Int, files: Int) throws -> (String, Int32) {
-        try requireBPF()
-        let dir = try RestoredProcess.makeDirectory()
-        let fixture = try Fixture(c: "restore_basic", arguments: [dir, "\(mib)", "\(files)"])
-        let pid = fixture.pid
-        XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
-        _ = try Checkpointer.dump(pid: pid, to: dir + "/image", options: CaptureOptions(), kill: false)
-        fixture.stop()
-        try RestoredProcess.waitGone(pid)
-        return (dir, pid)
     }
 }

@@ -7,14 +7,8 @@ import XCTest
 final class PartialImageTests: XCTestCase {
     func testOnlyImageRejected() throws {
         try requireBPF()
-        let dir = try RestoredProcess.makeDirectory()
-        let fixture = try Fixture(c: "restore_basic", arguments: [dir, "1", "2"])
-        let pid = fixture.pid
-        XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
         let limits = try XCTUnwrap(KindRegistry.named("limits"))
-        _ = try Checkpointer.dump(pid: pid, to: dir + "/image", options: CaptureOptions(kinds: [limits]), kill: false)
-        fixture.stop()
-        try RestoredProcess.waitGone(pid)
+        let (dir, pid) = try CheckpointSupport.checkpointBasic(mib: 1, files: 2, options: CaptureOptions(kinds: [limits]))
 
         XCTAssertThrowsError(try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions())) { error in
             let error = error as? BpfcpError

@@ -76,6 +76,22 @@ enum CheckpointSupport {
         return (state.registers, state.xsave)
     }
 
+    /// Starts restore_basic in a new directory, with a heap block and an anonymous
+    /// mapping of `mib` MiB each and `files` open files, checkpoints it to DIR/image
+    /// with `options` and kills it. Returns the directory and the fixture's pid.
+    static func checkpointBasic(mib: Int, files: Int, options: CaptureOptions = CaptureOptions(),
+                                file: StaticString = #filePath, line: UInt = #line) throws -> (String, Int32) {
+        let dir = try RestoredProcess.makeDirectory()
+        let fixture = try Fixture(c: "restore_basic", arguments: [dir, "\(mib)", "\(files)"])
+        let pid = fixture.pid
+        XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass", file: file, line: line)
+
+        _ = try Checkpointer.dump(pid: pid, to: dir + "/image", options: options, kill: false)
+        fixture.stop()
+        try RestoredProcess.waitGone(pid)
+        return (dir, pid)
+    }
+
     /// Path of the bpfcp binary built beside the tests.
     static func bpfcpBinary() throws -> String {
         let path = Fixture.repositoryRoot() + "/.build/debug/bpfcp"
