@@ -91,7 +91,8 @@ public final class Fixture {
         return try body()
     }
 
-    /// Builds Tests/Fixtures/NAME.c into build/fixtures/NAME when the source is newer.
+    /// Builds Tests/Fixtures/NAME.c into build/fixtures/NAME when the source,
+    /// or a header in Tests/Fixtures such as restore_check.h, is newer.
     public static func compile(_ name: String, flags: [String] = []) throws -> String {
         let root = repositoryRoot()
         let source = root + "/Tests/Fixtures/\(name).c"
@@ -100,8 +101,11 @@ public final class Fixture {
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
 
         let fm = FileManager.default
-        if let built = try? fm.attributesOfItem(atPath: binary)[.modificationDate] as? Date,
-           let src = try? fm.attributesOfItem(atPath: source)[.modificationDate] as? Date, built > src {
+        let headers = (try? fm.contentsOfDirectory(atPath: root + "/Tests/Fixtures"))?
+            .filter { $0.hasSuffix(".h") }
+            .map { root + "/Tests/Fixtures/" + $0 } ?? []
+        func modified(_ path: String) -> Date? { try? fm.attributesOfItem(atPath: path)[.modificationDate] as? Date }
+        if let built = modified(binary), ([source] + headers).allSatisfy({ modified($0).map { built > $0 } ?? false }) {
             return binary
         }
         let gcc = Process()
