@@ -167,15 +167,13 @@ static long read_all(int fd, void **out, char *err, size_t err_len)
 	return (long)len;
 }
 
-long bpfcp_iter_run(struct bpf_object *obj, const char *prog_name, int pid,
-		    void **out, char *err, size_t err_len)
+int bpfcp_iter_open(struct bpf_object *obj, const char *prog_name, int pid, struct bpf_link **link,
+		    char *err, size_t err_len)
 {
 	union bpf_iter_link_info info;
 	struct bpf_iter_attach_opts opts;
 	struct bpf_program *prog;
-	struct bpf_link *link;
-	long rc;
-	int fd;
+	int rc, fd;
 
 	prog = bpf_object__find_program_by_name(obj, prog_name);
 	if (!prog) {
@@ -192,20 +190,34 @@ long bpfcp_iter_run(struct bpf_object *obj, const char *prog_name, int pid,
 		opts.link_info_len = sizeof(info);
 	}
 
-	link = bpf_program__attach_iter(prog, &opts);
-	if (!link) {
+	*link = bpf_program__attach_iter(prog, &opts);
+	if (!*link) {
 		rc = -errno;
-		snprintf(err, err_len, "attaching BPF iterator %s failed: %s", prog_name, strerror((int)-rc));
+		snprintf(err, err_len, "attaching BPF iterator %s failed: %s", prog_name, strerror(-rc));
 		return rc;
 	}
 
-	fd = bpf_iter_create(bpf_link__fd(link));
+	fd = bpf_iter_create(bpf_link__fd(*link));
 	if (fd < 0) {
 		rc = -errno;
-		bpf_link__destroy(link);
-		snprintf(err, err_len, "creating BPF iterator %s failed: %s", prog_name, strerror((int)-rc));
+		bpf_link__destroy(*link);
+		*link = NULL;
+		snprintf(err, err_len, "creating BPF iterator %s failed: %s", prog_name, strerror(-rc));
 		return rc;
 	}
+	return fd;
+}
+
+long bpfcp_iter_run(struct bpf_object *obj, const char *prog_name, int pid,
+		    void **out, char *err, size_t err_len)
+{
+	struct bpf_link *link;
+	long rc;
+	int fd;
+
+	fd = bpfcp_iter_open(obj, prog_name, pid, &link, err, err_len);
+	if (fd < 0)
+		return fd;
 
 	rc = read_all(fd, out, err, err_len);
 	close(fd);

@@ -92,41 +92,16 @@ int bpfcp_object_programs(const char *object, struct bpfcp_program_info *out, in
 
 int bpfcp_iter_probe(struct bpf_object *obj, const char *prog_name, int pid, char *err, size_t err_len)
 {
-	union bpf_iter_link_info info;
-	struct bpf_iter_attach_opts opts;
-	struct bpf_program *prog;
 	struct bpf_link *link;
-	int rc, fd;
+	int fd;
 
-	prog = bpf_object__find_program_by_name(obj, prog_name);
-	if (!prog) {
-		snprintf(err, err_len, "BPF program %s not found", prog_name);
-		return -ENOENT;
-	}
-
-	memset(&info, 0, sizeof(info));
-	memset(&opts, 0, sizeof(opts));
-	opts.sz = sizeof(opts);
-	if (pid > 0) {
-		info.task.pid = (__u32)pid;
-		opts.link_info = &info;
-		opts.link_info_len = sizeof(info);
-	}
-
-	link = bpf_program__attach_iter(prog, &opts);
-	if (!link) {
-		rc = -errno;
-		snprintf(err, err_len, "attaching BPF iterator %s failed: %s", prog_name, strerror(-rc));
-		return rc;
-	}
-	fd = bpf_iter_create(bpf_link__fd(link));
-	rc = fd < 0 ? -errno : 0;
+	fd = bpfcp_iter_open(obj, prog_name, pid, &link, err, err_len);
 	if (fd < 0)
-		snprintf(err, err_len, "creating BPF iterator %s failed: %s", prog_name, strerror(-rc));
-	else
-		close(fd);
+		return fd;
+
+	close(fd);
 	bpf_link__destroy(link);
-	return rc;
+	return 0;
 }
 
 int bpfcp_probe_tracing_helper(int helper_id)
