@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static void write_result(const char *dir, const char *text)
+static inline void write_result(const char *dir, const char *text)
 {
 	char path[4096], final[4096];
 	snprintf(path, sizeof(path), "%s/result.tmp", dir);
@@ -29,8 +29,9 @@ static void write_result(const char *dir, const char *text)
 	rename(path, final);
 }
 
-/* Points stdin, stdout and stderr at /dev/null once READY is printed. */
-static void detach_stdio(void)
+/* Points stdin, stdout and stderr at /dev/null, so that nothing the fixture
+ * prints after READY reaches the test. */
+static inline void detach_stdio(void)
 {
 	int null = open("/dev/null", O_RDWR);
 	dup2(null, 0);

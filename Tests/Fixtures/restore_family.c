@@ -24,23 +24,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "restore_check.h"
+
 static const char *dir;
 static pid_t zombie, stopped, worker, grandchild;
 static int request[2], reply[2], worker_pidfd, reaped_pidfd;
 static volatile unsigned long counter;
-
-static void report(const char *text)
-{
-	char path[4096], final[4096];
-	snprintf(path, sizeof(path), "%s/result.tmp", dir);
-	snprintf(final, sizeof(final), "%s/result", dir);
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return;
-	fputs(text, f);
-	fclose(f);
-	rename(path, final);
-}
 
 static int exists(const char *name)
 {
@@ -178,11 +167,7 @@ int main(int argc, char **argv)
 	dir = argv[1];
 	close_range(3, ~0U, 0);	/* fds the test runner leaked into this process */
 	int out = dup(1);
-	int null = open("/dev/null", O_RDWR);
-	dup2(null, 0);
-	dup2(null, 1);
-	dup2(null, 2);
-	close(null);
+	detach_stdio();
 
 	if (pipe(request) != 0 || pipe(reply) != 0 || fcntl(reply[1], F_SETPIPE_SZ, 1 << 20) < 0)
 		return 1;
@@ -262,11 +247,11 @@ int main(int argc, char **argv)
 			if (check(why, sizeof(why))) {
 				char line[64];
 				snprintf(line, sizeof(line), "pass %lu\n", counter);
-				report(line);
+				write_result(dir, line);
 			} else {
 				char line[600];
 				snprintf(line, sizeof(line), "fail %s\n", why);
-				report(line);
+				write_result(dir, line);
 			}
 			unlink(path);
 		}

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "restore_check.h"
+
 #define MAX_THREADS 16
 
 static const char *dir;
@@ -98,19 +100,6 @@ static void *wait_to_leave(void *arg)
 	return (void *)0x600d;
 }
 
-static void report(const char *text)
-{
-	char path[4096], final[4096];
-	snprintf(path, sizeof(path), "%s/result.tmp", dir);
-	snprintf(final, sizeof(final), "%s/result", dir);
-	FILE *f = fopen(path, "w");
-	if (!f)
-		return;
-	fputs(text, f);
-	fclose(f);
-	rename(path, final);
-}
-
 static int exists(const char *name)
 {
 	char path[4096];
@@ -130,7 +119,7 @@ static void check(void)
 		clock_gettime(CLOCK_REALTIME, &deadline);
 		deadline.tv_sec += 3;
 		if (pthread_timedjoin_np(waiter, &value, &deadline) != 0 || value != (void *)0x600d) {
-			report("fail pthread_join of the waiting thread timed out\n");
+			write_result(dir, "fail pthread_join of the waiting thread timed out\n");
 			return;
 		}
 	}
@@ -140,12 +129,12 @@ static void check(void)
 	for (int i = 0; i < nthreads; i++) {
 		if (faults[i][0]) {
 			snprintf(text, sizeof(text), "fail %s\n", faults[i]);
-			report(text);
+			write_result(dir, text);
 			return;
 		}
 		if (counters[i] == before[i]) {
 			snprintf(text, sizeof(text), "fail thread %d counter stuck at %lu\n", i, before[i]);
-			report(text);
+			write_result(dir, text);
 			return;
 		}
 	}
@@ -156,7 +145,7 @@ static void check(void)
 	for (int i = 0; i < nthreads; i++)
 		n += snprintf(text + n, sizeof(text) - n, " %d", (int)tids[i]);
 	snprintf(text + n, sizeof(text) - n, "\n");
-	report(text);
+	write_result(dir, text);
 }
 
 int main(int argc, char **argv)
