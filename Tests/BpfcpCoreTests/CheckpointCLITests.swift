@@ -75,7 +75,7 @@ final class CheckpointCLITests: XCTestCase {
 
         let notImage = try runBpfcp(["show", scratch])
         XCTAssertEqual(notImage.status, 1)
-        XCTAssertEqual(notImage.error, "bpfcp: \(scratch) is not a bpfcp image: manifest.img not found\n")
+        XCTAssertEqual(notImage.error, "bpfcp: \(scratch) is not a bpfcp image: manifest.img not found; give the directory that `bpfcp dump PID -D DIR` wrote\n")
     }
 
     func testDumpKillEndsTarget() throws {
@@ -141,7 +141,11 @@ final class CheckpointCLITests: XCTestCase {
 
         let show = try CLI.run(["show", scratch + "/" + name])
         XCTAssertEqual(show.status, 1)
-        XCTAssertEqual(show.errLines, ["bpfcp: \(scratch)/\(name) is not a bpfcp image: it is an unfinished image: bpfcp process \(bpfcp.processIdentifier) stopped before finishing it, and the next dump into the same directory removes it"])
+        XCTAssertEqual(show.errLines, ["bpfcp: \(scratch)/\(name) is not a bpfcp image: it is an unfinished image: bpfcp process \(bpfcp.processIdentifier) stopped before finishing it; take the checkpoint again, which removes it, or remove it with rm -r \(scratch)/\(name)"])
+
+        let showMissing = try CLI.run(["show", scratch + "/image"])
+        XCTAssertEqual(showMissing.status, 1)
+        XCTAssertEqual(showMissing.errLines, ["bpfcp: \(scratch)/image is not a bpfcp image: directory not found; an earlier write of it was interrupted and left \(scratch)/\(name), which can be removed (rm -r \(scratch)/\(name)); take the checkpoint again"])
 
         // The staging directory of a writer that still runs, this test process, stays.
         let running = ".other.partial-\(getpid())-\(PartialDirectory.startTime(getpid()) ?? 0)-1"

@@ -99,37 +99,48 @@ final class CheckpointImageTests: XCTestCase {
             return copy
         }
 
+        let damaged = "; the image is damaged: take the checkpoint again into a new directory"
         let truncated = try variant("truncated") { try truncate($0 + "/memory-\(pid).img", by: 10) }
-        XCTAssertEqual(openError(truncated)?.message.hasPrefix("image section 'memory-\(pid)' is truncated: the header gives"), true,
-                       "\(String(describing: openError(truncated)))")
+        let memoryLength = try XCTUnwrap(try fm.attributesOfItem(atPath: dir + "/memory-\(pid).img")[.size] as? Int) - ImageFormat.headerSize
+        XCTAssertEqual(openError(truncated)?.message,
+                       "image \(truncated): section 'memory-\(pid)' is truncated: the header gives \(memoryLength) payload bytes, the file holds \(memoryLength - 10)"
+                       + damaged)
 
         let flipped = try variant("flipped") { try flip($0 + "/process-\(pid).img", at: 100) }
-        XCTAssertEqual(openError(flipped)?.message.hasPrefix("image section 'process-\(pid)' is corrupt: payload checksum"), true,
+        XCTAssertEqual(openError(flipped)?.message.hasPrefix("image \(flipped): section 'process-\(pid)' is corrupt: payload checksum"), true,
                        "\(String(describing: openError(flipped)))")
+        XCTAssertEqual(openError(flipped)?.message.hasSuffix(damaged), true, "\(String(describing: openError(flipped)))")
 
         let flippedPages = try variant("flipped-pages") { try flip($0 + "/pages.img", at: 5000) }
-        XCTAssertEqual(openError(flippedPages)?.message.hasPrefix("image section 'pages' is corrupt"), true)
+        XCTAssertEqual(openError(flippedPages)?.message.hasPrefix("image \(flippedPages): section 'pages' is corrupt"), true)
 
         let flippedHeader = try variant("flipped-header") { try flip($0 + "/threads-\(pid).img", at: 17) }
-        XCTAssertEqual(openError(flippedHeader)?.message, "image section 'threads-\(pid)' has a corrupt header: its checksum does not match")
+        XCTAssertEqual(openError(flippedHeader)?.message,
+                       "image \(flippedHeader): section 'threads-\(pid)' has a corrupt header: its checksum does not match" + damaged)
 
         let missing = try variant("missing") { try fm.removeItem(atPath: $0 + "/threads-\(pid).img") }
-        XCTAssertEqual(openError(missing)?.message, "image section 'threads-\(pid)' is missing: threads-\(pid).img not found")
+        XCTAssertEqual(openError(missing)?.message, "image \(missing): section 'threads-\(pid)' is missing: threads-\(pid).img not found" + damaged)
 
         let newer = try variant("newer") { try setVersion($0 + "/manifest.img", 3) }
         XCTAssertEqual(openError(newer)?.message,
-                       "image section 'manifest' was written in image format 3, newer than the 2 this bpfcp reads: use a newer bpfcp")
+                       "image \(newer): section 'manifest' was written in image format 3, newer than this bpfcp reads; "
+                       + "use a bpfcp version that reads image format 3 (this one reads formats 1 to 2)")
 
         let flippedHashes = try variant("flipped-hashes") { try flip($0 + "/hashes.img", at: 40) }
-        XCTAssertEqual(openError(flippedHashes)?.message.hasPrefix("image section 'hashes' is corrupt: payload checksum"), true,
+        XCTAssertEqual(openError(flippedHashes)?.message.hasPrefix("image \(flippedHashes): section 'hashes' is corrupt: payload checksum"), true,
                        "\(String(describing: openError(flippedHashes)))")
 
         let swapped = try variant("swapped") { try fm.copyItem(atPath: $0 + "/memory-\(pid).img", toPath: $0 + "/m") ; try fm.removeItem(atPath: $0 + "/threads-\(pid).img"); try fm.moveItem(atPath: $0 + "/m", toPath: $0 + "/threads-\(pid).img") }
-        XCTAssertEqual(openError(swapped)?.message, "image section 'threads-\(pid)' holds a memory section where a threads section belongs")
+        XCTAssertEqual(openError(swapped)?.message,
+                       "image \(swapped): section 'threads-\(pid)' holds a memory section where a threads section belongs" + damaged)
 
-        XCTAssertEqual(openError(scratch)?.message, "\(scratch) is not a bpfcp image: manifest.img not found")
-        XCTAssertEqual(openError(scratch + "/nothing")?.message, "\(scratch)/nothing is not a bpfcp image: directory not found")
-        XCTAssertEqual(openError(dir + "/pages.img")?.message, "\(dir)/pages.img is not a bpfcp image: it is a file, not an image directory")
+        XCTAssertEqual(openError(scratch)?.message,
+                       "\(scratch) is not a bpfcp image: manifest.img not found; give the directory that `bpfcp dump PID -D DIR` wrote")
+        XCTAssertEqual(openError(scratch + "/nothing")?.message,
+                       "\(scratch)/nothing is not a bpfcp image: directory not found; "
+                       + "check the path, or write an image there with `bpfcp dump PID -D \(scratch)/nothing`")
+        XCTAssertEqual(openError(dir + "/pages.img")?.message,
+                       "\(dir)/pages.img is not a bpfcp image: it is a file, not an image directory; give its directory \(dir)")
     }
 
     func testFuzzedImagesFailCleanly() throws {

@@ -173,7 +173,8 @@ final class PageDiffTests: XCTestCase {
         try Checkpointer.dump(pid: fixture.pid, to: dir, options: CaptureOptions(scratchDirectory: scratch), kill: false)
         try FileManager.default.removeItem(atPath: dir + "/hashes.img")
         XCTAssertThrowsError(try CheckpointImage.open(dir)) { error in
-            XCTAssertEqual((error as? BpfcpError)?.message, "image section 'hashes' is missing: hashes.img not found")
+            XCTAssertEqual((error as? BpfcpError)?.message,
+                           "image \(dir): section 'hashes' is missing: hashes.img not found; the image is damaged: take the checkpoint again into a new directory")
         }
     }
 

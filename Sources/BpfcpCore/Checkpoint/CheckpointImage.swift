@@ -60,25 +60,36 @@ public enum CheckpointImage {
     }
 
     private static func open(_ dir: String, deferPages: Bool) throws -> (Checkpoint, PagesCheck?) {
+        do {
+            return try openChecked(dir, deferPages: deferPages)
+        } catch {
+            throw ImageError.located(error, in: dir)
+        }
+    }
+
+    private static func openChecked(_ dir: String, deferPages: Bool) throws -> (Checkpoint, PagesCheck?) {
         try checkReadable(dir)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) else {
-            throw ImageError.notImage(dir, "directory not found")
+            throw ImageError.notImage(dir, "directory not found; " + PartialDirectory.adviceForMissing(dir))
         }
-        guard isDir.boolValue else { throw ImageError.notImage(dir, "it is a file, not an image directory") }
-        if let writer = PartialDirectory.writer(of: ((dir as NSString).standardizingPath as NSString).lastPathComponent) {
-            let state = PartialDirectory.writerRuns(pid: writer.pid, start: writer.start)
-                ? "bpfcp process \(writer.pid) is still writing it"
-                : "bpfcp process \(writer.pid) stopped before finishing it, and the next dump into the same directory removes it"
-            throw ImageError.notImage(dir, "it is an unfinished image: \(state)")
+        guard isDir.boolValue else {
+            let parent = parentDirectory(of: dir)
+            let fix = FileManager.default.fileExists(atPath: parent + "/" + manifestFile)
+                ? "give its directory \(Escape.text(parent))" : "give the directory that `bpfcp dump PID -D DIR` wrote"
+            throw ImageError.notImage(dir, "it is a file, not an image directory; \(fix)")
+        }
+        if let why = PartialDirectory.describeUnfinished(dir) {
+            throw ImageError.notImage(dir, "it is an unfinished image: \(why)")
         }
         guard FileManager.default.fileExists(atPath: dir + "/" + manifestFile) else {
-            throw ImageError.notImage(dir, "\(manifestFile) not found")
+            throw ImageError.notImage(dir, "\(manifestFile) not found; give the directory that `bpfcp dump PID -D DIR` wrote")
         }
 
         let manifest: Manifest = try decodeSection(dir: dir, file: manifestFile, name: "manifest", type: .manifest)
         guard manifest.formatVersion <= ImageFormat.version else {
-            throw ImageError.section("manifest", "describes image format \(manifest.formatVersion), newer than the \(ImageFormat.version) this bpfcp reads: use a newer bpfcp")
+            throw ImageError.section("manifest", "describes image format \(manifest.formatVersion), newer than this bpfcp reads",
+                                     fix: ImageError.newerFormat(manifest.formatVersion))
         }
         let (pages, pagesCheck) = try verifyPages(dir: dir, manifest: manifest, deferred: deferPages)
         let hashes = try readHashes(dir: dir, manifest: manifest, pagesLength: pages.payloadLength)

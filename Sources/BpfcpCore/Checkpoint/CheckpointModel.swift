@@ -183,7 +183,10 @@ public final class PageStore: Sendable {
         while done < count {
             let at = off_t(UInt64(ImageFormat.headerSize) + offset + UInt64(done))
             let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, at) }
-            guard n > 0 else { throw ImageError.section("pages", "is truncated at offset \(offset + UInt64(done))") }
+            guard n > 0 else {
+                let error = ImageError.section("pages", "is truncated at offset \(offset + UInt64(done))")
+                throw ImageError.located(error, in: CheckpointImage.parentDirectory(of: path))
+            }
             done += n
         }
         return bytes

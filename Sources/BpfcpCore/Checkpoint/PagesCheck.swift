@@ -22,6 +22,7 @@ final class PagesCheck: @unchecked Sendable {
         Thread.detachNewThread { [self] in
             let start = Clock.now()
             result = Result { _ = try SectionReader.verify(path: path, section: "pages", expected: .pages) }
+                .mapError { ImageError.located($0, in: CheckpointImage.parentDirectory(of: path)) }
             elapsed = Clock.now() - start
             done.signal()
         }

@@ -55,6 +55,39 @@ enum PartialDirectory {
         }
     }
 
+    /// Describes the staging directory `dir` of an unfinished image and what
+    /// to do about it; nil when `dir` is not named like one.
+    static func describeUnfinished(_ dir: String) -> String? {
+        let path = (dir as NSString).standardizingPath
+        let name = (path as NSString).lastPathComponent
+        guard let writer = writer(of: name) else { return nil }
+        guard !writerRuns(pid: writer.pid, start: writer.start) else {
+            return "bpfcp process \(writer.pid) is still writing it; wait for that dump to finish, then give its final directory"
+        }
+        return "bpfcp process \(writer.pid) stopped before finishing it; take the checkpoint again, "
+            + "which removes it, or remove it with rm -r \(Escape.text(path))"
+    }
+
+    /// Returns what to do about the missing image directory `dir`: wait for
+    /// a dump still writing it, remove the leftover of an interrupted one,
+    /// or check the path.
+    static func adviceForMissing(_ dir: String) -> String {
+        let target = (dir as NSString).standardizingPath
+        let parent = CheckpointImage.parentDirectory(of: target)
+        let prefix = "." + (target as NSString).lastPathComponent + ".partial-"
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: parent)) ?? []).filter { $0.hasPrefix(prefix) }.sorted()
+        let leftovers = names.compactMap { name in writer(of: name).map { (path: parent + "/" + name, writer: $0) } }
+
+        if let running = leftovers.first(where: { writerRuns(pid: $0.writer.pid, start: $0.writer.start) }) {
+            return "bpfcp process \(running.writer.pid) is writing it now (in \(Escape.text(running.path))); wait for that dump to finish"
+        }
+        guard let leftover = leftovers.first else {
+            return "check the path, or write an image there with `bpfcp dump PID -D \(Escape.text(dir))`"
+        }
+        return "an earlier write of it was interrupted and left \(Escape.text(leftover.path)), which can be removed "
+            + "(rm -r \(Escape.text(leftover.path))); take the checkpoint again"
+    }
+
     /// Returns the start time of `pid` in clock ticks after boot, or nil when it does not exist.
     static func startTime(_ pid: Int32) -> UInt64? {
         guard let bytes = try? ProcFS.readBytes("/proc/\(pid)/stat"), let line = try? StatLine(bytes) else { return nil }

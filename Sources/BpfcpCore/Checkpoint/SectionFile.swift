@@ -73,7 +73,8 @@ public struct SectionHeader: Equatable, Sendable {
         let header = SectionHeader(version: readLE32(bytes, 8), type: readLE32(bytes, 12),
                                    payloadLength: readLE64(bytes, 16), payloadCrc: readLE32(bytes, 24))
         guard header.version <= ImageFormat.version else {
-            throw ImageError.section(name, "was written in image format \(header.version), newer than the \(ImageFormat.version) this bpfcp reads: use a newer bpfcp")
+            throw ImageError.section(name, "was written in image format \(header.version), newer than this bpfcp reads",
+                                     fix: ImageError.newerFormat(header.version))
         }
         guard header.version >= 1 else {
             throw ImageError.section(name, "has invalid format version 0")
@@ -102,14 +103,31 @@ public enum CRC32C {
     }
 }
 
-/// A failure to read an image, always naming the section and the reason.
+/// A failure to read an image, always naming the section, the reason and what to do.
 public enum ImageError {
-    public static func section(_ name: String, _ why: String) -> BpfcpError {
-        BpfcpError("bad_image", "image section '\(name)' \(why)")
+    /// The fix for an image whose bytes are damaged, truncated or mixed up.
+    public static let damaged = "the image is damaged: take the checkpoint again into a new directory"
+
+    /// Returns the error for section `name`. `CheckpointImage` adds the image
+    /// directory in front with `located(_:in:)`.
+    public static func section(_ name: String, _ why: String, fix: String = damaged) -> BpfcpError {
+        BpfcpError("bad_image", "section '\(name)' \(why); \(fix)")
+    }
+
+    /// Returns the fix for an image written in a newer format than this build reads.
+    static func newerFormat(_ version: UInt32) -> String {
+        "use a bpfcp version that reads image format \(version) (this one reads formats 1 to \(ImageFormat.version))"
     }
 
     public static func notImage(_ dir: String, _ why: String) -> BpfcpError {
         BpfcpError("not_an_image", "\(Escape.text(dir)) is not a bpfcp image: \(why)")
+    }
+
+    /// Returns `error` with the image directory `dir` in front when it is a
+    /// `section` error that does not name a directory yet, and `error` unchanged otherwise.
+    static func located(_ error: Error, in dir: String) -> Error {
+        guard let error = error as? BpfcpError, error.code == "bad_image", error.message.hasPrefix("section '") else { return error }
+        return BpfcpError(error.code, "image \(Escape.text(dir)): \(error.message)")
     }
 }
 
@@ -266,8 +284,11 @@ enum SectionReader {
     private static func openSection(_ path: String, section name: String) throws -> Int32 {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
-            let why = errno == ENOENT ? "is missing: \((path as NSString).lastPathComponent) not found" : "could not be opened: \(String(cString: strerror(errno)))"
-            throw ImageError.section(name, why)
+            let code = errno
+            let file = (path as NSString).lastPathComponent
+            guard code != ENOENT else { throw ImageError.section(name, "is missing: \(file) not found") }
+            let fix = code == EACCES ? "run bpfcp as the user who wrote the image, or as root" : ImageError.damaged
+            throw ImageError.section(name, "could not be opened: \(file): \(String(cString: strerror(code)))", fix: fix)
         }
         return fd
     }

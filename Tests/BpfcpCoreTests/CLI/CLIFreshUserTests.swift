@@ -38,7 +38,7 @@ final class CLIFreshUserTests: XCTestCase {
 
             let missing = scratch + "/missing\(index)"
             let restore = try CLI.run(["restore", form, missing])
-            XCTAssertEqual(restore.errLines, ["bpfcp: \(missing) is not a bpfcp image: directory not found"], "restore \(form)")
+            XCTAssertEqual(restore.errLines, ["bpfcp: \(missing) is not a bpfcp image: directory not found; check the path, or write an image there with `bpfcp dump PID -D \(missing)`"], "restore \(form)")
         }
 
         let help = try CLI.run(["restore", "--help"])

@@ -97,7 +97,7 @@ final class PageLoadTests: XCTestCase {
         let trace = TraceLines()
         XCTAssertThrowsError(try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions(trace: trace.append))) { error in
             XCTAssertEqual((error as? BpfcpError)?.code, "bad_image")
-            XCTAssertEqual((error as? BpfcpError)?.message.hasPrefix("image section 'pages' is corrupt: payload checksum "), true, "\(error)")
+            XCTAssertEqual((error as? BpfcpError)?.message.hasPrefix("image \(dir)/image: section 'pages' is corrupt: payload checksum "), true, "\(error)")
         }
         XCTAssertEqual(kill(pid, 0), -1, "the half-restored process \(pid) was left behind")
         var status: Int32 = 0
@@ -118,7 +118,7 @@ final class PageLoadTests: XCTestCase {
         try handle.close()
 
         XCTAssertThrowsError(try CheckpointImage.open(dir + "/image")) { error in
-            XCTAssertEqual((error as? BpfcpError)?.message.hasPrefix("image section 'pages' is corrupt: payload checksum "), true, "\(error)")
+            XCTAssertEqual((error as? BpfcpError)?.message.hasPrefix("image \(dir)/image: section 'pages' is corrupt: payload checksum "), true, "\(error)")
         }
     }
 }
