@@ -20,6 +20,8 @@ struct InjectedCall {
     let text: String
     /// The result the restore plan depends on, such as the fd an open must get.
     let expected: Int64?
+    /// The fix for a failure, by errno, added to the error message.
+    var advice: [Int32: String] = [:]
     /// Pointers between payloads: the address of payload `target` is stored
     /// at byte `at` of payload `payload`, as a struct pointing at an array needs.
     var pointers: [(payload: Int, at: Int, target: Int)] = []
@@ -54,7 +56,8 @@ final class Injector {
 
     /// Queues a call; a full trampoline is flushed first.
     func queue(_ number: Int, _ arguments: [SyscallArgument], payloads: [[UInt8]] = [], text: String,
-               expected: Int64? = nil, pointers: [(payload: Int, at: Int, target: Int)] = []) throws {
+               expected: Int64? = nil, pointers: [(payload: Int, at: Int, target: Int)] = [],
+               advice: [Int32: String] = [:]) throws {
         let size = payloads.reduce(0) { $0 + Self.aligned($1.count) }
         guard size <= payloadCapacity else {
             throw BpfcpError("restore_failed", "\(text): its \(size) bytes of arguments exceed the trampoline's \(payloadCapacity)")
@@ -63,7 +66,7 @@ final class Injector {
             try flush()
         }
         queue.append(InjectedCall(number: number, arguments: arguments, payloads: payloads, text: text,
-                                  expected: expected, pointers: pointers))
+                                  expected: expected, advice: advice, pointers: pointers))
         queuedPayloadBytes += size
     }
 
@@ -125,7 +128,9 @@ final class Injector {
             injectedCount += 1
             log?("\(call.text) = \(Self.describe(result, number: call.number))")
             if i == completed || (result < 0 && result >= -4095) {
-                throw BpfcpError("restore_failed", "\(call.text) failed in restored process \(tracee.pid): \(String(cString: strerror(Int32(-result))))")
+                let code = Int32(-result)
+                let advice = call.advice[code].map { "; " + $0 } ?? ""
+                throw BpfcpError("restore_failed", "\(call.text) failed in restored process \(tracee.pid): \(String(cString: strerror(code)))\(advice)")
             }
             if let expected = call.expected, expected != result {
                 throw BpfcpError("restore_failed", "\(call.text) returned \(result) in restored process \(tracee.pid), expected \(expected)")

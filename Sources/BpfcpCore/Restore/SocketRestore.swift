@@ -73,9 +73,12 @@ extension FileRestore {
         for option in listener.options {
             try setOption(file.fd, option.level, option.name, 1, text: option.text)
         }
+        // The name is the socket's local address as the image stores it, escaped already.
+        let name = listener.name
+        let inUse = "another socket is bound to \(name): stop the process that holds it (`ss -lnp` lists them) and restore again"
         try injector.queue(SyscallNumber.bind, [.int(Int(file.fd)), .payload(0), .int(listener.address.count)],
                            payloads: [listener.address],
-                           text: "bind(\(file.fd), \(Escape.text(listener.name)), \(listener.address.count))", expected: 0)
+                           text: "bind(\(file.fd), \(name), \(listener.address.count))", expected: 0, advice: [EADDRINUSE: inUse])
         try injector.queue(SyscallNumber.listen, [.int(Int(file.fd)), .int(Int(listener.backlog))],
                            text: "listen(\(file.fd), \(listener.backlog))", expected: 0)
         if file.flags & O_NONBLOCK != 0 {
