@@ -151,7 +151,8 @@ func parsePid(_ text: String) throws -> Int32 {
     return pid
 }
 
-/// Fails with one line and the fix unless running as root.
-func requireRoot(_ action: String) throws {
-    guard geteuid() == 0 else { throw BpfcpError.notRoot(action) }
+/// Fails with one line and the fix unless running as root. `withoutRoot`
+/// is a command line that works without root, named as the other fix.
+func requireRoot(_ action: String, withoutRoot: String? = nil) throws {
+    guard geteuid() == 0 else { throw BpfcpError.notRoot(action, withoutRoot: withoutRoot) }
 }

@@ -71,8 +71,27 @@ func run(_ args: [String], output: Output, options: GlobalOptions) throws -> Int
         return ExitCode.success
     }
     let arguments = try command.parse(rest)
-    if command.needsRoot && !command.runsWithoutRoot(arguments) { try requireRoot("bpfcp \(command.name)") }
+    if command.needsRoot && !command.runsWithoutRoot(arguments) {
+        try requireRoot("bpfcp \(command.name)", withoutRoot: procAlternative(command, rest))
+    }
     return try command.runParsed(arguments, options, output)
+}
+
+/// Returns the command line that runs `command` with `rest` from /proc
+/// without root, or nil when `--proc` is not valid there (a checkpoint, a diff).
+func procAlternative(_ command: Command, _ rest: [String]) -> String? {
+    let withProc = ["--proc"] + rest
+    guard let arguments = try? command.parse(withProc), command.runsWithoutRoot(arguments) else { return nil }
+    return (["bpfcp", command.name] + withProc.map(shellWord)).joined(separator: " ")
+}
+
+/// Quotes `word` for a shell when it contains anything but letters, digits and
+/// `-_.,:/=@%+`, and escapes control characters and invalid UTF-8.
+func shellWord(_ word: String) -> String {
+    let plain = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.,:/=@%+")
+    let escaped = Escape.text(word)
+    guard escaped.isEmpty || !escaped.unicodeScalars.allSatisfy(plain.contains) else { return escaped }
+    return "'" + escaped.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
 
 func showHelp(topic: String?) throws -> Int32 {

@@ -37,8 +37,10 @@ public struct BpfcpError: Error, CustomStringConvertible, Sendable, Equatable {
         BpfcpError("process_exited", "process \(pid) exited during the dump: nothing was kept; run the dump again if it restarts")
     }
 
-    public static func notRoot(_ action: String) -> BpfcpError {
-        BpfcpError("not_root", "\(action) needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE): run it as root, e.g. `sudo \(action)`")
+    /// `withoutRoot` is a command that does the same without root, such as one with `--proc`.
+    public static func notRoot(_ action: String, withoutRoot: String? = nil) -> BpfcpError {
+        let alternative = withoutRoot.map { ", or run `\($0)`, which reads /proc and works without root" } ?? ""
+        return BpfcpError("not_root", "\(action) needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE): run it as root, e.g. `sudo \(action)`\(alternative)")
     }
 
     public static func bpfUnavailable(_ reason: String) -> BpfcpError {

@@ -68,11 +68,20 @@ final class CLIUsageTests: XCTestCase {
     }
 
     func testWithoutRootSaysHowToFix() throws {
-        for command in ["ps", "dump"] {
-            let args = command == "dump" ? ["dump", "\(getpid())"] : ["ps"]
-            try assertOneLineError(args, status: 3, code: "not_root",
-                                   message: "bpfcp \(command) needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE): run it as root, e.g. `sudo bpfcp \(command)`",
-                                   asNobody: true)
+        let needsRoot = "needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE): run it as root, e.g."
+        let readsProc = "which reads /proc and works without root"
+        let cases: [([String], String)] = [
+            (["ps"], "bpfcp ps \(needsRoot) `sudo bpfcp ps`, or run `bpfcp ps --proc`, \(readsProc)"),
+            (["ps", "-u", "root", "--pid", "1"], "bpfcp ps \(needsRoot) `sudo bpfcp ps`, or run `bpfcp ps --proc -u root --pid 1`, \(readsProc)"),
+            (["dump", "\(getpid())"], "bpfcp dump \(needsRoot) `sudo bpfcp dump`, or run `bpfcp dump --proc \(getpid())`, \(readsProc)"),
+            (["dump", "\(getpid())", "--only", "files,memory"],
+             "bpfcp dump \(needsRoot) `sudo bpfcp dump`, or run `bpfcp dump --proc \(getpid()) --only files,memory`, \(readsProc)"),
+            // A checkpoint and a diff of a live process have no /proc form.
+            (["dump", "\(getpid())", "-D", "/tmp/image"], "bpfcp dump \(needsRoot) `sudo bpfcp dump`"),
+            (["diff", "live:\(getpid())", "live:1"], "bpfcp diff \(needsRoot) `sudo bpfcp diff`"),
+        ]
+        for (args, message) in cases {
+            try assertOneLineError(args, status: 3, code: "not_root", message: message, asNobody: true)
         }
     }
 }
