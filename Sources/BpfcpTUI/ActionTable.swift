@@ -6,7 +6,7 @@ public enum ActionTable {
     static let browse: Set<Mode> = [.list, .detail]
     static let everywhere: Set<Mode> = [.list, .search, .filter, .sortMenu, .detail, .help, .captures, .textScreen, .pathPrompt]
 
-    public static let all: [Action] = navigation + list + prompts + sortMenu + detail + CaptureActions.all + common
+    public static let all: [Action] = navigation + list + prompts + sortMenu + detail + CaptureActions.all + lineEditing + common
 
     static let navigation: [Action] = [
         Action([.up, .char("k")], "Up", "move the selection up", modes: browse, inFooter: false) { move(&$0, -1) },
@@ -64,9 +64,6 @@ public enum ActionTable {
         Action([.function(3)], "Next", "go to the next match", modes: [.search]) { state in
             TextInput.searchMoved(&state, fromNext: true)
         },
-        Action([.backspace], "Erase", "delete the last character", modes: [.search, .filter], inFooter: false) {
-            TextInput.erase(&$0)
-        },
         Action([.enter], "Done", "keep the search or filter and go back to the list", modes: [.search, .filter]) { state in
             state.mode = .list
             return .redraw
@@ -81,6 +78,17 @@ public enum ActionTable {
         },
         Action([.up], "Up", "move the selection up", modes: [.search, .filter], inFooter: false) { move(&$0, -1) },
         Action([.down], "Down", "move the selection down", modes: [.search, .filter], inFooter: false) { move(&$0, 1) },
+    ]
+
+    /// Line editing in the search, filter and path prompts, after their own keys so the footer shows those first.
+    static let lineEditing: [Action] = [
+        Action([.backspace], "Erase", "delete the last character", modes: TextInput.modes, inFooter: false) {
+            TextInput.edit(&$0, .eraseCharacter)
+        },
+        Action([.ctrl("w")], "Erase word", "delete the last word or path component", modes: TextInput.modes, inFooter: false) {
+            TextInput.edit(&$0, .eraseWord)
+        },
+        Action([.ctrl("u")], "Clear", "clear the line", modes: TextInput.modes) { TextInput.edit(&$0, .clear) },
     ]
 
     static let sortMenu: [Action] = [

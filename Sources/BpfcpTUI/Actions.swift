@@ -80,27 +80,57 @@ public enum Dispatcher {
     }
 }
 
-/// Typing in the search and filter prompts.
+/// Typing in the search, filter and path prompts. All three edit their line
+/// with the same keys, as a shell does: Backspace, Ctrl-W and Ctrl-U.
 enum TextInput {
-    static func type(_ c: Character, _ state: inout AppState) -> Reaction {
-        guard !(c.asciiValue.map { $0 < 0x20 || $0 == 0x7F } ?? false) else { return .none }
-        if state.mode == .pathPrompt { return CaptureActions.type(c, &state) }
-        if state.mode == .search {
-            state.searchText.append(c)
-            return searchMoved(&state, fromNext: false)
+    static let modes: Set<Mode> = [.search, .filter, .pathPrompt]
+
+    /// A change to the line of a prompt.
+    enum Edit {
+        case eraseCharacter
+        /// Deletes the separators (spaces and slashes) at the end, then the
+        /// word or path component before them, so "/tmp/a b" becomes "/tmp/a ".
+        case eraseWord
+        case clear
+
+        func apply(to line: inout String) {
+            switch self {
+            case .eraseCharacter:
+                if !line.isEmpty { line.removeLast() }
+            case .eraseWord:
+                let separators: Set<Character> = [" ", "/"]
+                while let last = line.last, separators.contains(last) { line.removeLast() }
+                while let last = line.last, !separators.contains(last) { line.removeLast() }
+            case .clear:
+                line = ""
+            }
         }
-        state.table.filter.append(c)
-        state.table.rebuild(height: state.layout.listHeight)
-        return .redraw
     }
 
-    static func erase(_ state: inout AppState) -> Reaction {
-        if state.mode == .search {
-            if !state.searchText.isEmpty { state.searchText.removeLast() }
+    static func type(_ c: Character, _ state: inout AppState) -> Reaction {
+        guard !(c.asciiValue.map { $0 < 0x20 || $0 == 0x7F } ?? false) else { return .none }
+        return change(&state) { $0.append(c) }
+    }
+
+    static func edit(_ state: inout AppState, _ edit: Edit) -> Reaction {
+        change(&state) { edit.apply(to: &$0) }
+    }
+
+    /// Applies `body` to the line of the current prompt, then updates what
+    /// depends on it: the search selection or the filtered list.
+    private static func change(_ state: inout AppState, _ body: (inout String) -> Void) -> Reaction {
+        switch state.mode {
+        case .search:
+            body(&state.searchText)
             return searchMoved(&state, fromNext: false)
+        case .filter:
+            body(&state.table.filter)
+            state.table.rebuild(height: state.layout.listHeight)
+        case .pathPrompt:
+            body(&state.captures.prompt)
+        default:
+            return .none
         }
-        if !state.table.filter.isEmpty { state.table.filter.removeLast() }
-        state.table.rebuild(height: state.layout.listHeight)
         return .redraw
     }
 

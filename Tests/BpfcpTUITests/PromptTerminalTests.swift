@@ -2,7 +2,8 @@
 import Foundation
 import XCTest
 
-/// The path prompt of bpfcp-top and the status line of an image `o` cannot open, driven under tmux.
+/// The filter, search and path prompts of bpfcp-top, and the status line
+/// of an image `o` cannot open, driven under tmux.
 final class PromptTerminalTests: XCTestCase {
     private var scratch: String?
 
@@ -40,6 +41,52 @@ final class PromptTerminalTests: XCTestCase {
         try session.keys("Escape", "Escape", "q")
         XCTAssertTrue(session.waitUntil(timeout: 10) { _ in (try? session.format("#{alternate_on}")) == "0" },
                       "bpfcp-top did not quit:\n\(session.screen)")
+    }
+
+    /// Backspace, Ctrl-W, Ctrl-U and Esc edit the filter, search and path prompts alike.
+    func testPromptsEditLineAlike() throws {
+        try requireBPF()
+        let session = try TmuxSession(width: 140, height: 30)
+        try start(session, "-d 5", waitFor: "eBPF task/dump_procs")
+
+        try session.keys("F4")
+        try session.type("abc def")
+        assertFooter(session, hasPrefix: "Filter: abc def_  Enter Done  Esc Cancel  ^U Clear")
+        try session.keys("C-w")
+        assertFooter(session, hasPrefix: "Filter: abc _")
+        try session.keys("C-w")
+        assertFooter(session, hasPrefix: "Filter: _")
+        try session.type("xyz")
+        try session.keys("BSpace")
+        assertFooter(session, hasPrefix: "Filter: xy_")
+        try session.keys("C-u")
+        assertFooter(session, hasPrefix: "Filter: _")
+        try session.type("q")
+        assertFooter(session, hasPrefix: "Filter: q_")
+        try session.keys("Escape")
+        XCTAssertFalse(try footer(session).contains("Filter:"), "Esc did not leave the filter prompt")
+
+        try session.keys("F3")
+        try session.type("usr/lib")
+        try session.keys("C-w")
+        assertFooter(session, hasPrefix: "Search: usr/_")
+        try session.keys("C-u")
+        assertFooter(session, hasPrefix: "Search: _")
+        try session.keys("Escape")
+        XCTAssertFalse(try footer(session).contains("Search:"), "Esc did not leave the search prompt")
+
+        try session.keys("o", "C-u")
+        assertFooter(session, hasPrefix: "Open image: _  Enter OK  Esc Cancel  ^U Clear")
+        try session.type("/tmp/a/b c")
+        try session.keys("C-w")
+        assertFooter(session, hasPrefix: "Open image: /tmp/a/b _")
+        try session.keys("C-w")
+        assertFooter(session, hasPrefix: "Open image: /tmp/a/_")
+        try session.keys("BSpace")
+        assertFooter(session, hasPrefix: "Open image: /tmp/a_")
+        try session.keys("Escape")
+        XCTAssertFalse(try footer(session).contains("Open image:"), "Esc did not cancel the path prompt")
+        try quit(session)
     }
 
     /// o on an image with a flipped byte shows the section, the reason and what to do.

@@ -46,22 +46,7 @@ enum CaptureActions {
             state.captures.promptPurpose = nil
             return .redraw
         },
-        Action([.ctrl("u")], "Clear", "clear the path", modes: [.pathPrompt]) { state in
-            state.captures.prompt = ""
-            return .redraw
-        },
-        Action([.backspace], "Erase", "delete the last character", modes: [.pathPrompt], inFooter: false) { state in
-            if !state.captures.prompt.isEmpty { state.captures.prompt.removeLast() }
-            return .redraw
-        },
     ]
-
-    /// Appends a typed character to the path prompt.
-    static func type(_ c: Character, _ state: inout AppState) -> Reaction {
-        guard !(c.asciiValue.map { $0 < 0x20 || $0 == 0x7F } ?? false) else { return .none }
-        state.captures.prompt.append(c)
-        return .redraw
-    }
 
     // MARK: - actions
 
