@@ -2,8 +2,8 @@
 import Foundation
 import XCTest
 
-/// The filter, search and path prompts of bpfcp-top, and the status line
-/// of an image `o` cannot open, driven under tmux.
+/// The filter, search and path prompts of bpfcp-top, the directory `w`
+/// proposes, and the status line of an image `o` cannot open, driven under tmux.
 final class PromptTerminalTests: XCTestCase {
     private var scratch: String?
 
@@ -86,6 +86,40 @@ final class PromptTerminalTests: XCTestCase {
         assertFooter(session, hasPrefix: "Open image: /tmp/a_")
         try session.keys("Escape")
         XCTAssertFalse(try footer(session).contains("Open image:"), "Esc did not cancel the path prompt")
+        try quit(session)
+    }
+
+    /// w proposes ./bpfcp-COMM-PID-HHMMSS in the current directory, and a
+    /// second write of the same capture gets -2 added.
+    func testWriteDefaultNamesProcess() throws {
+        try requireBPF()
+        let directory = try makeScratch()
+        let fixture = try Fixture(c: "checkpoint_target", arguments: ["1", "0"])
+        let pid = fixture.pid
+        let session = try TmuxSession(width: 160, height: 40)
+        try start(session, "-d 5 -p \(pid)", in: directory, waitFor: "PID \(pid) checkpoint_targ")
+
+        try session.keys("c")
+        XCTAssertTrue(session.waitFor("capture #1 of process \(pid)"), session.screen)
+        try session.keys("C", "w")
+        let prefix = "Write capture #1 to: ./bpfcp-checkpoint_targ-\(pid)-"
+        assertFooter(session, hasPrefix: prefix)
+        let shown = try footer(session).dropFirst("Write capture #1 to: ".count)
+        let proposed = String(shown[..<(shown.range(of: "_  ")?.lowerBound ?? shown.endIndex)])
+        let time = proposed.split(separator: "-").last.map(String.init) ?? ""
+        XCTAssertEqual(time.count, 6, "no HHMMSS in '\(proposed)'")
+        XCTAssertTrue(time.allSatisfy(\.isNumber), "no HHMMSS in '\(proposed)'")
+
+        try session.keys("Enter")
+        XCTAssertTrue(session.waitFor("write capture #1 to \(proposed)? y/n"), session.screen)
+        try session.keys("y")
+        XCTAssertTrue(session.waitFor("capture #1 written to \(proposed)"), session.screen)
+        let name = String(proposed.dropFirst(2))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), [name])
+        XCTAssertNoThrow(try CheckpointImage.open(directory + "/" + name))
+
+        try session.keys("w")
+        assertFooter(session, hasPrefix: "Write capture #1 to: \(proposed)-2_")
         try quit(session)
     }
 

@@ -107,9 +107,35 @@ enum CaptureActions {
     private static func askWrite(_ state: inout AppState) -> Reaction {
         guard state.captures.list.indices.contains(state.captures.cursor.selected) else { return .none }
         let capture = state.captures.list[state.captures.cursor.selected]
+        return askPath(&state, .write(captureId: capture.id), default: defaultImagePath(capture))
+    }
+
+    /// Returns the directory `w` proposes for `capture`: bpfcp-COMM-PID-HHMMSS
+    /// in the current directory when it is writable, else in $TMPDIR, with
+    /// -2, -3... added while a file of that name exists.
+    static func defaultImagePath(_ capture: Capture) -> String {
         let time = AppState.clockTime(capture.checkpoint.info.takenAt).replacingOccurrences(of: ":", with: "")
-        let name = "bpfcp-\(capture.pid)-\(time)-\(capture.id)"
-        return askPath(&state, .write(captureId: capture.id), default: defaultDirectory() + "/" + name)
+        let base = "bpfcp-\(fileNamePart(capture.dump.process.comm))-\(capture.pid)-\(time)"
+        let directory = access(".", W_OK) == 0 ? "." : temporaryDirectory()
+        var path = directory + "/" + base
+        var info = stat()
+        var suffix = 2
+
+        while lstat(path, &info) == 0 {
+            path = directory + "/" + base + "-\(suffix)"
+            suffix += 1
+        }
+        return path
+    }
+
+    /// Keeps letters, digits, '.', '_' and '-' of a process name and replaces
+    /// every other character with '_', so the name is safe in a path and a shell.
+    static func fileNamePart(_ name: String) -> String {
+        let safe = String(name.unicodeScalars.map { scalar in
+            scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || "._-".unicodeScalars.contains(scalar))
+                ? Character(scalar) : "_"
+        })
+        return safe.isEmpty ? "process" : safe
     }
 
     private static func askPath(_ state: inout AppState, _ purpose: PathPurpose, default text: String) -> Reaction {
@@ -124,7 +150,12 @@ enum CaptureActions {
     static func defaultDirectory() -> String {
         let here = FileManager.default.currentDirectoryPath
         if access(here, W_OK) == 0 { return here }
-        return ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        return temporaryDirectory()
+    }
+
+    /// Returns $TMPDIR, or /tmp when it is unset or empty.
+    static func temporaryDirectory() -> String {
+        ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
     }
 
     private static func imageInView(_ state: AppState) -> String? {
@@ -183,7 +214,7 @@ enum CaptureActions {
     /// and returns the log path in it. The scratch directory would not do,
     /// because bpfcp-top removes it on exit while the process keeps writing.
     private static func restoredOutputPath() throws -> String {
-        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let base = temporaryDirectory()
         var template = Array((base + "/bpfcp-restored-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else {
             throw BpfcpError.system("creating a private directory for the restored process's output in \(base)", errno)
