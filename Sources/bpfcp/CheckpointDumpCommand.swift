@@ -62,7 +62,7 @@ private func checkParentDirectory(_ parent: String, of directory: String) throws
         throw BpfcpError("no_directory", "the parent directory \(Escape.text(parent)) of the image directory \(Escape.text(directory)) \(reason)")
     }
     guard info.st_mode & S_IFMT == S_IFDIR else {
-        throw BpfcpError("no_directory", "\(Escape.text(parent)) is not a directory, so the image directory \(Escape.text(directory)) cannot be created in it")
+        throw BpfcpError("no_directory", "\(Escape.text(parent)) is not a directory, so the image directory \(Escape.text(directory)) cannot be created in it: give an image directory inside an existing directory")
     }
 }
 

@@ -193,7 +193,8 @@ final class CheckpointImageTests: XCTestCase {
 
         let checkpoint = try Checkpointer.capture(pid: fixture.pid)
         XCTAssertThrowsError(try CheckpointImage.write(checkpoint, to: mount + "/image")) { error in
-            XCTAssertTrue("\(error)".contains("No space left on device"), "\(error)")
+            XCTAssertTrue("\(error)".hasSuffix(" failed: No space left on device; free space on that file system, or choose another directory"),
+                          "\(error)")
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: mount), [], "nothing is left on the full file system")
 

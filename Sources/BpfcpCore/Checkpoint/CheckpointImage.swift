@@ -31,7 +31,7 @@ public enum CheckpointImage {
             var info = try writeFiles(checkpoint, into: staging, totalSince: start)
             let syncStart = Clock.now()
             try syncFile(staging)
-            guard rename(staging, target) == 0 else { throw BpfcpError.system("renaming \(staging) to \(target)", errno) }
+            guard rename(staging, target) == 0 else { throw BpfcpError.system("renaming \(Escape.text(staging)) to \(Escape.text(target))", errno) }
             try syncFile(parentDirectory(of: target))
             if let start {
                 info.stats.syncNs = (info.stats.syncNs ?? 0) + Clock.now() - syncStart
@@ -152,7 +152,7 @@ public enum CheckpointImage {
         let base = String(target.split(separator: "/").last ?? Substring(target))
         PartialDirectory.removeStale(in: parent)
         let staging = parent + "/.\(base).partial" + PartialDirectory.writerSuffix()
-        guard mkdir(staging, 0o700) == 0 else { throw BpfcpError.system("creating \(staging)", errno) }
+        guard mkdir(staging, 0o700) == 0 else { throw BpfcpError.system("creating \(Escape.text(staging))", errno) }
         return staging
     }
 
@@ -239,17 +239,17 @@ public enum CheckpointImage {
     /// Copies `source` to the new file `path`, not yet synced.
     private static func copyFile(from source: String, to path: String) throws {
         let input = Glibc.open(source, O_RDONLY | O_CLOEXEC)
-        guard input >= 0 else { throw BpfcpError.system("opening \(source)", errno) }
+        guard input >= 0 else { throw BpfcpError.system("opening \(Escape.text(source))", errno) }
         defer { close(input) }
         let output = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard output >= 0 else { throw BpfcpError.system("creating \(path)", errno) }
+        guard output >= 0 else { throw BpfcpError.system("creating \(Escape.text(path))", errno) }
         defer { close(output) }
 
         var buffer = [UInt8](repeating: 0, count: 4 << 20)
         while true {
             let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw BpfcpError.system("reading \(source)", errno) }
+            guard n >= 0 else { throw BpfcpError.system("reading \(Escape.text(source))", errno) }
             if n == 0 { break }
             try buffer.withUnsafeBytes { try writeAll(output, UnsafeRawBufferPointer(rebasing: $0[0..<n]), path: path) }
         }

@@ -176,7 +176,7 @@ public final class PageStore: Sendable {
     /// Reads `count` bytes at payload offset `offset`.
     public func read(offset: UInt64, count: Int) throws -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw BpfcpError.system("opening \(path)", errno) }
+        guard fd >= 0 else { throw BpfcpError.system("opening \(Escape.text(path))", errno) }
         defer { close(fd) }
         var bytes = [UInt8](repeating: 0, count: count)
         var done = 0

@@ -55,7 +55,7 @@ public enum Checkpointer {
         try validate(root)
 
         let scratch = options.scratchDirectory + "/.bpfcp-pages" + PartialDirectory.writerSuffix()
-        guard mkdir(scratch, 0o700) == 0 else { throw BpfcpError.system("creating \(scratch)", errno) }
+        guard mkdir(scratch, 0o700) == 0 else { throw BpfcpError.system("creating \(Escape.text(scratch))", errno) }
         let store = PageStore(path: scratch + "/" + CheckpointImage.pagesFile, temporaryDirectory: scratch)
         let writer = try SectionWriter(path: store.path, type: .pages)
         writer.hasher = PageHasher(pageSize: Int(pageSize()))

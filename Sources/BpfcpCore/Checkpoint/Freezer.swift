@@ -125,7 +125,7 @@ final class Freezer {
         bpfcp_hold_add(tid)
         held[tid] = HeldThread(tid: tid, pid: pid, pendingSignal: 0)
         if bpfcp_ptrace(Int(Freezer.request("PTRACE_INTERRUPT")), tid, nil, nil) != 0 && errno != ESRCH {
-            throw BpfcpError.system("PTRACE_INTERRUPT of thread \(tid)", errno)
+            throw BpfcpError.system("PTRACE_INTERRUPT of thread \(tid) of process \(pid)", errno)
         }
         return true
     }

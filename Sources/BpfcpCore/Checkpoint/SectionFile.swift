@@ -147,7 +147,7 @@ final class SectionWriter {
         self.path = path
         self.type = type
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw BpfcpError.system("creating \(path)", errno) }
+        guard fd >= 0 else { throw BpfcpError.system("creating \(Escape.text(path))", errno) }
         try writeAll(fd, [UInt8](repeating: 0, count: ImageFormat.headerSize), path: path)
     }
 
@@ -176,7 +176,7 @@ final class SectionWriter {
         guard !finished else { return header }
         let bytes = header.encoded()
         let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-        guard written == bytes.count else { throw BpfcpError.system("writing the header of \(path)", errno) }
+        guard written == bytes.count else { throw BpfcpError.system("writing the header of \(Escape.text(path))", errno) }
         finished = true
         return header
     }
@@ -192,9 +192,9 @@ final class SectionWriter {
 /// Flushes the file at `path` to disk with fsync. For a directory, this makes its entries durable.
 func syncFile(_ path: String) throws {
     let fd = open(path.isEmpty ? "." : path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw BpfcpError.system("opening \(path) to sync it", errno) }
+    guard fd >= 0 else { throw BpfcpError.system("opening \(Escape.text(path)) to sync it", errno) }
     defer { close(fd) }
-    guard fsync(fd) == 0 else { throw BpfcpError.system("syncing \(path)", errno) }
+    guard fsync(fd) == 0 else { throw BpfcpError.system("syncing \(Escape.text(path))", errno) }
 }
 
 /// An fsync of one file running on its own thread, so the caller can
@@ -302,7 +302,7 @@ enum SectionReader {
             throw ImageError.section(name, "holds a \(actual) section where a \(expected.label) section belongs")
         }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw BpfcpError.system("stat of \(path)", errno) }
+        guard fstat(fd, &info) == 0 else { throw BpfcpError.system("stat of \(Escape.text(path))", errno) }
         let actual = UInt64(max(0, Int64(info.st_size) - Int64(ImageFormat.headerSize)))
         guard actual == header.payloadLength else {
             let why = actual < header.payloadLength ? "is truncated" : "has trailing bytes"
@@ -317,7 +317,7 @@ func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throw
     while done < buffer.count {
         let n = write(fd, buffer.baseAddress! + done, buffer.count - done)
         if n < 0 && errno == EINTR { continue }
-        guard n > 0 else { throw BpfcpError.system("writing \(path)", n < 0 ? errno : EIO) }
+        guard n > 0 else { throw BpfcpError.system("writing \(Escape.text(path))", n < 0 ? errno : EIO) }
         done += n
     }
 }

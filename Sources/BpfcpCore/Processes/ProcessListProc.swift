@@ -20,7 +20,7 @@ public enum ProcessListProc {
         let stat = try ProcFS.readBytes("/proc/\(pid)/stat")
         let status = try ProcFS.readText("/proc/\(pid)/status")
         let cmdline = (try? ProcFS.readBytes("/proc/\(pid)/cmdline")) ?? []
-        let fields = try StatLine(stat)
+        let fields = try StatLine(stat, path: "/proc/\(pid)/stat")
         let statusFields = ProcFS.keyValues(status)
         let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
         let nsPerTick = 1_000_000_000 / ticksPerSecond
@@ -62,9 +62,10 @@ struct StatLine {
     /// Fields after the comm; `number(n)` takes the 1-based field number of proc(5).
     private let rest: [Substring]
 
-    init(_ bytes: [UInt8]) throws {
+    /// `path` is the file the line came from, named in the error.
+    init(_ bytes: [UInt8], path: String = "/proc/PID/stat") throws {
         guard let open = bytes.firstIndex(of: 0x28), let close = bytes.lastIndex(of: 0x29), open < close else {
-            throw BpfcpError("proc_parse", "malformed /proc stat line")
+            throw BpfcpError("proc_parse", "malformed line in \(path): it has no command name in parentheses; check that /proc is procfs")
         }
         comm = Array(bytes[(open + 1)..<close])
         let tail = String(decoding: bytes[(close + 1)...], as: UTF8.self)

@@ -147,7 +147,7 @@ enum FamilyRestorer {
 
         for member in family.members.dropFirst() {
             guard let parentPid = member.parent, let parent = state.injectors[parentPid] else {
-                throw BpfcpError("image_invalid", "process \(member.pid) comes before its parent \(member.parent ?? 0) in the image")
+                throw BpfcpError("image_invalid", "process \(member.pid) comes before its parent \(member.parent ?? 0) in the image; \(ImageError.damaged)")
             }
             var args = [UInt8](repeating: 0, count: cloneArgsSize)
             args.replaceSubrange(32..<40, with: ProcessStateRestore.bytes(UInt64(SIGCHLD)))

@@ -69,7 +69,7 @@ struct PageLoader {
         if files[run.file] == nil { files[run.file] = try MappedFile(path: run.file, populate: true) }
         let file = files[run.file]!
         guard run.offset + UInt64(run.count) <= UInt64(file.size) else {
-            throw BpfcpError("image_corrupt", "\(Escape.text(run.file)) is too short for the \(run.count) bytes at offset \(run.offset) saved for \(Format.hex(run.address))")
+            throw BpfcpError("image_corrupt", "\(Escape.text(run.file)) is too short for the \(run.count) bytes at offset \(run.offset) saved for \(Format.hex(run.address)); \(ImageError.damaged)")
         }
         return UnsafeRawBufferPointer(start: file.base + Int(run.offset), count: run.count)
     }

@@ -44,7 +44,7 @@ enum ProcessRestorer {
                         beforeDetach: ((Int32, [Int32: Int32]) -> Void)? = nil) throws -> RestoreOutcome {
         let start = Clock.now()
         guard let main = plan.threads.first else {
-            throw BpfcpError("image_invalid", "process \(plan.pid) has no thread in the image")
+            throw BpfcpError("image_invalid", "process \(plan.pid) has no thread in the image; \(ImageError.damaged)")
         }
         if !options.newPid { try ThreadPlanning.checkFree(plan) }
         let files = RestorerFiles()

@@ -33,7 +33,7 @@ public enum Restore {
     /// which names the resource.
     public static func check(_ checkpoint: Checkpoint, imageDirectory dir: String) throws {
         guard let image = checkpoint.process(checkpoint.info.rootPid) else {
-            throw BpfcpError("image_invalid", "image \(Escape.text(dir)) does not hold its root process \(checkpoint.info.rootPid)")
+            throw BpfcpError("image_invalid", "image \(Escape.text(dir)) does not hold its root process \(checkpoint.info.rootPid); \(ImageError.damaged)")
         }
         if checkpoint.processes.count > 1 {
             _ = try FamilyPlanning.build(checkpoint)
@@ -49,7 +49,7 @@ public enum Restore {
         let start = Clock.now()
         let (checkpoint, pagesCheck) = try CheckpointImage.openDeferringPages(dir)
         guard let image = checkpoint.process(checkpoint.info.rootPid) else {
-            throw BpfcpError("image_invalid", "image \(Escape.text(dir)) does not hold its root process \(checkpoint.info.rootPid)")
+            throw BpfcpError("image_invalid", "image \(Escape.text(dir)) does not hold its root process \(checkpoint.info.rootPid); \(ImageError.damaged)")
         }
         if checkpoint.processes.count > 1 {
             try pagesCheck.wait()

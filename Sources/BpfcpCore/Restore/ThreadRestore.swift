@@ -14,7 +14,7 @@ enum ThreadPlanning {
             var words: [UInt64] = []
             for name in ThreadInfo.registerNames {
                 guard let value = thread.registers[name] else {
-                    throw BpfcpError("image_invalid", "thread \(thread.tid) of process \(image.pid) has no register \(name) in the image")
+                    throw BpfcpError("image_invalid", "thread \(thread.tid) of process \(image.pid) has no register \(name) in the image; \(ImageError.damaged)")
                 }
                 words.append(value)
             }

@@ -47,7 +47,22 @@ public struct BpfcpError: Error, CustomStringConvertible, Sendable, Equatable {
         BpfcpError("bpf_unavailable", "BPF is unavailable: \(reason); run `bpfcp check` for the fix")
     }
 
+    /// A failed system call. `what` names the call and its pid, fd or path,
+    /// with untrusted names already escaped. Errors a user can fix get the fix.
     public static func system(_ what: String, _ err: Int32) -> BpfcpError {
-        BpfcpError("system", "\(what) failed: \(String(cString: strerror(err)))")
+        let fix = systemFix(err).map { "; " + $0 } ?? ""
+        return BpfcpError("system", "\(what) failed: \(String(cString: strerror(err)))\(fix)")
+    }
+
+    /// Returns what to do about errno `err` when the user can act on it.
+    static func systemFix(_ err: Int32) -> String? {
+        switch err {
+        case EACCES, EPERM: "check the permissions, or run bpfcp as root"
+        case ENOSPC, EDQUOT: "free space on that file system, or choose another directory"
+        case EROFS: "choose a directory on a writable file system"
+        case EMFILE, ENFILE: "raise the open-file limit (ulimit -n) and try again"
+        case ENOMEM: "free memory and try again"
+        default: nil
+        }
     }
 }

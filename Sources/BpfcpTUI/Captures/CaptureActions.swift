@@ -217,7 +217,7 @@ enum CaptureActions {
         let base = temporaryDirectory()
         var template = Array((base + "/bpfcp-restored-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else {
-            throw BpfcpError.system("creating a private directory for the restored process's output in \(base)", errno)
+            throw BpfcpError.system("creating a private directory for the restored process's output in \(Escape.text(base))", errno)
         }
         return String(cString: made) + "/stdio.log"
     }

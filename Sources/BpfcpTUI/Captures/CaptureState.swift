@@ -137,7 +137,7 @@ public final class ScratchDirectory: Sendable {
         let base = (ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp")
         var template = Array((base + "/bpfcp-top-\(getpid())-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else {
-            throw BpfcpError.system("creating a private directory for checkpoint pages in \(base)", errno)
+            throw BpfcpError.system("creating a private directory for checkpoint pages in \(Escape.text(base))", errno)
         }
         path = String(cString: made)
         chmod(path, 0o700)

@@ -4,7 +4,7 @@ import Foundation
 /// personality and the cwd, root and exe links. /proc has no stop signal.
 enum ContextProc {
     static func collect(pid: Int32) throws -> [ContextProperty] {
-        let stat = try StatLine(ProcFS.readBytes("/proc/\(pid)/stat"))
+        let stat = try StatLine(ProcFS.readBytes("/proc/\(pid)/stat"), path: "/proc/\(pid)/stat")
         let status = ProcFS.keyValues(try ProcFS.readText("/proc/\(pid)/status"))
         return identity(pid: pid, stat: stat, status: status) + scheduling(stat: stat, status: status)
             + environment(pid: pid, status: status) + auxv(pid: pid)
