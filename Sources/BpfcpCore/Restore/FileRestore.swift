@@ -14,6 +14,9 @@ struct FileRestore {
 
     static let fDupFdCloexec = 1030, fSetPipeSize = 1031
     static let oCloexec: Int32 = 0o2000000
+    /// _IOW('T', 0, u64) from linux/timerfd.h: sets a timerfd's count of
+    /// expirations not yet read. The kernel has it with CONFIG_CHECKPOINT_RESTORE.
+    static let tfdIocSetTicks: UInt = 0x4008_5400
     /// Flags that would change the file if passed again on reopening.
     static let creationFlags: Int32 = O_CREAT | O_EXCL | O_TRUNC
 
@@ -40,13 +43,17 @@ struct FileRestore {
                 try create(file, SyscallNumber.signalfd4, [.int(-1), .payload(0), .int(8), .int(Int(flags))],
                            payloads: [ProcessStateRestore.bytes(mask)],
                            text: "signalfd4(-1, [\(SignalName.describe(mask: mask))], 8, \(Format.hex(UInt64(flags))))")
-            case .timerfd(let clock, let flags, let value, let interval):
+            case .timerfd(let clock, let flags, let value, let interval, let ticks):
                 try create(file, SyscallNumber.timerfdCreate, [.int(Int(clock)), .int(Int(flags))],
                            text: "timerfd_create(\(clock), \(Format.hex(UInt64(flags))))")
-                let spec = [interval / 1_000_000_000, interval % 1_000_000_000, value / 1_000_000_000, value % 1_000_000_000]
                 try injector.queue(SyscallNumber.timerfdSettime, [.int(Int(file.fd)), .int(0), .payload(0), .int(0)],
-                                   payloads: [spec.flatMap { ProcessStateRestore.bytes($0) }],
+                                   payloads: [Self.itimerspec(valueNs: value, intervalNs: interval)],
                                    text: "timerfd_settime(\(file.fd), 0, {interval=\(interval) ns, value=\(value) ns}, NULL)")
+                if ticks != 0 {
+                    try injector.queue(SyscallNumber.ioctl, [.int(Int(file.fd)), .int(Int(Self.tfdIocSetTicks)), .payload(0)],
+                                       payloads: [ProcessStateRestore.bytes(ticks)],
+                                       text: "ioctl(\(file.fd), TFD_IOC_SET_TICKS, [\(ticks)])", expected: 0)
+                }
             case .restorerFile(let key, let fd):
                 try copyRestorerFile(file, key: key, restorerFd: fd)
             case .pipe(let identity, _, let capacity):
@@ -185,6 +192,12 @@ struct FileRestore {
             try injector.queue(SyscallNumber.close, [.int(Int(fd))], text: "close(\(fd))")
             fds.release(fd)
         }
+    }
+
+    /// struct itimerspec {it_interval, it_value} for timerfd_settime.
+    static func itimerspec(valueNs: Int64, intervalNs: Int64) -> [UInt8] {
+        let spec = [intervalNs / 1_000_000_000, intervalNs % 1_000_000_000, valueNs / 1_000_000_000, valueNs % 1_000_000_000]
+        return spec.flatMap { ProcessStateRestore.bytes($0) }
     }
 
     /// Duplicates `source` to the image's fd number with its close-on-exec bit.

@@ -193,7 +193,7 @@ enum ImagePlan {
         }
     }
 
-    private static func eventPlan(_ file: OpenFile, _ event: EventFile, pid: Int32) throws -> FilePlan {
+    static func eventPlan(_ file: OpenFile, _ event: EventFile, pid: Int32) throws -> FilePlan {
         let nonblock = event.flags.contains { $0.hasSuffix("_NONBLOCK") } ? O_NONBLOCK : 0
         let source: FilePlan.Source
         switch event.type {
@@ -212,7 +212,8 @@ enum ImagePlan {
             }
             var value: Int64 = 0
             if armed { value = max(event.nextExpiryNs ?? 0, 1) }
-            source = .timerfd(clock: clock, flags: nonblock, valueNs: value, intervalNs: armed ? event.intervalNs ?? 0 : 0)
+            source = .timerfd(clock: clock, flags: nonblock, valueNs: value, intervalNs: armed ? event.intervalNs ?? 0 : 0,
+                              ticks: event.ticks ?? 0)
         default:
             throw reject(pid, "fd \(file.fd) is a \(event.type); restore of this file type is not supported yet")
         }

@@ -159,8 +159,9 @@ struct FilePlan {
         /// signalfd4 with `mask`, bit n-1 for signal n.
         case signalfd(mask: UInt64, flags: Int32)
         /// timerfd_create(clock, flags), armed to fire in `valueNs` and every
-        /// `intervalNs` after; both 0 leave it disarmed.
-        case timerfd(clock: Int32, flags: Int32, valueNs: Int64, intervalNs: Int64)
+        /// `intervalNs` after; both 0 leave it disarmed. `ticks` expirations
+        /// not yet read are set again with TFD_IOC_SET_TICKS when not 0.
+        case timerfd(clock: Int32, flags: Int32, valueNs: Int64, intervalNs: Int64, ticks: UInt64)
         /// One end of an empty pipe whose two ends are both in the process,
         /// created once per `identity`; `capacity` in bytes.
         case pipe(identity: String, readEnd: Bool, capacity: UInt64)

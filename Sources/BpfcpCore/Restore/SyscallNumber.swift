@@ -2,7 +2,7 @@
 /// which Swift does not import from <sys/syscall.h>.
 enum SyscallNumber {
     static let read = 0, write = 1, close = 3, lseek = 8, mmap = 9, mprotect = 10, munmap = 11
-    static let rtSigaction = 13, mremap = 25, madvise = 28, dup = 32, getpid = 39
+    static let rtSigaction = 13, ioctl = 16, mremap = 25, madvise = 28, dup = 32, getpid = 39
     static let fcntl = 72, ftruncate = 77, chdir = 80, umask = 95, setpgid = 109, setsid = 112
     static let setresuid = 117, setresgid = 119
     static let sigaltstack = 131, prctl = 157, archPrctl = 158, setrlimit = 160, gettid = 186
