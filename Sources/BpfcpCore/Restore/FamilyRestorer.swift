@@ -32,6 +32,8 @@ enum FamilyRestorer {
         var members: [RestoredMember]
         var syscalls: Int
         var elapsedNs: UInt64
+        /// Each phase summed over the members, but open, plan, the pages check and verify.
+        var phases: RestorePhases
     }
 
     /// Restores `family`. `verify` gets each live member with its restored
@@ -40,35 +42,21 @@ enum FamilyRestorer {
                         verify: ((FamilyMember, Int32, [Int32: Int32], [Int32: Int32]) -> Void)?) throws -> Outcome {
         let start = Clock.now()
         if !options.newPid { try checkFree(family) }
+        let timer = PhaseTimer()
         let files = RestorerFiles()
         defer { withExtendedLifetime(files) {} }
-        for pipe in family.pipes {
-            try files.createPipe(pipe.identity, capacity: pipe.capacity, nonblockingRead: pipe.nonblockingRead,
-                                 nonblockingWrite: pipe.nonblockingWrite)
-            if let queue = family.pipeQueues[pipe.identity] { try files.refill(pipe.identity, with: queue) }
-        }
-        for pair in family.socketPairs {
-            try files.createSocketPair(pair)
-        }
-        try files.createShared(family.shared, log: options.trace)
-
-        let size = Injector.trampolineSize(payload: ProcessRestorer.payloadSize)
-        let own = try MemoryProc.collect(pid: getpid()).map { ($0.start, $0.end) }
-        let areas = family.members.flatMap { $0.plan?.areas ?? [] }.map { ($0.start, $0.end) }
-        let trampoline = try MemoryRestore.findGap(size: size, avoiding: own + areas)
+        try timer.measure(\.sharedNs) { try createShared(family, files: files, log: options.trace) }
 
         var state = State()
         do {
-            let root = try Tracee(pid: options.newPid ? nil : family.root.pid, trampoline: trampoline, trampolineSize: size)
-            options.trace?("clone3(set_tid=\(options.newPid ? "none" : "\(family.root.pid)")) = \(root.pid), trampoline at \(Format.hex(trampoline))")
-            state.add(family.root.pid, tracee: root, log: options.trace)
-            try createMembers(family, state: &state, options: options)
-            try joinGroups(family, state: state)
-            for target in family.pidfdTargets {
-                if target < 0 {
-                    try files.openReapedPidfd()
-                } else {
-                    try files.openPidfd(target: target, pid: state.pids[target] ?? target)
+            try timer.measure(\.spawnNs) {
+                try spawnMembers(family, state: &state, options: options)
+                for target in family.pidfdTargets {
+                    if target < 0 {
+                        try files.openReapedPidfd()
+                    } else {
+                        try files.openPidfd(target: target, pid: state.pids[target] ?? target)
+                    }
                 }
             }
 
@@ -78,11 +66,13 @@ enum FamilyRestorer {
                 plan.files = files.resolve(plan.files)
                 plan.areas = files.resolve(areas: plan.areas)
                 let tids = try ProcessRestorer.rebuild(plan, injector: injector, options: options,
-                                                       threads: &state.threads[member.pid, default: []])
+                                                       threads: &state.threads[member.pid, default: []], timer: timer)
                 state.tids[member.pid] = tids
                 let main = plan.threads[0]
-                try injector.tracee.loadFinal(registers: ProcessRestorer.finalRegisters(plan, tracee: injector.tracee, log: options.trace),
-                                              xstate: main.xstate, signalMask: main.signalMask)
+                try timer.measure(\.registersNs) {
+                    try injector.tracee.loadFinal(registers: ProcessRestorer.finalRegisters(plan, tracee: injector.tracee, log: options.trace),
+                                                  xstate: main.xstate, signalMask: main.signalMask)
+                }
             }
             files.closeAll()
             readyAt = Clock.now()
@@ -95,7 +85,7 @@ enum FamilyRestorer {
             let syscalls = state.injectors.values.reduce(finalUnmaps) { $0 + $1.injectedCount }
                 + state.threads.values.joined().reduce(0) { $0 + $1.injector.injectedCount }
             let members = family.members.map { RestoredMember(imagePid: $0.pid, pid: state.pids[$0.pid]!, zombie: $0.plan == nil) }
-            return Outcome(members: members, syscalls: syscalls, elapsedNs: readyAt - start)
+            return Outcome(members: members, syscalls: syscalls, elapsedNs: readyAt - start, phases: timer.phases)
         } catch {
             state.killAll()
             throw error
@@ -122,6 +112,35 @@ enum FamilyRestorer {
             for thread in threads.values.joined() { thread.tracee.kill() }
             for (_, tracee) in tracees.reversed() { tracee.kill() }
         }
+    }
+
+    /// Creates in restore's own process what several members share: pipes,
+    /// socket pairs, objects and open file descriptions.
+    private static func createShared(_ family: FamilyPlan, files: RestorerFiles, log: ((String) -> Void)?) throws {
+        for pipe in family.pipes {
+            try files.createPipe(pipe.identity, capacity: pipe.capacity, nonblockingRead: pipe.nonblockingRead,
+                                 nonblockingWrite: pipe.nonblockingWrite)
+            if let queue = family.pipeQueues[pipe.identity] { try files.refill(pipe.identity, with: queue) }
+        }
+        for pair in family.socketPairs {
+            try files.createSocketPair(pair)
+        }
+        try files.createShared(family.shared, log: log)
+    }
+
+    /// Clones the root with its trampoline at a range free both in restore
+    /// and in every member's image, forks the other members from their
+    /// parents, and moves them into their process groups.
+    private static func spawnMembers(_ family: FamilyPlan, state: inout State, options: RestoreOptions) throws {
+        let size = Injector.trampolineSize(payload: ProcessRestorer.payloadSize)
+        let own = try MemoryProc.collect(pid: getpid()).map { ($0.start, $0.end) }
+        let areas = family.members.flatMap { $0.plan?.areas ?? [] }.map { ($0.start, $0.end) }
+        let trampoline = try MemoryRestore.findGap(size: size, avoiding: own + areas)
+        let root = try Tracee(pid: options.newPid ? nil : family.root.pid, trampoline: trampoline, trampolineSize: size)
+        options.trace?("clone3(set_tid=\(options.newPid ? "none" : "\(family.root.pid)")) = \(root.pid), trampoline at \(Format.hex(trampoline))")
+        state.add(family.root.pid, tracee: root, log: options.trace)
+        try createMembers(family, state: &state, options: options)
+        try joinGroups(family, state: state)
     }
 
     /// Rejects, before anything is created, a pid or tid that another task has now.

@@ -52,12 +52,12 @@ enum ProcessRestorer {
         // Shared objects take their content from the pages, and a named
         // listener leaves a socket file behind, so they wait for the check.
         if !shared.objects.isEmpty || !shared.listeners.isEmpty { try pagesCheck?.wait() }
-        try files.createShared(shared, log: options.trace)
+        let timer = PhaseTimer()
+        try timer.measure(\.sharedNs) { try files.createShared(shared, log: options.trace) }
         var plan = plan
         plan.files = files.resolve(plan.files)
         plan.areas = files.resolve(areas: plan.areas)
 
-        let timer = PhaseTimer()
         let tracee = try timer.measure(\.spawnNs) { try spawn(plan, options: options) }
         options.trace?("clone3(set_tid=\(options.newPid ? "none" : "\(plan.pid)")) = \(tracee.pid), trampoline at \(Format.hex(tracee.trampoline))")
 

@@ -52,8 +52,9 @@ public enum Restore {
             throw BpfcpError("image_invalid", "image \(Escape.text(dir)) does not hold its root process \(checkpoint.info.rootPid); \(ImageError.damaged)")
         }
         if checkpoint.processes.count > 1 {
-            try pagesCheck.wait()
-            return try runFamily(checkpoint, options: options, verify: verify, start: start)
+            let waitNs = try pagesCheck.wait()
+            return try runFamily(checkpoint, options: options, verify: verify, start: start,
+                                 pagesCheck: (checkNs: pagesCheck.checkNs, waitNs: waitNs))
         }
         // A corrupt pages section explains any failure before its check
         // ended (a plan that read a damaged stack, for one), so its refusal wins.

@@ -1,15 +1,19 @@
 import Foundation
 
 /// Time spent in each phase of one restore, in nanoseconds, for
-/// `restore --json` and the restore benchmark. The phases from `spawnNs`
-/// to `registersNs` are filled for a single process only; a family image
-/// fills `openNs`, `planNs` and `verifyNs`.
+/// `restore --json` and the restore benchmark. For a family image, each
+/// phase from `sharedNs` to `registersNs` is the sum over its processes.
 public struct RestorePhases: Codable, Sendable, Equatable {
     /// Opening the image: headers, checksums of the small sections, JSON decoding.
     public var openNs: UInt64 = 0
     /// Building the restore plan, with every rejection.
     public var planNs: UInt64 = 0
-    /// Finding a free range for the trampoline, clone3 of the child and its first stop.
+    /// Creating in restore's own process what the restored processes copy:
+    /// shared pipes, socket pairs, objects and open file descriptions.
+    public var sharedNs: UInt64 = 0
+    /// Finding a free range for the trampoline, clone3 of the child and its
+    /// first stop. For a family also the fork of every other process, their
+    /// process groups and the pidfds restore opens for them.
     public var spawnNs: UInt64 = 0
     /// The address space: unmapping what the child inherited, mapping the
     /// areas, loading the pages, madvise and mprotect.

@@ -24,8 +24,10 @@ enum RestoreVerifier {
     /// synthetic sections (registers, pages) have no live counterpart.
     /// `tids` maps each saved tid to the restored one (they differ with
     /// --new-pid), and `family` the pid of each process of a family image.
+    /// `dumped` gets the live dump of the restored process.
     static func verify(_ image: ProcessImage, info: CheckpointInfo, pid: Int32, plan: RestorePlan,
-                       tids: [Int32: Int32] = [:], family: [Int32: Int32] = [:]) throws -> [VerifyDifference] {
+                       tids: [Int32: Int32] = [:], family: [Int32: Int32] = [:],
+                       dumped: ((Dump) -> Void)? = nil) throws -> [VerifyDifference] {
         var before = CheckpointView.dump(image, info: info)
         let names = Set(image.sections.map(\.kind))
         before.sections = before.sections.filter { names.contains($0.kind) }
@@ -37,6 +39,7 @@ enum RestoreVerifier {
         if !renames.isEmpty { before = renamed(before, tids: renames) }
         let kinds = KindRegistry.all.filter { names.contains($0.name) }
         let after = try Dumper.dump(pid: pid, source: .bpf, kinds: kinds)
+        dumped?(after)
         let newObjects = NewObjects(before: before, after: after)
         before = newObjects.aligned(before)
 
@@ -112,6 +115,10 @@ enum RestoreVerifier {
         case ("context", "tracer"): return "traced by restore while verified"
         case ("memory", "resident pages"), ("memory", "swapped pages"): return "pages that were not saved load on demand"
         case ("events", "eventfd id"): return "the kernel numbers each new eventfd with the lowest free id"
+        case ("events", "next expiry in"):
+            guard let before = EventNames.nanoseconds(field.before), let after = EventNames.nanoseconds(field.after),
+                  after <= before else { return nil }
+            return "restore armed the timer with the time it had left, and it ran on until verification"
         case ("memory", "dirty pages"): return "restore writes the saved pages again, and pages that were not saved load clean on demand"
         case ("files", "path"), ("files", "inode"), ("pipes", "identity"), ("pipes", "inode"):
             return newPipe ? "a new pipe or pidfd has a new inode" : nil

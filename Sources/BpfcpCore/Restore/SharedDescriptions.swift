@@ -11,7 +11,7 @@ extension SharedPlanning {
         var groups: [String: [(pid: Int32, file: OpenFile)]] = [:]
         var order: [String] = []
         for image in images {
-            for file in files[image.pid] ?? [] where isSavedFile(file) || isPathFile(file) || isEvent(file) {
+            for file in files[image.pid] ?? [] where isSavedFile(file) || isPathFile(file) || isEvent(file) || isEpoll(file) {
                 let group = file.openFileId.map { "id \($0)" } ?? "fd \(image.pid):\(file.fd)"
                 if groups[group] == nil { order.append(group) }
                 groups[group, default: []].append((image.pid, file))
@@ -28,19 +28,18 @@ extension SharedPlanning {
             let first = list[0].file
             let identity = "\(first.device):\(first.inode)"
             let target: SharedDescriptionPlan.Target
+            let processes = Set(list.map(\.pid)).count
             if isSavedFile(first) && objects.contains(identity) {
                 let own = first.path.hasPrefix("/memfd:") && first.flags.contains("O_RDWR") && !owned.contains(identity)
                 if own { owned.insert(identity) }
                 target = .object(identity: identity, own: own)
-            } else if Set(list.map(\.pid)).count > 1 && isPathFile(first) {
+            } else if processes > 1 && isPathFile(first) {
                 target = .path(String(decoding: Escape.unescape(first.path), as: UTF8.self))
-            } else if Set(list.map(\.pid)).count > 1, let event = events[list[0].pid]?[first.fd], event.type == "eventfd" {
-                let semaphore: Int32 = event.flags.contains("EFD_SEMAPHORE") ? 1 : 0
-                let nonblock = event.flags.contains { $0.hasSuffix("_NONBLOCK") } ? O_NONBLOCK : 0
-                target = .eventfd(count: event.count ?? 0, flags: semaphore | nonblock)
+            } else if processes > 1, let event = events[list[0].pid]?[first.fd], let shared = try eventTarget(first, event, pid: list[0].pid) {
+                target = shared
+            } else if processes > 1 && isEpoll(first) {
+                throw sharedEpoll(list)
             } else {
-                // NOTE: a signalfd or timerfd shared across fork() comes
-                // back as one per process, each with the saved state.
                 duplicates(list, into: &plan)
                 continue
             }
@@ -83,5 +82,32 @@ extension SharedPlanning {
     /// Returns whether the fd is an eventfd, signalfd or timerfd, whose dups in one process stay dups.
     private static func isEvent(_ file: OpenFile) -> Bool {
         ["eventfd", "signalfd", "timerfd"].contains(file.anonKind ?? "")
+    }
+
+    private static func isEpoll(_ file: OpenFile) -> Bool {
+        file.anonKind == "eventpoll"
+    }
+
+    /// The eventfd, signalfd or timerfd that restore creates once with the
+    /// saved state, planned and checked as for a single process; nil for a pidfd.
+    private static func eventTarget(_ file: OpenFile, _ event: EventFile, pid: Int32) throws -> SharedDescriptionPlan.Target? {
+        guard event.type != "pidfd" else { return nil }
+        return switch try ImagePlan.eventPlan(file, event, pid: pid).source {
+        case .eventfd(let count, let flags): .eventfd(count: count, flags: flags)
+        case .signalfd(let mask, let flags): .signalfd(mask: mask, flags: flags)
+        case .timerfd(let clock, let flags, let value, let interval, let ticks):
+            .timerfd(clock: clock, flags: flags, valueNs: value, intervalNs: interval, ticks: ticks)
+        default: nil
+        }
+    }
+
+    /// Rejects an epoll instance that fds in several processes share.
+    /// Restore adds a watch through an fd of the process that holds the
+    /// epoll fd, and does not yet pick one process to add the watches of a
+    /// shared instance, so each process would get an instance of its own.
+    private static func sharedEpoll(_ list: [(pid: Int32, file: OpenFile)]) -> BpfcpError {
+        let first = list[0]
+        let others = list.dropFirst().filter { $0.pid != first.pid }.map { "process \($0.pid) fd \($0.file.fd)" }
+        return ImagePlan.reject(first.pid, "fd \(first.file.fd) is an epoll instance that \(others.joined(separator: ", ")) also holds (created before fork()), and restore would give each process an instance of its own; close it in all processes but one before the checkpoint")
     }
 }

@@ -114,11 +114,52 @@ extension RestorerFiles {
         case .eventfd(let count, let flags):
             fd = Int32(truncatingIfNeeded: bpfcp_syscall6(SyscallNumber.eventfd2, Int(count), Int(flags | O_CLOEXEC), 0, 0, 0, 0))
             guard fd >= 0 else { throw BpfcpError.system("creating the eventfd of \(description.key)", errno) }
+        case .signalfd(let mask, let flags):
+            fd = try Self.createSignalfd(mask: mask, flags: flags, key: description.key)
+        case .timerfd(let clock, let flags, let value, let interval, let ticks):
+            fd = try Self.createTimerfd(clock: clock, flags: flags, valueNs: value, intervalNs: interval, ticks: ticks, key: description.key)
         }
         if description.position != 0, lseek(fd, off_t(description.position), SEEK_SET) != off_t(description.position) {
             let error = errno
             close(fd)
             throw BpfcpError.system("seeking \(description.key) to \(description.position)", error)
+        }
+        return fd
+    }
+}
+
+extension RestorerFiles {
+    /// Creates a signalfd for `mask` (bit n-1 for signal n). The mask
+    /// belongs to the open file description, while a read takes the signals
+    /// of the reading process, so creating it in restore changes neither.
+    static func createSignalfd(mask: UInt64, flags: Int32, key: String) throws -> Int32 {
+        let fd = withUnsafeBytes(of: mask.littleEndian) { buffer in
+            Int32(truncatingIfNeeded: bpfcp_syscall6(SyscallNumber.signalfd4, -1, Int(bitPattern: buffer.baseAddress),
+                                                     8, Int(flags | O_CLOEXEC), 0, 0))
+        }
+        guard fd >= 0 else { throw BpfcpError.system("signalfd4 for \(key) with [\(SignalName.describe(mask: mask))]", errno) }
+        return fd
+    }
+
+    /// Creates a timerfd, arms it to fire in `valueNs` and every
+    /// `intervalNs` after, and sets its unread expirations to `ticks`.
+    static func createTimerfd(clock: Int32, flags: Int32, valueNs: Int64, intervalNs: Int64, ticks: UInt64,
+                              key: String) throws -> Int32 {
+        let fd = Int32(truncatingIfNeeded: bpfcp_syscall6(SyscallNumber.timerfdCreate, Int(clock), Int(flags | O_CLOEXEC), 0, 0, 0, 0))
+        guard fd >= 0 else { throw BpfcpError.system("timerfd_create(\(clock)) for \(key)", errno) }
+        var failure: (String, Int32)?
+        let spec = FileRestore.itimerspec(valueNs: valueNs, intervalNs: intervalNs)
+        let armed = spec.withUnsafeBytes { buffer in
+            bpfcp_syscall6(SyscallNumber.timerfdSettime, Int(fd), 0, Int(bitPattern: buffer.baseAddress), 0, 0, 0)
+        }
+        if armed != 0 { failure = ("timerfd_settime of \(key) to \(valueNs) ns, interval \(intervalNs) ns", errno) }
+        var count = ticks
+        if failure == nil, ticks != 0, bpfcp_ioctl(fd, FileRestore.tfdIocSetTicks, &count) != 0 {
+            failure = ("TFD_IOC_SET_TICKS of \(key) to \(ticks)", errno)
+        }
+        if let (what, error) = failure {
+            close(fd)
+            throw BpfcpError.system(what, error)
         }
         return fd
     }

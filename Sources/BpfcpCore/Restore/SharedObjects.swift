@@ -44,6 +44,10 @@ struct SharedDescriptionPlan {
         case object(identity: String, own: Bool)
         /// A new eventfd: eventfd2(count, flags), where `flags` holds EFD_SEMAPHORE and EFD_NONBLOCK.
         case eventfd(count: UInt64, flags: Int32)
+        /// A new signalfd: signalfd4 with `mask` (bit n-1 for signal n) and `flags` (O_NONBLOCK).
+        case signalfd(mask: UInt64, flags: Int32)
+        /// A new timerfd, armed and given its unread expirations as `FilePlan.Source.timerfd` describes.
+        case timerfd(clock: Int32, flags: Int32, valueNs: Int64, intervalNs: Int64, ticks: UInt64)
     }
 
     var key: String

@@ -77,4 +77,14 @@ enum EventNames {
         guard let unit = units.first(where: { ns.magnitude >= $0.scale.magnitude }) else { return "\(ns) ns" }
         return String(format: "%.3f", Double(ns) / Double(unit.scale)) + " " + unit.name
     }
+
+    /// Reverses `duration(_:)`: nanoseconds from "0", "1800 s" or "3599.988 s",
+    /// nil for other text. A rounded value gives the nearest nanosecond count.
+    static func nanoseconds(_ text: String) -> Double? {
+        if text == "0" { return 0 }
+        let parts = text.split(separator: " ")
+        let scales: [Substring: Double] = ["s": 1e9, "ms": 1e6, "µs": 1e3, "ns": 1]
+        guard parts.count == 2, let value = Double(parts[0]), let scale = scales[parts[1]] else { return nil }
+        return value * scale
+    }
 }

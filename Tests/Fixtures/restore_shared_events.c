@@ -1,0 +1,260 @@
+/* Fixture for restore of event files that a parent and child share from
+ * before fork(). Usage:
+ *   restore_shared_events timers DIR
+ *     Before fork(), the parent creates a timerfd armed to fire in 3600 s
+ *     and every 1800 s after (fd T, and a dup of it at fd D), a
+ *     non-blocking one-shot timerfd that has expired once and was not read
+ *     (fd K), and a non-blocking signalfd for SIGUSR2 and SIGURG (fd S), and
+ *     blocks SIGUSR2. Both processes hold every fd. The check reads the
+ *     saved expiration from K (on the first check only), checks T's
+ *     interval and time left and S's mask, and then shows through the
+ *     child that each fd is one open file description: a new interval set
+ *     on T, a new mask set on S and a read of K in one process are seen in
+ *     the other.
+ *   restore_shared_events epoll DIR
+ *     An epoll instance watching an eventfd, created before fork(), so the
+ *     parent and the child hold it (fd E).
+ * The parent and child talk through a shared anonymous page. When
+ * DIR/check appears, the parent checks and writes "pass COUNTER PID" or
+ * "fail REASON" to DIR/result. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "restore_check.h"
+
+#define PAGE 4096
+#define TALK_AT ((char *)0x5c0000000000UL)
+#define HOUR 3600
+#define HALF_HOUR 1800
+#define SIGNAL_BIT(n) (1ULL << ((n) - 1))
+#define SAVED_MASK (SIGNAL_BIT(SIGUSR2) | SIGNAL_BIT(SIGURG))
+
+static char dir[2048];
+static int timer_fd, timer_dup, tick_fd, signal_fd;
+static volatile unsigned long counter;
+
+/* The shared page: request number, reply number, command, then the values the child replies with. */
+struct talk {
+	unsigned long request, reply;
+	char command;
+	long long values[2];
+};
+
+static volatile struct talk *talk(void) { return (volatile struct talk *)TALK_AT; }
+
+static void pause_briefly(void)
+{
+	struct timespec pause = { 0, 2 * 1000 * 1000 };
+	nanosleep(&pause, NULL);
+}
+
+/* Returns the signalfd's mask as /proc/self/fdinfo shows it, or 0 when unreadable. */
+static unsigned long long fdinfo_sigmask(int fd)
+{
+	char path[64], line[256];
+	unsigned long long mask = 0;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	FILE *info = fopen(path, "r");
+	while (info && fgets(line, sizeof(line), info))
+		if (strncmp(line, "sigmask:", 8) == 0)
+			mask = strtoull(line + 8, NULL, 16);
+	if (info) fclose(info);
+	return mask;
+}
+
+/* Returns the expirations a non-blocking read of `fd` takes: 0 when none, -errno on failure. */
+static long long read_ticks(int fd)
+{
+	unsigned long long ticks = 0;
+	if (read(fd, &ticks, sizeof(ticks)) == sizeof(ticks)) return (long long)ticks;
+	return errno == EAGAIN ? 0 : -errno;
+}
+
+/* Runs one command of the parent in the child. */
+static void run_command(char command, volatile long long *values)
+{
+	struct itimerspec now;
+	struct signalfd_siginfo info;
+	switch (command) {
+	case 'g':
+		if (timerfd_gettime(timer_fd, &now) != 0) { values[0] = -errno; break; }
+		values[0] = now.it_interval.tv_sec;
+		values[1] = now.it_value.tv_sec;
+		break;
+	case 'r':
+		values[0] = read_ticks(tick_fd);
+		break;
+	case 'm':
+		values[0] = (long long)fdinfo_sigmask(signal_fd);
+		break;
+	case 's':
+		raise(SIGUSR2);
+		values[0] = read(signal_fd, &info, sizeof(info)) == sizeof(info) ? (long long)info.ssi_signo : -errno;
+		break;
+	}
+}
+
+static void serve_child(void)
+{
+	unsigned long done = talk()->reply;
+	for (;;) {
+		pause_briefly();
+		unsigned long requested = talk()->request;
+		if (requested == done)
+			continue;
+		run_command(talk()->command, talk()->values);
+		__atomic_store_n(&talk()->reply, requested, __ATOMIC_SEQ_CST);
+		done = requested;
+	}
+}
+
+/* Asks the child to run `command`; returns 0 when it did not reply within 5 s. */
+static int ask_child(char command)
+{
+	unsigned long requested = talk()->request + 1;
+	talk()->command = command;
+	__atomic_store_n(&talk()->request, requested, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < 2500 && talk()->reply != requested; i++)
+		pause_briefly();
+	return talk()->reply == requested;
+}
+
+/* Arms `fd` to fire once after 1 ns and waits until it has (poll, 5 s at most). */
+static int expire_once(int fd)
+{
+	struct itimerspec soon = { { 0, 0 }, { 0, 1 } };
+	struct pollfd ready = { .fd = fd, .events = POLLIN };
+	return timerfd_settime(fd, 0, &soon, NULL) == 0 && poll(&ready, 1, 5000) == 1;
+}
+
+static int set_interval(int fd, long seconds)
+{
+	struct itimerspec every = { { seconds, 0 }, { seconds, 0 } };
+	return timerfd_settime(fd, 0, &every, NULL) == 0;
+}
+
+static int check_timer(char *why, size_t len)
+{
+	struct itimerspec now, dup_now;
+	if (timerfd_gettime(timer_fd, &now) != 0 || timerfd_gettime(timer_dup, &dup_now) != 0) { snprintf(why, len, "timerfd_gettime"); return 0; }
+	if (now.it_interval.tv_sec != HALF_HOUR || now.it_interval.tv_nsec != 0) { snprintf(why, len, "timerfd interval %ld s", (long)now.it_interval.tv_sec); return 0; }
+	if (now.it_value.tv_sec >= HOUR || (now.it_value.tv_sec == 0 && now.it_value.tv_nsec == 0)) { snprintf(why, len, "timerfd value %ld s", (long)now.it_value.tv_sec); return 0; }
+	if (dup_now.it_interval.tv_sec != HALF_HOUR) { snprintf(why, len, "dup of the timerfd has interval %ld s", (long)dup_now.it_interval.tv_sec); return 0; }
+	if (!ask_child('g')) { snprintf(why, len, "the child did not reply"); return 0; }
+	if (talk()->values[0] != HALF_HOUR || talk()->values[1] >= HOUR) { snprintf(why, len, "the child's timerfd has interval %lld s, value %lld s", talk()->values[0], talk()->values[1]); return 0; }
+
+	/* One description: an interval set here is the child's too. */
+	if (!set_interval(timer_fd, 900) || !ask_child('g')) { snprintf(why, len, "setting the interval"); return 0; }
+	long long seen = talk()->values[0];
+	if (!set_interval(timer_fd, HALF_HOUR)) { snprintf(why, len, "setting the interval back"); return 0; }
+	if (seen != 900) { snprintf(why, len, "the child sees interval %lld s after the parent set 900 s", seen); return 0; }
+	return 1;
+}
+
+static int check_ticks(char *why, size_t len)
+{
+	static int first = 1;
+	if (first) {
+		long long saved = read_ticks(tick_fd);
+		if (saved != 1) { snprintf(why, len, "the saved expiration reads %lld", saved); return 0; }
+		first = 0;
+	}
+	if (!expire_once(tick_fd) || !ask_child('r')) { snprintf(why, len, "arming the one-shot timerfd"); return 0; }
+	long long child = talk()->values[0], parent = read_ticks(tick_fd);
+	if (child != 1 || parent != 0) { snprintf(why, len, "the child read %lld expirations, then the parent %lld", child, parent); return 0; }
+	if (!expire_once(tick_fd)) { snprintf(why, len, "arming the one-shot timerfd again"); return 0; }
+	parent = read_ticks(tick_fd);
+	if (!ask_child('r')) { snprintf(why, len, "the child did not reply"); return 0; }
+	child = talk()->values[0];
+	if (parent != 1 || child != 0) { snprintf(why, len, "the parent read %lld expirations, then the child %lld", parent, child); return 0; }
+	return 1;
+}
+
+static int check_signalfd(char *why, size_t len)
+{
+	struct signalfd_siginfo info;
+	unsigned long long mask = fdinfo_sigmask(signal_fd);
+	if (mask != SAVED_MASK) { snprintf(why, len, "signalfd mask %llx", mask); return 0; }
+	raise(SIGUSR2);
+	if (read(signal_fd, &info, sizeof(info)) != sizeof(info) || info.ssi_signo != SIGUSR2) { snprintf(why, len, "the parent read no SIGUSR2"); return 0; }
+	if (!ask_child('s') || talk()->values[0] != SIGUSR2) { snprintf(why, len, "the child read %lld from the signalfd", talk()->values[0]); return 0; }
+
+	/* One description: a mask set here is the child's too. */
+	sigset_t wider;
+	sigemptyset(&wider);
+	sigaddset(&wider, SIGUSR2);
+	sigaddset(&wider, SIGURG);
+	sigaddset(&wider, SIGWINCH);
+	if (signalfd(signal_fd, &wider, 0) != signal_fd || !ask_child('m')) { snprintf(why, len, "widening the signalfd mask"); return 0; }
+	unsigned long long seen = (unsigned long long)talk()->values[0];
+	sigdelset(&wider, SIGWINCH);
+	if (signalfd(signal_fd, &wider, 0) != signal_fd) { snprintf(why, len, "setting the signalfd mask back"); return 0; }
+	if (seen != (SAVED_MASK | SIGNAL_BIT(SIGWINCH))) { snprintf(why, len, "the child sees mask %llx after the parent added SIGWINCH", seen); return 0; }
+	return 1;
+}
+
+static int check_timers(char *why, size_t len)
+{
+	return check_ticks(why, len) && check_timer(why, len) && check_signalfd(why, len);
+}
+
+static int setup_timers(void)
+{
+	struct itimerspec later = { { HALF_HOUR, 0 }, { HOUR, 0 } };
+	sigset_t signals;
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGUSR2);
+	sigaddset(&signals, SIGURG);
+	timer_fd = timerfd_create(CLOCK_MONOTONIC, 0);
+	if (timer_fd < 0 || timerfd_settime(timer_fd, 0, &later, NULL) != 0) return -1;
+	timer_dup = dup(timer_fd);
+	tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+	if (tick_fd < 0 || !expire_once(tick_fd)) return -1;
+	signal_fd = signalfd(-1, &signals, SFD_NONBLOCK);
+	if (signal_fd < 0) return -1;
+	sigdelset(&signals, SIGURG);
+	return sigprocmask(SIG_BLOCK, &signals, NULL);
+}
+
+static int setup_epoll(int *epoll_fd)
+{
+	int event_fd = eventfd(0, 0);
+	struct epoll_event watch = { .events = EPOLLIN, .data.u64 = 7 };
+	*epoll_fd = epoll_create1(0);
+	if (event_fd < 0 || *epoll_fd < 0) return -1;
+	return epoll_ctl(*epoll_fd, EPOLL_CTL_ADD, event_fd, &watch);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) { fprintf(stderr, "usage: restore_shared_events timers|epoll DIR\n"); return 2; }
+	snprintf(dir, sizeof(dir), "%.2000s", argv[2]);
+	close_range(3, ~0U, 0);	/* fds the test runner leaked into this process */
+	int epoll_mode = strcmp(argv[1], "epoll") == 0, epoll_fd = -1;
+	if (mmap(TALK_AT, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != TALK_AT) { perror("mmap"); return 1; }
+	if ((epoll_mode ? setup_epoll(&epoll_fd) : setup_timers()) != 0) { perror("setup"); return 1; }
+
+	fflush(stdout);
+	pid_t child = fork();
+	if (child < 0) { perror("fork"); return 1; }
+	if (child == 0) {
+		detach_stdio();
+		serve_child();
+	}
+	printf("READY pid=%d child=%d timer=%d dup=%d tick=%d signal=%d epoll=%d\n", getpid(), child, timer_fd, timer_dup, tick_fd,
+	       signal_fd, epoll_fd);
+	fflush(stdout);
+	detach_stdio();
+	serve_checks(dir, &counter, check_timers);
+}
