@@ -2,10 +2,10 @@
  * before fork(). Usage:
  *   restore_shared_events timers DIR
  *     Before fork(), the parent creates a timerfd armed to fire in 3600 s
- *     and every 1800 s after (fd T, and a dup of it at fd D), a
- *     non-blocking one-shot timerfd that has expired once and was not read
- *     (fd K), and a non-blocking signalfd for SIGUSR2 and SIGURG (fd S), and
- *     blocks SIGUSR2. Both processes hold every fd. The check reads the
+ *     and every 1800 s after (fd T, and a dup of it at fd D). It also
+ *     creates a non-blocking one-shot timerfd that has expired once and was
+ *     not read (fd K), and a non-blocking signalfd for SIGUSR2 and SIGURG
+ *     (fd S), and blocks SIGUSR2. Both processes have every fd open. The check reads the
  *     saved expiration from K (on the first check only), checks T's
  *     interval and time left and S's mask, and then shows through the
  *     child that each fd is one open file description: a new interval set

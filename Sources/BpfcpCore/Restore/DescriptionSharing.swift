@@ -40,8 +40,8 @@ enum DescriptionSharing {
         return out
     }
 
-    /// The group of fds that share each fd's description, the fd included.
-    /// Fds without an id (files read from /proc) are left out.
+    /// Maps each fd to the group of fds that share its description, the fd
+    /// included. Fds without an id (files read from /proc) are left out.
     static func groups(_ files: [Int32: [OpenFile]]) -> [Slot: Set<Slot>] {
         var byId: [String: Set<Slot>] = [:]
         for (pid, list) in files {

@@ -88,8 +88,8 @@ extension SharedPlanning {
         file.anonKind == "eventpoll"
     }
 
-    /// The eventfd, signalfd or timerfd that restore creates once with the
-    /// saved state, planned and checked as for a single process; nil for a pidfd.
+    /// Plans the eventfd, signalfd or timerfd that restore creates once with
+    /// the saved state, checked as for a single process. Returns nil for a pidfd.
     private static func eventTarget(_ file: OpenFile, _ event: EventFile, pid: Int32) throws -> SharedDescriptionPlan.Target? {
         guard event.type != "pidfd" else { return nil }
         return switch try ImagePlan.eventPlan(file, event, pid: pid).source {
@@ -102,8 +102,8 @@ extension SharedPlanning {
     }
 
     /// Rejects an epoll instance that fds in several processes share.
-    /// Restore adds a watch through an fd of the process that holds the
-    /// epoll fd, and does not yet pick one process to add the watches of a
+    /// Restore adds a watch through an fd of the process that has the epoll
+    /// fd open, and does not yet pick one process to add the watches of a
     /// shared instance, so each process would get an instance of its own.
     private static func sharedEpoll(_ list: [(pid: Int32, file: OpenFile)]) -> BpfcpError {
         let first = list[0]
