@@ -5,15 +5,18 @@
  *     and every 1800 s after (fd T, and a dup of it at fd D). It also
  *     creates a non-blocking one-shot timerfd that has expired once and was
  *     not read (fd K), and a non-blocking signalfd for SIGUSR2 and SIGURG
- *     (fd S), and blocks SIGUSR2. Both processes have every fd open. The check reads the
- *     saved expiration from K (on the first check only), checks T's
- *     interval and time left and S's mask, and then shows through the
- *     child that each fd is one open file description: a new interval set
- *     on T, a new mask set on S and a read of K in one process are seen in
- *     the other.
+ *     (fd S), and blocks SIGUSR2. Both processes have every fd open.
+ *     The check reads the saved expiration from K (on the first check
+ *     only), and checks T's interval and time left and S's mask. Then it
+ *     shows through the child that each fd is one open file description:
+ *     a new interval set on T, a new mask set on S and a read of K in one
+ *     process are seen in the other.
  *   restore_shared_events epoll DIR
- *     An epoll instance watching an eventfd, created before fork(), so the
- *     parent and the child hold it (fd E).
+ *     An epoll instance watching an eventfd with data 7, both created
+ *     before fork(), so the parent and the child have it open (fd E, and
+ *     the eventfd at fd V). The check shows that a write to V by the child
+ *     wakes the parent's epoll_wait(), that a watch the parent adds is seen
+ *     by the child's, and that the watch on V can be changed through fd V.
  * The parent and child talk through a shared anonymous page. When
  * DIR/check appears, the parent checks and writes "pass COUNTER PID" or
  * "fail REASON" to DIR/result. */
@@ -41,7 +44,7 @@
 #define SAVED_MASK (SIGNAL_BIT(SIGUSR2) | SIGNAL_BIT(SIGURG))
 
 static char dir[2048];
-static int timer_fd, timer_dup, tick_fd, signal_fd;
+static int timer_fd, timer_dup, tick_fd, signal_fd, epoll_fd = -1, event_fd = -1;
 static volatile unsigned long counter;
 
 /* The shared page: request number, reply number, command, then the values the child replies with. */
@@ -102,6 +105,15 @@ static void run_command(char command, volatile long long *values)
 		raise(SIGUSR2);
 		values[0] = read(signal_fd, &info, sizeof(info)) == sizeof(info) ? (long long)info.ssi_signo : -errno;
 		break;
+	case 'w':
+		values[0] = eventfd_write(event_fd, 1) == 0 ? 1 : -errno;
+		break;
+	case 'e': {
+		struct epoll_event ready[4];
+		values[0] = epoll_wait(epoll_fd, ready, 4, 0);
+		values[1] = values[0] > 0 ? (long long)ready[0].data.u64 : -1;
+		break;
+	}
 	}
 }
 
@@ -227,13 +239,36 @@ static int setup_timers(void)
 	return sigprocmask(SIG_BLOCK, &signals, NULL);
 }
 
-static int setup_epoll(int *epoll_fd)
+static int check_epoll(char *why, size_t len)
 {
-	int event_fd = eventfd(0, 0);
+	struct epoll_event ready, watch = { .events = EPOLLIN, .data.u64 = 9 };
+	eventfd_t count;
+	if (epoll_wait(epoll_fd, &ready, 1, 0) != 0) { snprintf(why, len, "the epoll instance reports an event before any write"); return 0; }
+	if (!ask_child('w') || talk()->values[0] != 1) { snprintf(why, len, "the child's eventfd write failed"); return 0; }
+	if (epoll_wait(epoll_fd, &ready, 1, 5000) != 1 || ready.data.u64 != 7) { snprintf(why, len, "the child's write did not wake the parent's epoll_wait"); return 0; }
+	if (eventfd_read(event_fd, &count) != 0 || count != 1) { snprintf(why, len, "the eventfd holds %llu", (unsigned long long)count); return 0; }
+
+	/* One instance: a watch the parent adds is seen by the child. */
+	int readable = eventfd(1, 0);
+	if (readable < 0 || epoll_ctl(epoll_fd, EPOLL_CTL_ADD, readable, &watch) != 0 || !ask_child('e')) { snprintf(why, len, "adding a watch"); return 0; }
+	long long seen = talk()->values[0], data = talk()->values[1];
+	epoll_ctl(epoll_fd, EPOLL_CTL_DEL, readable, NULL);
+	close(readable);
+	if (seen != 1 || data != 9) { snprintf(why, len, "the child's epoll_wait returned %lld events, data %lld", seen, data); return 0; }
+
+	/* The watch on the eventfd is keyed by fd V, as EPOLL_CTL_ADD left it. */
+	watch.data.u64 = 7;
+	if (epoll_ctl(epoll_fd, EPOLL_CTL_MOD, event_fd, &watch) != 0) { snprintf(why, len, "EPOLL_CTL_MOD through fd %d: %s", event_fd, strerror(errno)); return 0; }
+	return 1;
+}
+
+static int setup_epoll(void)
+{
 	struct epoll_event watch = { .events = EPOLLIN, .data.u64 = 7 };
-	*epoll_fd = epoll_create1(0);
-	if (event_fd < 0 || *epoll_fd < 0) return -1;
-	return epoll_ctl(*epoll_fd, EPOLL_CTL_ADD, event_fd, &watch);
+	event_fd = eventfd(0, 0);
+	epoll_fd = epoll_create1(0);
+	if (event_fd < 0 || epoll_fd < 0) return -1;
+	return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, event_fd, &watch);
 }
 
 int main(int argc, char **argv)
@@ -241,9 +276,9 @@ int main(int argc, char **argv)
 	if (argc < 3) { fprintf(stderr, "usage: restore_shared_events timers|epoll DIR\n"); return 2; }
 	snprintf(dir, sizeof(dir), "%.2000s", argv[2]);
 	close_range(3, ~0U, 0);	/* fds the test runner leaked into this process */
-	int epoll_mode = strcmp(argv[1], "epoll") == 0, epoll_fd = -1;
+	int epoll_mode = strcmp(argv[1], "epoll") == 0;
 	if (mmap(TALK_AT, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != TALK_AT) { perror("mmap"); return 1; }
-	if ((epoll_mode ? setup_epoll(&epoll_fd) : setup_timers()) != 0) { perror("setup"); return 1; }
+	if ((epoll_mode ? setup_epoll() : setup_timers()) != 0) { perror("setup"); return 1; }
 
 	fflush(stdout);
 	pid_t child = fork();
@@ -252,9 +287,9 @@ int main(int argc, char **argv)
 		detach_stdio();
 		serve_child();
 	}
-	printf("READY pid=%d child=%d timer=%d dup=%d tick=%d signal=%d epoll=%d\n", getpid(), child, timer_fd, timer_dup, tick_fd,
-	       signal_fd, epoll_fd);
+	printf("READY pid=%d child=%d timer=%d dup=%d tick=%d signal=%d epoll=%d event=%d\n", getpid(), child, timer_fd, timer_dup, tick_fd,
+	       signal_fd, epoll_fd, event_fd);
 	fflush(stdout);
 	detach_stdio();
-	serve_checks(dir, &counter, check_timers);
+	serve_checks(dir, &counter, epoll_mode ? check_epoll : check_timers);
 }

@@ -26,7 +26,7 @@ enum EpollPlan {
         return FilePlan(fd: file.fd, flags: 0, closeOnExec: file.closeOnExec, source: .epoll(watches: plans))
     }
 
-    private static func events(_ names: [String], epollFd: Int32, pid: Int32) throws -> UInt32 {
+    static func events(_ names: [String], epollFd: Int32, pid: Int32) throws -> UInt32 {
         var bits: UInt32 = 0
         for name in names {
             if let bit = (0..<32).map({ UInt32(1) << UInt32($0) }).first(where: { EpollWatch.names(events: $0) == [name] }) {
@@ -42,19 +42,25 @@ enum EpollPlan {
 }
 
 extension FileRestore {
-    /// Adds the watches of every epoll fd of the plan. It runs after every
-    /// fd exists, because a watch names its target by fd.
+    /// Adds the watches of every epoll fd of the plan, and the watches this
+    /// process adds to shared epoll instances. It runs after every fd
+    /// exists, because a watch names its target by fd.
     func addEpollWatches() throws {
+        var all = plan.sharedEpollWatches.sorted { $0.key < $1.key }
         for file in plan.files {
             guard case .epoll(let watches) = file.source else { continue }
+            all.append((file.fd, watches))
+        }
+
+        for (epollFd, watches) in all {
             for watch in watches {
                 var event = [UInt8](repeating: 0, count: 12)
                 withUnsafeBytes(of: watch.events.littleEndian) { event.replaceSubrange(0..<4, with: $0) }
                 withUnsafeBytes(of: watch.data.littleEndian) { event.replaceSubrange(4..<12, with: $0) }
                 let addOperation = 1
-                try injector.queue(SyscallNumber.epollCtl, [.int(Int(file.fd)), .int(addOperation), .int(Int(watch.targetFd)), .payload(0)],
+                try injector.queue(SyscallNumber.epollCtl, [.int(Int(epollFd)), .int(addOperation), .int(Int(watch.targetFd)), .payload(0)],
                                    payloads: [event],
-                                   text: "epoll_ctl(\(file.fd), EPOLL_CTL_ADD, \(watch.targetFd), {\(watch.names.joined(separator: "|")), data=\(Format.hex(watch.data))})",
+                                   text: "epoll_ctl(\(epollFd), EPOLL_CTL_ADD, \(watch.targetFd), {\(watch.names.joined(separator: "|")), data=\(Format.hex(watch.data))})",
                                    expected: 0)
             }
         }

@@ -47,6 +47,7 @@ enum ImagePlan {
             threads: threads, actions: [], files: try files(image, external: external, checkpoint: checkpoint),
             cwd: nil, umask: nil)
         plan.queued = queues(for: plan.files, checkpoint: checkpoint)
+        plan.sharedEpollWatches = shared.epollWatches
         plan.actions = try SignalPlan.actions(image, areas: areas, pages: pages)
         plan.pendingSignals = try PendingSignalPlanner.plan(image)
         plan.stopSignal = image.stopSignal.flatMap(SignalName.number)

@@ -29,6 +29,8 @@ struct RestorePlan {
     var pendingSignals: [PendingSignal] = []
     /// Bytes to queue again in the pipes and sockets of `files`, by the identity of the queue's owner.
     var queued: [String: QueuedData] = [:]
+    /// Watches the process adds to epoll instances it shares with other processes, by epoll fd.
+    var sharedEpollWatches: [Int32: [EpollWatchPlan]] = [:]
 }
 
 struct Credentials {

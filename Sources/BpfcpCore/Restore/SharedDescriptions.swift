@@ -38,7 +38,8 @@ extension SharedPlanning {
             } else if processes > 1, let event = events[list[0].pid]?[first.fd], let shared = try eventTarget(first, event, pid: list[0].pid) {
                 target = shared
             } else if processes > 1 && isEpoll(first) {
-                throw sharedEpoll(list)
+                try planSharedEpoll(list, images: images, files: files, into: &plan)
+                target = .epoll
             } else {
                 duplicates(list, into: &plan)
                 continue
@@ -99,15 +100,5 @@ extension SharedPlanning {
             .timerfd(clock: clock, flags: flags, valueNs: value, intervalNs: interval, ticks: ticks)
         default: nil
         }
-    }
-
-    /// Rejects an epoll instance that fds in several processes share.
-    /// Restore adds a watch through an fd of the process that has the epoll
-    /// fd open, and does not yet pick one process to add the watches of a
-    /// shared instance, so each process would get an instance of its own.
-    private static func sharedEpoll(_ list: [(pid: Int32, file: OpenFile)]) -> BpfcpError {
-        let first = list[0]
-        let others = list.dropFirst().filter { $0.pid != first.pid }.map { "process \($0.pid) fd \($0.file.fd)" }
-        return ImagePlan.reject(first.pid, "fd \(first.file.fd) is an epoll instance that \(others.joined(separator: ", ")) also holds (created before fork()), and restore would give each process an instance of its own; close it in all processes but one before the checkpoint")
     }
 }

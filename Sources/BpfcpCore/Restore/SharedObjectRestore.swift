@@ -118,6 +118,9 @@ extension RestorerFiles {
             fd = try Self.createSignalfd(mask: mask, flags: flags, key: description.key)
         case .timerfd(let clock, let flags, let value, let interval, let ticks):
             fd = try Self.createTimerfd(clock: clock, flags: flags, valueNs: value, intervalNs: interval, ticks: ticks, key: description.key)
+        case .epoll:
+            fd = Int32(truncatingIfNeeded: bpfcp_syscall6(SyscallNumber.epollCreate1, Int(O_CLOEXEC), 0, 0, 0, 0, 0))
+            guard fd >= 0 else { throw BpfcpError.system("epoll_create1 for \(description.key)", errno) }
         }
         if description.position != 0, lseek(fd, off_t(description.position), SEEK_SET) != off_t(description.position) {
             let error = errno

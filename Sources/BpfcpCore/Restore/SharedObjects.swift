@@ -48,6 +48,9 @@ struct SharedDescriptionPlan {
         case signalfd(mask: UInt64, flags: Int32)
         /// A new timerfd, armed and given its unread expirations as `FilePlan.Source.timerfd` describes.
         case timerfd(clock: Int32, flags: Int32, valueNs: Int64, intervalNs: Int64, ticks: UInt64)
+        /// A new epoll instance, epoll_create1(0). The processes add its
+        /// watches once they have their fds (`SharedMember.epollWatches`).
+        case epoll
     }
 
     var key: String
@@ -77,6 +80,8 @@ struct SharedMember {
     var fds: [Int32: FilePlan.Source] = [:]
     /// Start of an area to the key of the object it maps.
     var areas: [UInt64: String] = [:]
+    /// Epoll fd to the watches this process adds to a shared epoll instance.
+    var epollWatches: [Int32: [EpollWatchPlan]] = [:]
     /// Fields that differ after restore because the object is new: (kind, key, field).
     var newInodes: [(kind: String, key: String, field: String)] = []
 }

@@ -2,20 +2,19 @@
 import XCTest
 
 /// Restores timerfds and a signalfd that a parent and child share from
-/// before fork(); the restore_shared_events fixture checks itself after
-/// restore. A shared epoll instance is rejected.
+/// before fork(), and an epoll instance shared the same way. The
+/// restore_shared_events fixture checks itself after restore.
 final class SharedEventRestoreTests: XCTestCase {
-    /// Starts the fixture in `mode`, checkpoints the family, kills both
-    /// processes and waits until they are gone. An image that restore
-    /// rejects is taken without --kill, which would refuse to end the processes.
-    private func checkpointFamily(_ mode: String, dir: String, kill ending: Bool = true) throws -> (checkpoint: Checkpoint, fixture: Fixture, child: Int32) {
+    /// Starts the fixture in `mode`, checkpoints the family with --kill and
+    /// waits until both processes are gone.
+    private func checkpointFamily(_ mode: String, dir: String) throws -> (checkpoint: Checkpoint, fixture: Fixture, child: Int32) {
         let fixture = try Fixture(c: "restore_shared_events", arguments: [mode, dir])
         let child = try XCTUnwrap(fixture.int("child").map { Int32($0) })
         defer {
             kill(child, SIGKILL)
             fixture.stop()
         }
-        let checkpoint = try Checkpointer.dump(pid: fixture.pid, to: dir + "/image", options: CaptureOptions(tree: true), kill: ending)
+        let checkpoint = try Checkpointer.dump(pid: fixture.pid, to: dir + "/image", options: CaptureOptions(tree: true), kill: true)
         kill(child, SIGKILL)
         fixture.stop()
         XCTAssertTrue(FamilyRestoreTests.waitGone(child), "the original child \(child) is still there")
@@ -123,17 +122,30 @@ final class SharedEventRestoreTests: XCTestCase {
         XCTAssertEqual(encoded["shared_ns"], .int(Int64(phases.sharedNs)))
     }
 
-    /// An epoll instance that both processes hold is rejected before any
-    /// process is created, naming both fds.
-    func testSharedEpollIsRejected() throws {
+    /// An epoll instance that both processes have open comes back as one
+    /// instance: its watch is added once, by the parent, and both see it.
+    func testFamilySharesEpollInstance() throws {
         try requireBPF()
         let dir = try RestoredProcess.makeDirectory()
-        let (_, fixture, child) = try checkpointFamily("epoll", dir: dir, kill: false)
+        let (checkpoint, fixture, child) = try checkpointFamily("epoll", dir: dir)
         let epoll = try XCTUnwrap(fixture.int("epoll").map { Int32($0) })
-        XCTAssertThrowsError(try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions())) { error in
-            XCTAssertEqual("\(error)", "cannot restore process \(fixture.pid): fd \(epoll) is an epoll instance that process \(child) fd \(epoll) also holds (created before fork()), and restore would give each process an instance of its own; close it in all processes but one before the checkpoint; nothing was created")
-        }
-        XCTAssertTrue(FamilyRestoreTests.waitGone(fixture.pid, seconds: 0.1), "a process has the image's pid \(fixture.pid)")
-        XCTAssertTrue(FamilyRestoreTests.waitGone(child, seconds: 0.1), "a process has the image's pid \(child)")
+        let event = try XCTUnwrap(fixture.int("event").map { Int32($0) })
+        let (parentFiles, childFiles) = (try files(checkpoint.processes[0]), try files(checkpoint.processes[1]))
+        XCTAssertNotNil(parentFiles[epoll]?.openFileId)
+        XCTAssertEqual(parentFiles[epoll]?.openFileId, childFiles[epoll]?.openFileId)
+
+        let trace = TraceLines()
+        let report = try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions(trace: trace.append))
+        defer { FamilyRestoreTests.killMembers(report) }
+        XCTAssertEqual(report.members.map(\.pid), [fixture.pid, child])
+        XCTAssertEqual(report.unexpected, [], describeUnexpected(report))
+        let adds = trace.lines.filter { $0.contains("EPOLL_CTL_ADD") }
+        XCTAssertEqual(adds.count, 1, adds.joined(separator: "\n"))
+        XCTAssertTrue(adds.first?.hasPrefix("[pid \(fixture.pid)] epoll_ctl(\(epoll), EPOLL_CTL_ADD, \(event), {EPOLLIN|EPOLLERR|EPOLLHUP, data=0x7}) = 0") ?? false,
+                      adds.first ?? "no EPOLL_CTL_ADD")
+        XCTAssertFalse(trace.lines.contains { $0.contains("epoll_create1(") }, "a member created its own epoll instance")
+
+        XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
+        XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
     }
 }
