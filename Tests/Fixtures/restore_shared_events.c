@@ -1,5 +1,5 @@
-/* Fixture for restore of event files that a parent and child share from
- * before fork(). Usage:
+/* Fixture for restore of event files and a listener that a parent and
+ * child share from before fork(). Usage:
  *   restore_shared_events timers DIR
  *     Before fork(), the parent creates a timerfd armed to fire in 3600 s
  *     and every 1800 s after (fd T, and a dup of it at fd D). It also
@@ -17,6 +17,10 @@
  *     the eventfd at fd V). The check shows that a write to V by the child
  *     wakes the parent's epoll_wait(), that a watch the parent adds is seen
  *     by the child's, and that the watch on V can be changed through fd V.
+ *   restore_shared_events listener DIR
+ *     A TCP socket listening on 127.0.0.1 at a port the kernel picks,
+ *     created before fork() (fd L). The check connects to it from the
+ *     parent, and the child accepts the connection.
  * The parent and child talk through a shared anonymous page. When
  * DIR/check appears, the parent checks and writes "pass COUNTER PID" or
  * "fail REASON" to DIR/result. */
@@ -29,7 +33,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -44,7 +51,7 @@
 #define SAVED_MASK (SIGNAL_BIT(SIGUSR2) | SIGNAL_BIT(SIGURG))
 
 static char dir[2048];
-static int timer_fd, timer_dup, tick_fd, signal_fd, epoll_fd = -1, event_fd = -1;
+static int timer_fd, timer_dup, tick_fd, signal_fd, epoll_fd = -1, event_fd = -1, listener = -1;
 static volatile unsigned long counter;
 
 /* The shared page: request number, reply number, command, then the values the child replies with. */
@@ -108,6 +115,13 @@ static void run_command(char command, volatile long long *values)
 	case 'w':
 		values[0] = eventfd_write(event_fd, 1) == 0 ? 1 : -errno;
 		break;
+	case 'a': {
+		struct pollfd ready = { .fd = listener, .events = POLLIN };
+		int accepted = poll(&ready, 1, 5000) == 1 ? accept(listener, NULL, NULL) : -1;
+		values[0] = accepted >= 0 ? 1 : -errno;
+		if (accepted >= 0) close(accepted);
+		break;
+	}
 	case 'e': {
 		struct epoll_event ready[4];
 		values[0] = epoll_wait(epoll_fd, ready, 4, 0);
@@ -262,6 +276,27 @@ static int check_epoll(char *why, size_t len)
 	return 1;
 }
 
+static int check_listener(char *why, size_t len)
+{
+	struct sockaddr_in address;
+	socklen_t size = sizeof(address);
+	if (getsockname(listener, (struct sockaddr *)&address, &size) != 0 || address.sin_port == 0) { snprintf(why, len, "the listener has no port"); return 0; }
+	int client = socket(AF_INET, SOCK_STREAM, 0);
+	if (client < 0 || connect(client, (struct sockaddr *)&address, size) != 0) { snprintf(why, len, "connecting to the listener: %s", strerror(errno)); return 0; }
+	int accepted = ask_child('a') && talk()->values[0] == 1;
+	close(client);
+	if (!accepted) { snprintf(why, len, "the child accepted no connection (%lld)", talk()->values[0]); return 0; }
+	return 1;
+}
+
+static int setup_listener(void)
+{
+	struct sockaddr_in address = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	listener = socket(AF_INET, SOCK_STREAM, 0);
+	if (listener < 0 || bind(listener, (struct sockaddr *)&address, sizeof(address)) != 0) return -1;
+	return listen(listener, 4);
+}
+
 static int setup_epoll(void)
 {
 	struct epoll_event watch = { .events = EPOLLIN, .data.u64 = 7 };
@@ -273,12 +308,23 @@ static int setup_epoll(void)
 
 int main(int argc, char **argv)
 {
-	if (argc < 3) { fprintf(stderr, "usage: restore_shared_events timers|epoll DIR\n"); return 2; }
+	if (argc < 3) { fprintf(stderr, "usage: restore_shared_events timers|epoll|listener DIR\n"); return 2; }
 	snprintf(dir, sizeof(dir), "%.2000s", argv[2]);
 	close_range(3, ~0U, 0);	/* fds the test runner leaked into this process */
-	int epoll_mode = strcmp(argv[1], "epoll") == 0;
+	int epoll_mode = strcmp(argv[1], "epoll") == 0, listener_mode = strcmp(argv[1], "listener") == 0;
 	if (mmap(TALK_AT, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != TALK_AT) { perror("mmap"); return 1; }
-	if ((epoll_mode ? setup_epoll() : setup_timers()) != 0) { perror("setup"); return 1; }
+	int (*check)(char *, size_t) = check_timers;
+	int ready;
+	if (epoll_mode) {
+		check = check_epoll;
+		ready = setup_epoll();
+	} else if (listener_mode) {
+		check = check_listener;
+		ready = setup_listener();
+	} else {
+		ready = setup_timers();
+	}
+	if (ready != 0) { perror("setup"); return 1; }
 
 	fflush(stdout);
 	pid_t child = fork();
@@ -287,9 +333,9 @@ int main(int argc, char **argv)
 		detach_stdio();
 		serve_child();
 	}
-	printf("READY pid=%d child=%d timer=%d dup=%d tick=%d signal=%d epoll=%d event=%d\n", getpid(), child, timer_fd, timer_dup, tick_fd,
-	       signal_fd, epoll_fd, event_fd);
+	printf("READY pid=%d child=%d timer=%d dup=%d tick=%d signal=%d epoll=%d event=%d listener=%d\n", getpid(), child, timer_fd,
+	       timer_dup, tick_fd, signal_fd, epoll_fd, event_fd, listener);
 	fflush(stdout);
 	detach_stdio();
-	serve_checks(dir, &counter, epoll_mode ? check_epoll : check_timers);
+	serve_checks(dir, &counter, check);
 }

@@ -10,8 +10,14 @@ extension SharedPlanning {
         let objects = Set(plan.objects.map(\.identity))
         var groups: [String: [(pid: Int32, file: OpenFile)]] = [:]
         var order: [String] = []
+        var listeners: [Int32: [Int32: Socket]] = [:]
         for image in images {
-            for file in files[image.pid] ?? [] where isSavedFile(file) || isPathFile(file) || isEvent(file) || isEpoll(file) {
+            let sockets = try image.items("sockets", as: Socket.self).filter { $0.listenBacklog != nil && ["inet", "inet6"].contains($0.family) }
+            listeners[image.pid] = Dictionary(sockets.map { ($0.fd, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+        for image in images {
+            for file in files[image.pid] ?? []
+            where isSavedFile(file) || isPathFile(file) || isEvent(file) || isEpoll(file) || listeners[image.pid]?[file.fd] != nil {
                 let group = file.openFileId.map { "id \($0)" } ?? "fd \(image.pid):\(file.fd)"
                 if groups[group] == nil { order.append(group) }
                 groups[group, default: []].append((image.pid, file))
@@ -40,6 +46,9 @@ extension SharedPlanning {
             } else if processes > 1 && isEpoll(first) {
                 try planSharedEpoll(list, images: images, files: files, into: &plan)
                 target = .epoll
+            } else if processes > 1, let socket = listeners[list[0].pid]?[first.fd],
+                      case .listener(let listener) = try SocketPlan.plan(first, socket, all: [], queued: nil, pid: list[0].pid).source {
+                target = .listener(listener)
             } else {
                 duplicates(list, into: &plan)
                 continue

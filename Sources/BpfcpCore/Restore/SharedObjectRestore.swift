@@ -121,6 +121,8 @@ extension RestorerFiles {
         case .epoll:
             fd = Int32(truncatingIfNeeded: bpfcp_syscall6(SyscallNumber.epollCreate1, Int(O_CLOEXEC), 0, 0, 0, 0, 0))
             guard fd >= 0 else { throw BpfcpError.system("epoll_create1 for \(description.key)", errno) }
+        case .listener(let listener):
+            fd = try Self.createListener(listener, nonblocking: description.flags & O_NONBLOCK != 0)
         }
         if description.position != 0, lseek(fd, off_t(description.position), SEEK_SET) != off_t(description.position) {
             let error = errno
@@ -160,6 +162,31 @@ extension RestorerFiles {
         if failure == nil, ticks != 0, bpfcp_ioctl(fd, FileRestore.tfdIocSetTicks, &count) != 0 {
             failure = ("TFD_IOC_SET_TICKS of \(key) to \(ticks)", errno)
         }
+        if let (what, error) = failure {
+            close(fd)
+            throw BpfcpError.system(what, error)
+        }
+        return fd
+    }
+}
+
+extension RestorerFiles {
+    /// Creates a listening socket with its options, bound to its saved address.
+    static func createListener(_ listener: ListenerPlan, nonblocking: Bool) throws -> Int32 {
+        let fd = socket(listener.family, listener.type | Int32(SOCK_CLOEXEC.rawValue) | (nonblocking ? Int32(SOCK_NONBLOCK.rawValue) : 0), 0)
+        guard fd >= 0 else { throw BpfcpError.system("creating the listener \(Escape.text(listener.name))", errno) }
+        var failure: (String, Int32)?
+        for option in listener.options where failure == nil {
+            var one: Int32 = 1
+            if setsockopt(fd, option.level, option.name, &one, socklen_t(MemoryLayout<Int32>.size)) != 0 {
+                failure = ("setting \(option.text) on the listener \(Escape.text(listener.name))", errno)
+            }
+        }
+        let bound = listener.address.withUnsafeBytes { buffer in
+            bind(fd, buffer.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(buffer.count))
+        }
+        if failure == nil, bound != 0 { failure = ("binding the listener to \(Escape.text(listener.name))", errno) }
+        if failure == nil, listen(fd, listener.backlog) != 0 { failure = ("listen on \(Escape.text(listener.name))", errno) }
         if let (what, error) = failure {
             close(fd)
             throw BpfcpError.system(what, error)

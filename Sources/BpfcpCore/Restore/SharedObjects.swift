@@ -51,6 +51,8 @@ struct SharedDescriptionPlan {
         /// A new epoll instance, epoll_create1(0). The processes add its
         /// watches once they have their fds (`SharedMember.epollWatches`).
         case epoll
+        /// A new TCP or UDP listener: socket, its options, bind and listen.
+        case listener(ListenerPlan)
     }
 
     var key: String

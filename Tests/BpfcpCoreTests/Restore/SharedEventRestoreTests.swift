@@ -148,4 +148,26 @@ final class SharedEventRestoreTests: XCTestCase {
         XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
         XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
     }
+
+    /// A TCP listener created before fork() comes back as one socket that
+    /// both processes have open, where a second bind() would fail with EADDRINUSE.
+    func testFamilySharesTcpListener() throws {
+        try requireBPF()
+        let dir = try RestoredProcess.makeDirectory()
+        let (_, fixture, child) = try checkpointFamily("listener", dir: dir)
+        let listener = try XCTUnwrap(fixture.int("listener").map { Int32($0) })
+
+        let trace = TraceLines()
+        let report = try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions(trace: trace.append))
+        defer { FamilyRestoreTests.killMembers(report) }
+        XCTAssertEqual(report.members.map(\.pid), [fixture.pid, child])
+        XCTAssertEqual(report.unexpected, [], describeUnexpected(report))
+        XCTAssertFalse(trace.lines.contains { $0.contains("bind(") }, "a member bound its own listener")
+
+        let ids = try [fixture.pid, child].map { pid in try FilesKind.collectBPF(pid: pid).first { $0.fd == listener }?.openFileId }
+        XCTAssertNotNil(ids[0] ?? nil)
+        XCTAssertEqual(ids[0], ids[1])
+        XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
+        XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
+    }
 }
