@@ -5,7 +5,9 @@
  *     and every 1800 s after (fd T, and a dup of it at fd D). It also
  *     creates a non-blocking one-shot timerfd that has expired once and was
  *     not read (fd K), and a non-blocking signalfd for SIGUSR2 and SIGURG
- *     (fd S), and blocks SIGUSR2. Both processes have every fd open.
+ *     (fd S), and blocks SIGUSR2. A CLOCK_REALTIME timerfd set with
+ *     TFD_TIMER_ABSTIME|TFD_TIMER_CANCEL_ON_SET to fire in an hour (fd A)
+ *     checks that the settime flags come back. Both processes have every fd open.
  *     The check reads the saved expiration from K (on the first check
  *     only), and checks T's interval and time left and S's mask. Then it
  *     shows through the child that each fd is one open file description:
@@ -51,7 +53,7 @@
 #define SAVED_MASK (SIGNAL_BIT(SIGUSR2) | SIGNAL_BIT(SIGURG))
 
 static char dir[2048];
-static int timer_fd, timer_dup, tick_fd, signal_fd, epoll_fd = -1, event_fd = -1, listener = -1;
+static int timer_fd, timer_dup, tick_fd, signal_fd, absolute_fd = -1, epoll_fd = -1, event_fd = -1, listener = -1;
 static volatile unsigned long counter;
 
 /* The shared page: request number, reply number, command, then the values the child replies with. */
@@ -81,6 +83,20 @@ static unsigned long long fdinfo_sigmask(int fd)
 			mask = strtoull(line + 8, NULL, 16);
 	if (info) fclose(info);
 	return mask;
+}
+
+/* Returns the "settime flags" of a timerfd as /proc/self/fdinfo shows them, or -1. */
+static long settime_flags(int fd)
+{
+	char path[64], line[256];
+	long flags = -1;
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	FILE *info = fopen(path, "r");
+	while (info && fgets(line, sizeof(line), info))
+		if (strncmp(line, "settime flags:", 14) == 0)
+			flags = strtol(line + 14, NULL, 8);
+	if (info) fclose(info);
+	return flags;
 }
 
 /* Returns the expirations a non-blocking read of `fd` takes: 0 when none, -errno on failure. */
@@ -176,6 +192,13 @@ static int check_timer(char *why, size_t len)
 	if (timerfd_gettime(timer_fd, &now) != 0 || timerfd_gettime(timer_dup, &dup_now) != 0) { snprintf(why, len, "timerfd_gettime"); return 0; }
 	if (now.it_interval.tv_sec != HALF_HOUR || now.it_interval.tv_nsec != 0) { snprintf(why, len, "timerfd interval %ld s", (long)now.it_interval.tv_sec); return 0; }
 	if (now.it_value.tv_sec >= HOUR || (now.it_value.tv_sec == 0 && now.it_value.tv_nsec == 0)) { snprintf(why, len, "timerfd value %ld s", (long)now.it_value.tv_sec); return 0; }
+	struct itimerspec absolute;
+	long flags = settime_flags(absolute_fd);
+	if (flags != (TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET)) { snprintf(why, len, "the absolute timerfd has settime flags %lo", flags); return 0; }
+	if (timerfd_gettime(absolute_fd, &absolute) != 0 || absolute.it_value.tv_sec >= HOUR || absolute.it_value.tv_sec == 0) {
+		snprintf(why, len, "the absolute timerfd fires in %ld s", (long)absolute.it_value.tv_sec);
+		return 0;
+	}
 	if (dup_now.it_interval.tv_sec != HALF_HOUR) { snprintf(why, len, "dup of the timerfd has interval %ld s", (long)dup_now.it_interval.tv_sec); return 0; }
 	if (!ask_child('g')) { snprintf(why, len, "the child did not reply"); return 0; }
 	if (talk()->values[0] != HALF_HOUR || talk()->values[1] >= HOUR) { snprintf(why, len, "the child's timerfd has interval %lld s, value %lld s", talk()->values[0], talk()->values[1]); return 0; }
@@ -245,6 +268,11 @@ static int setup_timers(void)
 	timer_fd = timerfd_create(CLOCK_MONOTONIC, 0);
 	if (timer_fd < 0 || timerfd_settime(timer_fd, 0, &later, NULL) != 0) return -1;
 	timer_dup = dup(timer_fd);
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	struct itimerspec at = { { 0, 0 }, { now.tv_sec + HOUR - 1, 0 } };
+	absolute_fd = timerfd_create(CLOCK_REALTIME, 0);
+	if (absolute_fd < 0 || timerfd_settime(absolute_fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &at, NULL) != 0) return -1;
 	tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
 	if (tick_fd < 0 || !expire_once(tick_fd)) return -1;
 	signal_fd = signalfd(-1, &signals, SFD_NONBLOCK);

@@ -43,17 +43,8 @@ struct FileRestore {
                 try create(file, SyscallNumber.signalfd4, [.int(-1), .payload(0), .int(8), .int(Int(flags))],
                            payloads: [ProcessStateRestore.bytes(mask)],
                            text: "signalfd4(-1, [\(SignalName.describe(mask: mask))], 8, \(Format.hex(UInt64(flags))))")
-            case .timerfd(let clock, let flags, let value, let interval, let ticks):
-                try create(file, SyscallNumber.timerfdCreate, [.int(Int(clock)), .int(Int(flags))],
-                           text: "timerfd_create(\(clock), \(Format.hex(UInt64(flags))))")
-                try injector.queue(SyscallNumber.timerfdSettime, [.int(Int(file.fd)), .int(0), .payload(0), .int(0)],
-                                   payloads: [Self.itimerspec(valueNs: value, intervalNs: interval)],
-                                   text: "timerfd_settime(\(file.fd), 0, {interval=\(interval) ns, value=\(value) ns}, NULL)")
-                if ticks != 0 {
-                    try injector.queue(SyscallNumber.ioctl, [.int(Int(file.fd)), .int(Int(Self.tfdIocSetTicks)), .payload(0)],
-                                       payloads: [ProcessStateRestore.bytes(ticks)],
-                                       text: "ioctl(\(file.fd), TFD_IOC_SET_TICKS, [\(ticks)])", expected: 0)
-                }
+            case .timerfd(let timer):
+                try createTimerfd(file, timer)
             case .restorerFile(let key, let fd):
                 try copyRestorerFile(file, key: key, restorerFd: fd)
             case .pipe(let identity, _, let capacity):
@@ -194,9 +185,33 @@ struct FileRestore {
         }
     }
 
-    /// struct itimerspec {it_interval, it_value} for timerfd_settime.
-    static func itimerspec(valueNs: Int64, intervalNs: Int64) -> [UInt8] {
-        let spec = [intervalNs / 1_000_000_000, intervalNs % 1_000_000_000, valueNs / 1_000_000_000, valueNs % 1_000_000_000]
+    private func createTimerfd(_ file: FilePlan, _ timer: TimerfdPlan) throws {
+        try create(file, SyscallNumber.timerfdCreate, [.int(Int(timer.clock)), .int(Int(timer.flags))],
+                   text: "timerfd_create(\(timer.clock), \(Format.hex(UInt64(timer.flags))))")
+        let settime = EventNames.settimeFlags(UInt32(timer.settimeFlags)).joined(separator: "|").ifEmpty("0")
+        try injector.queue(SyscallNumber.timerfdSettime, [.int(Int(file.fd)), .int(Int(timer.settimeFlags)), .payload(0), .int(0)],
+                           payloads: [Self.itimerspec(timer)],
+                           text: "timerfd_settime(\(file.fd), \(settime), {interval=\(timer.intervalNs) ns, value=\(timer.valueNs) ns from now}, NULL)")
+        if timer.ticks != 0 {
+            try injector.queue(SyscallNumber.ioctl, [.int(Int(file.fd)), .int(Int(Self.tfdIocSetTicks)), .payload(0)],
+                               payloads: [ProcessStateRestore.bytes(timer.ticks)],
+                               text: "ioctl(\(file.fd), TFD_IOC_SET_TICKS, [\(timer.ticks)])", expected: 0)
+        }
+    }
+
+    /// struct itimerspec {it_interval, it_value} for timerfd_settime. With
+    /// TFD_TIMER_ABSTIME, it_value of an armed timer is the clock's time now plus `valueNs`.
+    // NOTE: the image records only the time left, so an absolute
+    // CLOCK_REALTIME timer fires later by the time between checkpoint and restore.
+    static func itimerspec(_ timer: TimerfdPlan) -> [UInt8] {
+        var value = timer.valueNs
+        if timer.settimeFlags & 1 != 0 && value != 0 {
+            var now = timespec()
+            clock_gettime(clockid_t(timer.clock), &now)
+            value += Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+        }
+        let interval = timer.intervalNs
+        let spec = [interval / 1_000_000_000, interval % 1_000_000_000, value / 1_000_000_000, value % 1_000_000_000]
         return spec.flatMap { ProcessStateRestore.bytes($0) }
     }
 

@@ -213,8 +213,10 @@ enum ImagePlan {
             }
             var value: Int64 = 0
             if armed { value = max(event.nextExpiryNs ?? 0, 1) }
-            source = .timerfd(clock: clock, flags: nonblock, valueNs: value, intervalNs: armed ? event.intervalNs ?? 0 : 0,
-                              ticks: event.ticks ?? 0)
+            let settimeBits: [String: Int32] = ["TFD_TIMER_ABSTIME": 1, "TFD_TIMER_CANCEL_ON_SET": 2]
+            let settime = (event.settimeFlags ?? []).reduce(Int32(0)) { $0 | (settimeBits[$1] ?? 0) }
+            source = .timerfd(TimerfdPlan(clock: clock, flags: nonblock, valueNs: value, intervalNs: armed ? event.intervalNs ?? 0 : 0,
+                                          ticks: event.ticks ?? 0, settimeFlags: settime))
         default:
             throw reject(pid, "fd \(file.fd) is a \(event.type); restore of this file type is not supported yet")
         }

@@ -149,6 +149,20 @@ struct ActionPlan {
     var mask: UInt64
 }
 
+/// timerfd_create(clock, flags), armed to fire in `valueNs` and every
+/// `intervalNs` after (both 0 leave it disarmed). `ticks` expirations not
+/// yet read are set again with TFD_IOC_SET_TICKS when not 0.
+struct TimerfdPlan: Equatable {
+    var clock: Int32
+    /// TFD_NONBLOCK or 0.
+    var flags: Int32
+    var valueNs: Int64
+    var intervalNs: Int64
+    var ticks: UInt64
+    /// timerfd_settime flags: TFD_TIMER_ABSTIME (1) and TFD_TIMER_CANCEL_ON_SET (2).
+    var settimeFlags: Int32 = 0
+}
+
 /// One file descriptor to reopen.
 struct FilePlan {
     enum Source: Equatable {
@@ -160,10 +174,8 @@ struct FilePlan {
         case eventfd(count: UInt64, flags: Int32)
         /// signalfd4 with `mask`, bit n-1 for signal n.
         case signalfd(mask: UInt64, flags: Int32)
-        /// timerfd_create(clock, flags), armed to fire in `valueNs` and every
-        /// `intervalNs` after; both 0 leave it disarmed. `ticks` expirations
-        /// not yet read are set again with TFD_IOC_SET_TICKS when not 0.
-        case timerfd(clock: Int32, flags: Int32, valueNs: Int64, intervalNs: Int64, ticks: UInt64)
+        /// A timerfd, created, armed and given its unread expirations.
+        case timerfd(TimerfdPlan)
         /// One end of an empty pipe whose two ends are both in the process,
         /// created once per `identity`; `capacity` in bytes.
         case pipe(identity: String, readEnd: Bool, capacity: UInt64)

@@ -105,8 +105,7 @@ extension SharedPlanning {
         return switch try ImagePlan.eventPlan(file, event, pid: pid).source {
         case .eventfd(let count, let flags): .eventfd(count: count, flags: flags)
         case .signalfd(let mask, let flags): .signalfd(mask: mask, flags: flags)
-        case .timerfd(let clock, let flags, let value, let interval, let ticks):
-            .timerfd(clock: clock, flags: flags, valueNs: value, intervalNs: interval, ticks: ticks)
+        case .timerfd(let timer): .timerfd(timer)
         default: nil
         }
     }

@@ -116,8 +116,8 @@ extension RestorerFiles {
             guard fd >= 0 else { throw BpfcpError.system("creating the eventfd of \(description.key)", errno) }
         case .signalfd(let mask, let flags):
             fd = try Self.createSignalfd(mask: mask, flags: flags, key: description.key)
-        case .timerfd(let clock, let flags, let value, let interval, let ticks):
-            fd = try Self.createTimerfd(clock: clock, flags: flags, valueNs: value, intervalNs: interval, ticks: ticks, key: description.key)
+        case .timerfd(let timer):
+            fd = try Self.createTimerfd(timer, key: description.key)
         case .epoll:
             fd = Int32(truncatingIfNeeded: bpfcp_syscall6(SyscallNumber.epollCreate1, Int(O_CLOEXEC), 0, 0, 0, 0, 0))
             guard fd >= 0 else { throw BpfcpError.system("epoll_create1 for \(description.key)", errno) }
@@ -146,21 +146,19 @@ extension RestorerFiles {
         return fd
     }
 
-    /// Creates a timerfd, arms it to fire in `valueNs` and every
-    /// `intervalNs` after, and sets its unread expirations to `ticks`.
-    static func createTimerfd(clock: Int32, flags: Int32, valueNs: Int64, intervalNs: Int64, ticks: UInt64,
-                              key: String) throws -> Int32 {
-        let fd = Int32(truncatingIfNeeded: bpfcp_syscall6(SyscallNumber.timerfdCreate, Int(clock), Int(flags | O_CLOEXEC), 0, 0, 0, 0))
-        guard fd >= 0 else { throw BpfcpError.system("timerfd_create(\(clock)) for \(key)", errno) }
+    /// Creates a timerfd, arms it and sets its unread expirations.
+    static func createTimerfd(_ timer: TimerfdPlan, key: String) throws -> Int32 {
+        let fd = Int32(truncatingIfNeeded: bpfcp_syscall6(SyscallNumber.timerfdCreate, Int(timer.clock), Int(timer.flags | O_CLOEXEC), 0, 0, 0, 0))
+        guard fd >= 0 else { throw BpfcpError.system("timerfd_create(\(timer.clock)) for \(key)", errno) }
         var failure: (String, Int32)?
-        let spec = FileRestore.itimerspec(valueNs: valueNs, intervalNs: intervalNs)
+        let spec = FileRestore.itimerspec(timer)
         let armed = spec.withUnsafeBytes { buffer in
-            bpfcp_syscall6(SyscallNumber.timerfdSettime, Int(fd), 0, Int(bitPattern: buffer.baseAddress), 0, 0, 0)
+            bpfcp_syscall6(SyscallNumber.timerfdSettime, Int(fd), Int(timer.settimeFlags), Int(bitPattern: buffer.baseAddress), 0, 0, 0)
         }
-        if armed != 0 { failure = ("timerfd_settime of \(key) to \(valueNs) ns, interval \(intervalNs) ns", errno) }
-        var count = ticks
-        if failure == nil, ticks != 0, bpfcp_ioctl(fd, FileRestore.tfdIocSetTicks, &count) != 0 {
-            failure = ("TFD_IOC_SET_TICKS of \(key) to \(ticks)", errno)
+        if armed != 0 { failure = ("timerfd_settime of \(key) to \(timer.valueNs) ns, interval \(timer.intervalNs) ns", errno) }
+        var count = timer.ticks
+        if failure == nil, timer.ticks != 0, bpfcp_ioctl(fd, FileRestore.tfdIocSetTicks, &count) != 0 {
+            failure = ("TFD_IOC_SET_TICKS of \(key) to \(timer.ticks)", errno)
         }
         if let (what, error) = failure {
             close(fd)

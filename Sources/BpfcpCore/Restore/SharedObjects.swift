@@ -46,8 +46,8 @@ struct SharedDescriptionPlan {
         case eventfd(count: UInt64, flags: Int32)
         /// A new signalfd: signalfd4 with `mask` (bit n-1 for signal n) and `flags` (O_NONBLOCK).
         case signalfd(mask: UInt64, flags: Int32)
-        /// A new timerfd, armed and given its unread expirations as `FilePlan.Source.timerfd` describes.
-        case timerfd(clock: Int32, flags: Int32, valueNs: Int64, intervalNs: Int64, ticks: UInt64)
+        /// A new timerfd, armed and given its unread expirations.
+        case timerfd(TimerfdPlan)
         /// A new epoll instance, epoll_create1(0). The processes add its
         /// watches once they have their fds (`SharedMember.epollWatches`).
         case epoll
