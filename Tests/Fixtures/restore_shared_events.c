@@ -1,5 +1,5 @@
-/* Fixture for restore of event files and a listener that a parent and
- * child share from before fork(). Usage:
+/* Fixture for restore of event files, a FIFO and a listener that a parent
+ * and child share from before fork(). Usage:
  *   restore_shared_events timers DIR
  *     Before fork(), the parent creates a timerfd armed to fire in 3600 s
  *     and every 1800 s after (fd T, and a dup of it at fd D). It also
@@ -19,6 +19,11 @@
  *     the eventfd at fd V). The check shows that a write to V by the child
  *     wakes the parent's epoll_wait(), that a watch the parent adds is seen
  *     by the child's, and that the watch on V can be changed through fd V.
+ *   restore_shared_events fifo DIR
+ *     The FIFO DIR/fifo opened O_RDWR before fork() (fd F), holding the
+ *     unread bytes "abc". The check reads them (on the first check only)
+ *     and shows that F is one open file description: O_NONBLOCK set on it
+ *     in the parent is seen by the child.
  *   restore_shared_events listener DIR
  *     A TCP socket listening on 127.0.0.1 at a port the kernel picks,
  *     created before fork() (fd L). The check connects to it from the
@@ -39,6 +44,7 @@
 #include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -53,6 +59,7 @@
 #define SAVED_MASK (SIGNAL_BIT(SIGUSR2) | SIGNAL_BIT(SIGURG))
 
 static char dir[2048];
+static int fifo_fd = -1;
 static int timer_fd, timer_dup, tick_fd, signal_fd, absolute_fd = -1, epoll_fd = -1, event_fd = -1, listener = -1;
 static volatile unsigned long counter;
 
@@ -130,6 +137,9 @@ static void run_command(char command, volatile long long *values)
 		break;
 	case 'w':
 		values[0] = eventfd_write(event_fd, 1) == 0 ? 1 : -errno;
+		break;
+	case 'f':
+		values[0] = fcntl(fifo_fd, F_GETFL);
 		break;
 	case 'a': {
 		struct pollfd ready = { .fd = listener, .events = POLLIN };
@@ -304,6 +314,34 @@ static int check_epoll(char *why, size_t len)
 	return 1;
 }
 
+static int check_fifo(char *why, size_t len)
+{
+	static int first = 1;
+	char saved[4] = { 0 };
+	if (first) {
+		if (read(fifo_fd, saved, 3) != 3 || strcmp(saved, "abc") != 0) { snprintf(why, len, "the FIFO holds \"%s\"", saved); return 0; }
+		first = 0;
+	}
+	int flags = fcntl(fifo_fd, F_GETFL);
+	if (flags < 0 || (flags & O_NONBLOCK) != 0 || fcntl(fifo_fd, F_SETFL, flags | O_NONBLOCK) != 0 || !ask_child('f')) {
+		snprintf(why, len, "setting O_NONBLOCK on the FIFO");
+		return 0;
+	}
+	long long seen = talk()->values[0];
+	if (fcntl(fifo_fd, F_SETFL, flags) != 0) { snprintf(why, len, "clearing O_NONBLOCK"); return 0; }
+	if (seen < 0 || (seen & O_NONBLOCK) == 0) { snprintf(why, len, "the child's FIFO flags are %llo", seen); return 0; }
+	return 1;
+}
+
+static int setup_fifo(void)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	if (mkfifo(path, 0600) != 0) return -1;
+	fifo_fd = open(path, O_RDWR);
+	return fifo_fd >= 0 && write(fifo_fd, "abc", 3) == 3 ? 0 : -1;
+}
+
 static int check_listener(char *why, size_t len)
 {
 	struct sockaddr_in address;
@@ -336,10 +374,11 @@ static int setup_epoll(void)
 
 int main(int argc, char **argv)
 {
-	if (argc < 3) { fprintf(stderr, "usage: restore_shared_events timers|epoll|listener DIR\n"); return 2; }
+	if (argc < 3) { fprintf(stderr, "usage: restore_shared_events timers|epoll|fifo|listener DIR\n"); return 2; }
 	snprintf(dir, sizeof(dir), "%.2000s", argv[2]);
 	close_range(3, ~0U, 0);	/* fds the test runner leaked into this process */
 	int epoll_mode = strcmp(argv[1], "epoll") == 0, listener_mode = strcmp(argv[1], "listener") == 0;
+	int fifo_mode = strcmp(argv[1], "fifo") == 0;
 	if (mmap(TALK_AT, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != TALK_AT) { perror("mmap"); return 1; }
 	int (*check)(char *, size_t) = check_timers;
 	int ready;
@@ -349,6 +388,9 @@ int main(int argc, char **argv)
 	} else if (listener_mode) {
 		check = check_listener;
 		ready = setup_listener();
+	} else if (fifo_mode) {
+		check = check_fifo;
+		ready = setup_fifo();
 	} else {
 		ready = setup_timers();
 	}

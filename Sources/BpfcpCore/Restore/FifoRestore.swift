@@ -7,8 +7,9 @@ struct FifoPlan: Equatable {
     var identity: String
     var capacity: UInt64
     /// Whether this process's image contains the FIFO's queued bytes. In a
-    /// family they are stored with one process, which queues them again.
-    /// NOTE: FIFOs shared by the members of a family restore have no test yet.
+    /// family they are stored with one process, which queues them again,
+    /// unless all its fds on the FIFO are shared with other processes: then
+    /// restore writes them (`SharedPlanning.FifoDescriptions`).
     var refills: Bool
 }
 

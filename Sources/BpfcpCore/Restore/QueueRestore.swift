@@ -44,6 +44,12 @@ extension RestorerFiles {
         guard let fd = fds[Self.pipeKey(identity, readEnd: false)] else {
             throw BpfcpError("restore_failed", "restore has no write end of \(identity) to queue its \(queue.byteCount) bytes")
         }
+        try writeQueue(queue, to: fd)
+    }
+
+    /// Writes the saved bytes of `queue` to `fd`, a pipe or FIFO that restore holds.
+    func writeQueue(_ queue: QueuedData, to fd: Int32) throws {
+        let identity = queue.identity
         for message in queue.messages {
             var done = 0
             while done < message.count {

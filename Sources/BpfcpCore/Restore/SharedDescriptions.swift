@@ -17,7 +17,8 @@ extension SharedPlanning {
         }
         for image in images {
             for file in files[image.pid] ?? []
-            where isSavedFile(file) || isPathFile(file) || isEvent(file) || isEpoll(file) || listeners[image.pid]?[file.fd] != nil {
+            where isSavedFile(file) || isPathFile(file) || isEvent(file) || isEpoll(file) || file.type == .fifo
+                || listeners[image.pid]?[file.fd] != nil {
                 let group = file.openFileId.map { "id \($0)" } ?? "fd \(image.pid):\(file.fd)"
                 if groups[group] == nil { order.append(group) }
                 groups[group, default: []].append((image.pid, file))
@@ -28,6 +29,7 @@ extension SharedPlanning {
         for image in images {
             events[image.pid] = Dictionary(try image.items("events", as: EventFile.self).map { ($0.fd, $0) }, uniquingKeysWith: { a, _ in a })
         }
+        var fifos = try FifoDescriptions(images, groups: order.map { groups[$0]! })
         var owned: Set<String> = []
         for group in order {
             let list = groups[group]!
@@ -46,6 +48,8 @@ extension SharedPlanning {
             } else if processes > 1 && isEpoll(first) {
                 try planSharedEpoll(list, images: images, files: files, into: &plan)
                 target = .epoll
+            } else if processes > 1, let fifo = fifos.target(first, pid: list[0].pid, images: images) {
+                target = fifo
             } else if processes > 1, let socket = listeners[list[0].pid]?[first.fd],
                       case .listener(let listener) = try SocketPlan.plan(first, socket, all: [], queued: nil, pid: list[0].pid).source {
                 target = .listener(listener)

@@ -123,6 +123,8 @@ extension RestorerFiles {
             guard fd >= 0 else { throw BpfcpError.system("epoll_create1 for \(description.key)", errno) }
         case .listener(let listener):
             fd = try Self.createListener(listener, nonblocking: description.flags & O_NONBLOCK != 0)
+        case .fifo(let fifo, let queue):
+            fd = try openFifo(fifo, queue: queue, flags: description.flags, key: description.key)
         }
         if description.position != 0, lseek(fd, off_t(description.position), SEEK_SET) != off_t(description.position) {
             let error = errno

@@ -51,8 +51,11 @@ struct SharedDescriptionPlan {
         /// A new epoll instance, epoll_create1(0). The processes add its
         /// watches once they have their fds (`SharedMember.epollWatches`).
         case epoll
-        /// A new TCP or UDP listener: socket, its options, bind and listen.
+        /// A new TCP listener: socket, its options, bind and listen.
         case listener(ListenerPlan)
+        /// A FIFO opened again by its path. `queue` contains the saved bytes
+        /// when restore writes them, on the first description of the FIFO.
+        case fifo(FifoPlan, queue: QueuedData?)
     }
 
     var key: String

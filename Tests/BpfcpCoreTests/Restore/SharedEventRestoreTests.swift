@@ -170,4 +170,21 @@ final class SharedEventRestoreTests: XCTestCase {
         XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
         XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
     }
+
+    /// A FIFO opened before fork() comes back as one description that both
+    /// processes have open, with its unread bytes.
+    func testFamilySharesFifoDescription() throws {
+        try requireBPF()
+        let dir = try RestoredProcess.makeDirectory()
+        let (_, fixture, child) = try checkpointFamily("fifo", dir: dir)
+
+        let trace = TraceLines()
+        let report = try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions(trace: trace.append))
+        defer { FamilyRestoreTests.killMembers(report) }
+        XCTAssertEqual(report.members.map(\.pid), [fixture.pid, child])
+        XCTAssertEqual(report.unexpected, [], describeUnexpected(report))
+        XCTAssertFalse(trace.lines.contains { $0.contains("openat(") && $0.contains("/fifo\"") }, "a member opened the FIFO by its path")
+        XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
+        XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
+    }
 }
