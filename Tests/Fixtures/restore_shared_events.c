@@ -25,9 +25,10 @@
  *     and shows that F is one open file description: O_NONBLOCK set on it
  *     in the parent is seen by the child.
  *   restore_shared_events listener DIR
- *     A TCP socket listening on 127.0.0.1 at a port the kernel picks,
- *     created before fork() (fd L). The check connects to it from the
- *     parent, and the child accepts the connection.
+ *     A TCP socket listening on 127.0.0.1 at a port the kernel picks (fd L)
+ *     and a unix socket listening at DIR/sock (fd U), both created before
+ *     fork(). The check connects to each from the parent, and the child
+ *     accepts the connections.
  * The parent and child talk through a shared anonymous page. When
  * DIR/check appears, the parent checks and writes "pass COUNTER PID" or
  * "fail REASON" to DIR/result. */
@@ -45,6 +46,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -60,7 +62,7 @@
 
 static char dir[2048];
 static int fifo_fd = -1;
-static int timer_fd, timer_dup, tick_fd, signal_fd, absolute_fd = -1, epoll_fd = -1, event_fd = -1, listener = -1;
+static int timer_fd, timer_dup, tick_fd, signal_fd, absolute_fd = -1, epoll_fd = -1, event_fd = -1, listener = -1, unix_listener = -1;
 static volatile unsigned long counter;
 
 /* The shared page: request number, reply number, command, then the values the child replies with. */
@@ -141,9 +143,11 @@ static void run_command(char command, volatile long long *values)
 	case 'f':
 		values[0] = fcntl(fifo_fd, F_GETFL);
 		break;
-	case 'a': {
-		struct pollfd ready = { .fd = listener, .events = POLLIN };
-		int accepted = poll(&ready, 1, 5000) == 1 ? accept(listener, NULL, NULL) : -1;
+	case 'a':
+	case 'u': {
+		int on = command == 'a' ? listener : unix_listener;
+		struct pollfd ready = { .fd = on, .events = POLLIN };
+		int accepted = poll(&ready, 1, 5000) == 1 ? accept(on, NULL, NULL) : -1;
 		values[0] = accepted >= 0 ? 1 : -errno;
 		if (accepted >= 0) close(accepted);
 		break;
@@ -352,15 +356,27 @@ static int check_listener(char *why, size_t len)
 	int accepted = ask_child('a') && talk()->values[0] == 1;
 	close(client);
 	if (!accepted) { snprintf(why, len, "the child accepted no connection (%lld)", talk()->values[0]); return 0; }
+
+	struct sockaddr_un name = { .sun_family = AF_UNIX };
+	snprintf(name.sun_path, sizeof(name.sun_path), "%.100s/sock", dir);
+	client = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (client < 0 || connect(client, (struct sockaddr *)&name, sizeof(name)) != 0) { snprintf(why, len, "connecting to the unix listener: %s", strerror(errno)); return 0; }
+	accepted = ask_child('u') && talk()->values[0] == 1;
+	close(client);
+	if (!accepted) { snprintf(why, len, "the child accepted no unix connection (%lld)", talk()->values[0]); return 0; }
 	return 1;
 }
 
 static int setup_listener(void)
 {
 	struct sockaddr_in address = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_un name = { .sun_family = AF_UNIX };
+	snprintf(name.sun_path, sizeof(name.sun_path), "%.100s/sock", dir);
 	listener = socket(AF_INET, SOCK_STREAM, 0);
-	if (listener < 0 || bind(listener, (struct sockaddr *)&address, sizeof(address)) != 0) return -1;
-	return listen(listener, 4);
+	if (listener < 0 || bind(listener, (struct sockaddr *)&address, sizeof(address)) != 0 || listen(listener, 4) != 0) return -1;
+	unix_listener = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (unix_listener < 0 || bind(unix_listener, (struct sockaddr *)&name, sizeof(name)) != 0) return -1;
+	return listen(unix_listener, 4);
 }
 
 static int setup_epoll(void)
@@ -403,8 +419,8 @@ int main(int argc, char **argv)
 		detach_stdio();
 		serve_child();
 	}
-	printf("READY pid=%d child=%d timer=%d dup=%d tick=%d signal=%d epoll=%d event=%d listener=%d\n", getpid(), child, timer_fd,
-	       timer_dup, tick_fd, signal_fd, epoll_fd, event_fd, listener);
+	printf("READY pid=%d child=%d timer=%d dup=%d tick=%d signal=%d epoll=%d event=%d listener=%d unix=%d\n", getpid(), child,
+	       timer_fd, timer_dup, tick_fd, signal_fd, epoll_fd, event_fd, listener, unix_listener);
 	fflush(stdout);
 	detach_stdio();
 	serve_checks(dir, &counter, check);

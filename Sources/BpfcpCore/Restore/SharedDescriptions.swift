@@ -10,9 +10,10 @@ extension SharedPlanning {
         let objects = Set(plan.objects.map(\.identity))
         var groups: [String: [(pid: Int32, file: OpenFile)]] = [:]
         var order: [String] = []
+        // Listeners that `planUnixConnections` created with their accepted connections are left out.
         var listeners: [Int32: [Int32: Socket]] = [:]
         for image in images {
-            let sockets = try image.items("sockets", as: Socket.self).filter { $0.listenBacklog != nil && ["inet", "inet6"].contains($0.family) }
+            let sockets = try image.items("sockets", as: Socket.self).filter { $0.listenBacklog != nil && !plan.sockets.contains($0.inode) }
             listeners[image.pid] = Dictionary(sockets.map { ($0.fd, $0) }, uniquingKeysWith: { a, _ in a })
         }
         for image in images {

@@ -171,8 +171,10 @@ extension RestorerFiles {
 }
 
 extension RestorerFiles {
-    /// Creates a listening socket with its options, bound to its saved address.
+    /// Creates a listening socket with its options, bound to its saved
+    /// address. A unix socket file left at the path by the saved process is removed first.
     static func createListener(_ listener: ListenerPlan, nonblocking: Bool) throws -> Int32 {
+        if let path = listener.path, try FileRestore.isStaleSocketFile(path) { unlink(path) }
         let fd = socket(listener.family, listener.type | Int32(SOCK_CLOEXEC.rawValue) | (nonblocking ? Int32(SOCK_NONBLOCK.rawValue) : 0), 0)
         guard fd >= 0 else { throw BpfcpError.system("creating the listener \(Escape.text(listener.name))", errno) }
         var failure: (String, Int32)?

@@ -51,7 +51,7 @@ struct SharedDescriptionPlan {
         /// A new epoll instance, epoll_create1(0). The processes add its
         /// watches once they have their fds (`SharedMember.epollWatches`).
         case epoll
-        /// A new TCP listener: socket, its options, bind and listen.
+        /// A new TCP or unix listener: socket, its options, bind and listen.
         case listener(ListenerPlan)
         /// A FIFO opened again by its path. `queue` contains the saved bytes
         /// when restore writes them, on the first description of the FIFO.
@@ -119,8 +119,10 @@ enum SharedPlanning {
             plan.objects.append(try fileObject(identity, [], holder: list[0], checkpoint: checkpoint))
         }
         for object in plan.objects { expectNewInodes(object, mapped: mapped[object.identity] ?? [], in: &plan) }
-        try planDescriptions(live, files: files, into: &plan)
+        // The unix listeners with accepted connections come first, because
+        // they are not planned again as descriptions.
         try planUnixConnections(live, checkpoint: checkpoint, into: &plan)
+        try planDescriptions(live, files: files, into: &plan)
         return plan
     }
 

@@ -149,13 +149,14 @@ final class SharedEventRestoreTests: XCTestCase {
         XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
     }
 
-    /// A TCP listener created before fork() comes back as one socket that
-    /// both processes have open, where a second bind() would fail with EADDRINUSE.
-    func testFamilySharesTcpListener() throws {
+    /// A TCP and a unix listener created before fork() come back as one
+    /// socket each that both processes have open, where a second bind()
+    /// would fail with EADDRINUSE.
+    func testFamilySharesListeners() throws {
         try requireBPF()
         let dir = try RestoredProcess.makeDirectory()
         let (_, fixture, child) = try checkpointFamily("listener", dir: dir)
-        let listener = try XCTUnwrap(fixture.int("listener").map { Int32($0) })
+        let listeners = try ["listener", "unix"].map { try XCTUnwrap(fixture.int($0).map { Int32($0) }, $0) }
 
         let trace = TraceLines()
         let report = try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions(trace: trace.append))
@@ -164,9 +165,12 @@ final class SharedEventRestoreTests: XCTestCase {
         XCTAssertEqual(report.unexpected, [], describeUnexpected(report))
         XCTAssertFalse(trace.lines.contains { $0.contains("bind(") }, "a member bound its own listener")
 
-        let ids = try [fixture.pid, child].map { pid in try FilesKind.collectBPF(pid: pid).first { $0.fd == listener }?.openFileId }
-        XCTAssertNotNil(ids[0] ?? nil)
-        XCTAssertEqual(ids[0], ids[1])
+        let files = try [fixture.pid, child].map { try FilesKind.collectBPF(pid: $0) }
+        for listener in listeners {
+            let ids = files.map { list in list.first { $0.fd == listener }?.openFileId }
+            XCTAssertNotNil(ids[0] ?? nil, "fd \(listener)")
+            XCTAssertEqual(ids[0], ids[1], "fd \(listener)")
+        }
         XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
         XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
     }
