@@ -196,6 +196,68 @@ static int inject(pid_t tid, const struct user_regs_struct *saved, uint64_t sysc
 	return back_to_interrupt_stop(tid, saved);
 }
 
+/* Waits for the next stop of a snapshot copy. The copy is the target's
+ * child, not ours, so no other thread here waits for it (wait_stop's
+ * case), and a blocking wait returns the moment a pwrite64 of many
+ * megabytes ends, where polling would add its interval to each call. */
+static int wait_copy_stop(pid_t copy, int *status)
+{
+	for (;;) {
+		pid_t r = waitpid(copy, status, __WALL);
+
+		if (r == copy)
+			return WIFSTOPPED(*status) ? 0 : -ESRCH;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+/* The copy never runs again after its pages are written, so nothing of
+ * its state is put back. Each PTRACE_SYSCALL resumes it with signal 0,
+ * which discards any signal that reached it (a process-group SIGINT, say)
+ * instead of running the target's handler in it. */
+int bpfcp_copy_syscall(pid_t copy, uint64_t syscall_ip, long nr, const uint64_t args[6], int64_t *result)
+{
+	struct user_regs_struct regs;
+	int status, rc, stops = 0;
+
+	if (ptrace(PTRACE_GETREGS, copy, NULL, &regs) != 0)
+		return -errno;
+	regs.rip = syscall_ip;
+	regs.rax = (unsigned long long)nr;
+	regs.orig_rax = (unsigned long long)-1;
+	regs.rdi = args[0];
+	regs.rsi = args[1];
+	regs.rdx = args[2];
+	regs.r10 = args[3];
+	regs.r8 = args[4];
+	regs.r9 = args[5];
+	if (ptrace(PTRACE_SETREGS, copy, NULL, &regs) != 0)
+		return -errno;
+
+	/* Two syscall stops: the entry, then the exit. */
+	while (stops < 2) {
+		if (ptrace(PTRACE_SYSCALL, copy, NULL, NULL) != 0)
+			return -errno;
+		rc = wait_copy_stop(copy, &status);
+		if (rc != 0)
+			return rc;
+		if (WSTOPSIG(status) == SYSCALL_STOP)
+			stops++;
+	}
+	if (ptrace(PTRACE_GETREGS, copy, NULL, &regs) != 0)
+		return -errno;
+	*result = (int64_t)regs.rax;
+	return 0;
+}
+
+int bpfcp_copy_prepare(pid_t copy)
+{
+	long options = PTRACE_O_TRACESYSGOOD | PTRACE_O_EXITKILL;
+
+	return ptrace(PTRACE_SETOPTIONS, copy, NULL, (void *)options) == 0 ? 0 : -errno;
+}
+
 int bpfcp_inject_syscall(pid_t tid, uint64_t syscall_ip, long nr, const uint64_t args[6],
 			 struct bpfcp_injection *out)
 {

@@ -47,8 +47,10 @@ func runCheckpoint(pid: Int32, directory: String, arguments: Arguments, kinds: [
     output.text("frozen time \(Format.milliseconds(stats.frozenNs)), memory \(Format.milliseconds(stats.memoryNs)), kinds \(Format.milliseconds(stats.kindsNs)), total \(Format.milliseconds(stats.totalNs))")
     if let fallback = stats.snapshotFallback {
         output.text("memory read while held (\(fallback))")
+    } else if stats.memorySource == "snapshot" && stats.pageWriter == "copy" {
+        output.text("memory written by a copy-on-write snapshot after the release")
     } else if stats.memorySource == "snapshot" {
-        output.text("memory read from a copy-on-write snapshot after the release")
+        output.text("memory read from a copy-on-write snapshot after the release (\(stats.pageWriterFallback ?? "no reason recorded"))")
     }
     output.text(kill ? "the target was killed" : "the target was released and runs on")
     return ExitCode.success

@@ -61,6 +61,13 @@ public struct CaptureStats: Codable, Sendable, Equatable {
     /// Time one thread of a target was held a second time, after the
     /// release, to reap its snapshot copy (summed over processes); nil without snapshots.
     public var reapNs: UInt64?
+    /// How the private pages of the snapshot copies reached the pages file:
+    /// "copy" (each copy wrote its own with injected pwrite64), "bpfcp"
+    /// (bpfcp read them through /proc/PID/mem and wrote them), or "mixed".
+    /// Nil without snapshot copies.
+    public var pageWriter: String?
+    /// Reason, process by process, that bpfcp read pages of a copy. Nil when it read none.
+    public var pageWriterFallback: String?
 
     public init() {
         frozenNs = 0

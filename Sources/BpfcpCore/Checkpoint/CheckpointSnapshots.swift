@@ -38,17 +38,40 @@ extension Checkpointer {
         stats.snapshotFallback = fallbacks.isEmpty ? nil : fallbacks.joined(separator: "; ")
     }
 
-    /// Reads the private pages of each snapshot copy, now that the targets
-    /// run again, and removes the copy as soon as it is read.
+    /// Has each snapshot copy write its private pages, now that the targets
+    /// run again, or reads them from it where it cannot (`CopyPageWriter`),
+    /// and removes the copy as soon as its pages are saved.
     static func readCopies(_ captured: inout [HeldProcess], snapshots: [(index: Int, snapshot: Snapshot)], memory: MemoryCapture,
                            freezer: Freezer, stats: inout CaptureStats) throws {
+        guard !snapshots.isEmpty else { return }
+        let start = Clock.now()
+        // The pages read while held go first, so the copies write at the end of the file.
+        try memory.sink.stream()
+        stats.memoryNs += Clock.now() - start
+
+        var fallbacks: [String] = []
         for (index, snapshot) in snapshots {
             guard var pages = captured[index].pages else { continue }
             let start = Clock.now()
-            captured[index].image.memory = try memory.finish(&pages, from: snapshot.copy)
+            let (writer, reason) = CopyPageWriter.open(snapshot, path: memory.sink.writer.path)
+            if writer == nil { fallbacks.append("process \(snapshot.pid): \(reason)") }
+            let read = memory.pagesReadFromCopies
+            captured[index].image.memory = try memory.finish(&pages, from: snapshot.copy, writer: writer)
+            if let failure = writer?.failure {
+                fallbacks.append("process \(snapshot.pid): \(failure)")
+            } else if writer != nil && memory.pagesReadFromCopies > read {
+                fallbacks.append("process \(snapshot.pid): \(memory.pagesReadFromCopies - read) pages the copy cannot read")
+            }
             captured[index].pages = pages
             stats.memoryNs += Clock.now() - start
             stats.reapNs = (stats.reapNs ?? 0) + snapshot.dispose(freezer: freezer)
         }
+
+        if memory.pagesReadFromCopies == 0 {
+            stats.pageWriter = "copy"
+        } else {
+            stats.pageWriter = memory.pagesByCopies == 0 ? "bpfcp" : "mixed"
+        }
+        stats.pageWriterFallback = fallbacks.isEmpty ? nil : fallbacks.joined(separator: "; ")
     }
 }

@@ -59,7 +59,7 @@ public enum Checkpointer {
         let store = PageStore(path: scratch + "/" + CheckpointImage.pagesFile, temporaryDirectory: scratch)
         let writer = try SectionWriter(path: store.path, type: .pages)
         writer.hasher = PageHasher(pageSize: Int(pageSize()))
-        let sink = PageSink(writer: writer, budget: options.stagingBudget, expected: Int(residentBytes(pid)))
+        let sink = PageSink(writer: writer, budget: options.stagingBudget, expected: Int(residentBytes(pid, anonymous: !options.snapshot)))
 
         let freezer = Freezer()
         let memory = MemoryCapture(sink: sink, pageSize: pageSize())
@@ -78,6 +78,8 @@ public enum Checkpointer {
                                        snapshots: &snapshots, stats: &stats)
         freezer.release(keepHandlers: true)
         stats.frozenNs = Clock.now() - freezer.frozenAt
+        // Not while held, where it could only lengthen the hold.
+        writer.startsWriteback = true
 
         // The copies go before the kind sections are built: a copy shares the
         // target's fd table (CLONE_FILES), so the sockets kind's pass over
@@ -322,11 +324,15 @@ public enum Checkpointer {
         }
     }
 
-    /// Anonymous and shared-memory resident bytes of `pid`, to size the prefaulted staging area.
-    private static func residentBytes(_ pid: Int32) -> UInt64 {
+    /// Shared-memory resident bytes of `pid`, plus its anonymous ones with
+    /// `anonymous`, to size the prefaulted staging area. With a snapshot
+    /// only shared pages are read while held. Without one (or when it
+    /// fails) the private pages fault the rest of the staging area in while held.
+    private static func residentBytes(_ pid: Int32, anonymous: Bool) -> UInt64 {
         guard let status = try? ProcFS.readText("/proc/\(pid)/status") else { return 0 }
         let fields = ProcFS.keyValues(status)
-        let kib = ["RssAnon", "RssShmem"].compactMap { fields[$0]?.split(separator: " ").first.flatMap { UInt64($0) } }
+        let kinds = anonymous ? ["RssAnon", "RssShmem"] : ["RssShmem"]
+        let kib = kinds.compactMap { fields[$0]?.split(separator: " ").first.flatMap { UInt64($0) } }
         return kib.reduce(0, +) * 1024
     }
 

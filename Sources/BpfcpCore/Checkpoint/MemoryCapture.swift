@@ -6,7 +6,8 @@ import Foundation
 /// PAGEMAP_SCAN finds the pages worth saving in one ioctl per batch of
 /// runs, walking only populated page tables, so a huge reservation with
 /// nothing in it costs nothing. Pages are read with process_vm_readv into
-/// a `PageSink`, which stages them in memory up to its budget.
+/// a `PageSink`, which stages them in memory up to its budget. A snapshot
+/// copy can instead write its pages to the sink's file itself (`CopyPageWriter`).
 final class MemoryCapture {
     let sink: PageSink
     let pageSize: UInt64
@@ -16,6 +17,13 @@ final class MemoryCapture {
     private var sharedOffsets: [String: [UInt64: UInt64]] = [:]
     private(set) var pagesWritten: UInt64 = 0
     private(set) var pagesShared: UInt64 = 0
+    /// Pages that snapshot copies wrote themselves, and pages of copies read through /proc/PID/mem.
+    private(set) var pagesByCopies: UInt64 = 0
+    private(set) var pagesReadFromCopies: UInt64 = 0
+    /// Bytes a copy writes per injected pwrite64: a ptrace round trip per
+    /// chunk is negligible, and the file's checksum, computed on another
+    /// thread, trails the copy by at most one chunk.
+    static let copyChunk = 8 << 20
     var checkInterrupted: () throws -> Void = {}
 
     /// Areas of one process, with the private pages still to be read and where they lie.
@@ -76,8 +84,9 @@ final class MemoryCapture {
     }
 
     /// Reads the pages `scan` left, from `source`: the target itself while
-    /// held, or its snapshot copy, and returns the complete areas.
-    func finish(_ pages: inout DeferredPages, from source: Int32) throws -> [MemoryAreaImage] {
+    /// held, or its snapshot copy, and returns the complete areas. With
+    /// `writer`, the copy `source` writes the pages of its readable areas itself.
+    func finish(_ pages: inout DeferredPages, from source: Int32, writer: CopyPageWriter? = nil) throws -> [MemoryAreaImage] {
         guard !pages.pending.isEmpty else { return pages.areas }
         let mem = open("/proc/\(source)/mem", O_RDONLY | O_CLOEXEC)
         guard mem >= 0 else { throw BpfcpError.system("opening /proc/\(source)/mem", errno) }
@@ -85,9 +94,19 @@ final class MemoryCapture {
         // A copy shares its pages with the target copy-on-write. process_vm_readv
         // pins what it reads, and pinning a shared anonymous page makes the
         // kernel copy it first; /proc/PID/mem reads the page where it is.
-        let pinning = source == pages.pid
+        let fromCopy = source != pages.pid
+        let written = pagesWritten
+        let byCopies = pagesByCopies
         for (index, regions) in pages.pending {
-            pages.areas[index].runs = try copyRegions(pid: source, mem: mem, regions, pinning: pinning)
+            // pwrite64 in the copy fails with EFAULT on pages it cannot read (PROT_NONE).
+            let readable = pages.areas[index].area.permissions.hasPrefix("r")
+            pages.areas[index].runs = try regions.map { region in
+                try copyRun(pid: source, mem: mem, from: region.start, pages: (region.end - region.start) / pageSize,
+                            pinning: !fromCopy, writer: readable ? writer : nil)
+            }
+        }
+        if fromCopy {
+            pagesReadFromCopies += (pagesWritten - written) - (pagesByCopies - byCopies)
         }
         pages.pending = []
         return pages.areas
@@ -103,8 +122,8 @@ final class MemoryCapture {
         return Set(areas.filter { !unsafe.isDisjoint(with: $0.flags ?? []) }.map(\.start))
     }
 
-    private func copyRegions(pid: Int32, mem: Int32, _ regions: [bpfcp_page_region], pinning: Bool = true) throws -> [PageRun] {
-        try regions.map { try copyRun(pid: pid, mem: mem, from: $0.start, pages: ($0.end - $0.start) / pageSize, pinning: pinning) }
+    private func copyRegions(pid: Int32, mem: Int32, _ regions: [bpfcp_page_region]) throws -> [PageRun] {
+        try regions.map { try copyRun(pid: pid, mem: mem, from: $0.start, pages: ($0.end - $0.start) / pageSize) }
     }
 
     static func classify(_ area: MemoryArea, pid: Int32) -> AreaContents {
@@ -158,13 +177,25 @@ final class MemoryCapture {
     }
 
     /// Copies `pages` pages at `address` to the store and returns their run.
-    private func copyRun(pid: Int32, mem: Int32, from address: UInt64, pages: UInt64, pinning: Bool = true) throws -> PageRun {
+    /// With `writer`, the copy `pid` writes them, and bpfcp reads through
+    /// `mem` only the pages the copy cannot read.
+    private func copyRun(pid: Int32, mem: Int32, from address: UInt64, pages: UInt64, pinning: Bool = true,
+                         writer: CopyPageWriter? = nil) throws -> PageRun {
         let run = PageRun(address: address, pages: pages, offset: sink.offset)
         var done: UInt64 = 0
         let total = pages * pageSize
         while done < total {
             try checkInterrupted()
-            let chunk = Int(min(UInt64(sink.chunkSize), total - done))
+            var chunk = Int(min(UInt64(sink.chunkSize), total - done))
+            if let writer, writer.failure == nil {
+                let count = Int(min(UInt64(Self.copyChunk), total - done))
+                let written = try sink.appendFromCopy(writer, address: address + done, count: count)
+                done += UInt64(written)
+                pagesByCopies += UInt64(written) / pageSize
+                if written > 0 { continue }
+                // The copy cannot read the page at address + done: that page alone goes through /proc/PID/mem.
+                if writer.failure == nil { chunk = Int(pageSize - done % pageSize) }
+            }
             let buffer = try sink.reserve(chunk)
             try Self.readRemote(pid: pid, mem: mem, into: buffer, address: address + done, count: chunk, pinning: pinning)
             try sink.commit(chunk)

@@ -9,7 +9,7 @@ import Foundation
 /// section while the target is still held, so memory use never exceeds the
 /// budget whatever the image size.
 final class PageSink {
-    private let writer: SectionWriter
+    let writer: SectionWriter
     private let staging: UnsafeMutableRawPointer?
     private let budget: Int
     private var staged = 0
@@ -64,6 +64,23 @@ final class PageSink {
         } else {
             staged += count
         }
+    }
+
+    /// Writes the staged pages, and from then on sends every page straight
+    /// to the section. Called once the targets are released: staging pages
+    /// read after that only adds a copy.
+    func stream() throws {
+        try flush()
+        streaming = true
+    }
+
+    /// Has `copy` write `count` bytes of its memory at `address` to the end
+    /// of the section, and returns how many it wrote (see `CopyPageWriter.write`).
+    func appendFromCopy(_ copy: CopyPageWriter, address: UInt64, count: Int) throws -> Int {
+        precondition(streaming, "a copy writes only to a streaming sink")
+        let written = try copy.write(address: address, count: count, at: writer.endOffset)
+        writer.adoptWritten(count: written)
+        return written
     }
 
     /// Writes the staged pages to the page section. Called once the target is released.

@@ -133,20 +133,41 @@ public enum ImageError {
 
 /// Writes one section file: the header is reserved first and filled in by
 /// `finish()`, so payloads of any size stream through without being held in memory.
-final class SectionWriter {
+///
+/// Bytes that another process wrote (`adoptWritten`) are checksummed on a
+/// serial queue. `append`, `finish` and `crc` wait for that queue first,
+/// so one thread at a time may call them.
+final class SectionWriter: @unchecked Sendable {
     let path: String
     let type: SectionType
-    private let fd: Int32
+    let fd: Int32
     private(set) var length: UInt64 = 0
-    private(set) var crc: UInt32 = 0
+    private var payloadCrc: UInt32 = 0
     private var finished = false
     /// Set on the pages section, to hash each page as it is appended.
     var hasher: PageHasher?
+    /// Start the writeback of each appended range at once (sync_file_range),
+    /// so that the final fsync of a large section waits for less.
+    var startsWriteback = false
+    /// Checksums adopted bytes in order, off the thread that writes.
+    private let digests = DispatchQueue(label: "bpfcp.section-digest")
+    /// The first error of a digest on `digests`, thrown by the next `append` or `finish`.
+    private var digestError: BpfcpError?
+
+    /// CRC32C of the payload so far.
+    var crc: UInt32 {
+        digests.sync {}
+        return payloadCrc
+    }
+
+    /// File offset where the next payload byte goes.
+    var endOffset: UInt64 { UInt64(ImageFormat.headerSize) + length }
 
     init(path: String, type: SectionType) throws {
         self.path = path
         self.type = type
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        // Readable too, so that `adoptWritten` can map the bytes another process wrote.
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw BpfcpError.system("creating \(Escape.text(path))", errno) }
         try writeAll(fd, [UInt8](repeating: 0, count: ImageFormat.headerSize), path: path)
     }
@@ -162,17 +183,74 @@ final class SectionWriter {
 
     func append(_ pointer: UnsafeRawPointer, count: Int) throws {
         guard count > 0 else { return }
-        crc = CRC32C.checksum(pointer, count: count, continuing: crc)
+        try waitDigests()
+        payloadCrc = CRC32C.checksum(pointer, count: count, continuing: payloadCrc)
         hasher?.add(pointer, count: count)
-        try writeAll(fd, UnsafeRawBufferPointer(start: pointer, count: count), path: path)
+        // At an explicit offset, since `adoptWritten` moves the end without moving this file position.
+        try pwriteAll(fd, UnsafeRawBufferPointer(start: pointer, count: count), at: endOffset, path: path)
+        if startsWriteback { startWriteback(at: endOffset, count: count) }
         length += UInt64(count)
+    }
+
+    /// Starts writing `count` bytes at file offset `offset` to disk, without waiting for them.
+    private func startWriteback(at offset: UInt64, count: Int) {
+        let syncFileRange = 277
+        let syncFileRangeWrite = 2
+        _ = bpfcp_syscall6(syncFileRange, Int(fd), Int(offset), count, syncFileRangeWrite, 0, 0)
+    }
+
+    /// Takes in `count` bytes that another process has written at
+    /// `endOffset` through its own descriptor of this file. Their checksum
+    /// and page hashes are computed from the file on another thread, which
+    /// also starts their writeback with `startsWriteback`.
+    func adoptWritten(count: Int) {
+        guard count > 0 else { return }
+        let offset = endOffset
+        length += UInt64(count)
+        digests.async { [self] in
+            do {
+                try digestFile(at: offset, count: count)
+            } catch let error as BpfcpError {
+                if digestError == nil { digestError = error }
+            } catch {}
+        }
+    }
+
+    private func waitDigests() throws {
+        digests.sync {}
+        if let digestError { throw digestError }
+    }
+
+    /// Checksums and hashes file bytes `offset..<offset + count`, reading them through a mapping of the file.
+    private func digestFile(at offset: UInt64, count: Int) throws {
+        let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        let mapStart = offset & ~(pageSize - 1)
+        let skip = Int(offset - mapStart)
+        guard let mapped = mmap(nil, skip + count, PROT_READ, MAP_SHARED, fd, off_t(mapStart)), mapped != MAP_FAILED else {
+            throw BpfcpError.system("mapping \(count) bytes of \(Escape.text(path)) at \(offset)", errno)
+        }
+        defer { munmap(mapped, skip + count) }
+        _ = madvise(mapped, skip + count, MADV_SEQUENTIAL)
+
+        // Slices small enough that the hash reads from the cache what the checksum just brought in.
+        let slice = 256 << 10
+        var done = 0
+        while done < count {
+            let bytes = mapped + skip + done
+            let n = min(slice, count - done)
+            payloadCrc = CRC32C.checksum(bytes, count: n, continuing: payloadCrc)
+            hasher?.add(bytes, count: n)
+            done += n
+        }
+        if startsWriteback { startWriteback(at: offset, count: count) }
     }
 
     /// Writes the header. Nothing is durable until `syncFile(_:)` runs on
     /// the path. Returns the header written.
     @discardableResult
     func finish() throws -> SectionHeader {
-        let header = SectionHeader(version: ImageFormat.version, type: type.rawValue, payloadLength: length, payloadCrc: crc)
+        try waitDigests()
+        let header = SectionHeader(version: ImageFormat.version, type: type.rawValue, payloadLength: length, payloadCrc: payloadCrc)
         guard !finished else { return header }
         let bytes = header.encoded()
         let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
@@ -316,6 +394,16 @@ func writeAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, path: String) throw
     var done = 0
     while done < buffer.count {
         let n = write(fd, buffer.baseAddress! + done, buffer.count - done)
+        if n < 0 && errno == EINTR { continue }
+        guard n > 0 else { throw BpfcpError.system("writing \(Escape.text(path))", n < 0 ? errno : EIO) }
+        done += n
+    }
+}
+
+func pwriteAll(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, at offset: UInt64, path: String) throws {
+    var done = 0
+    while done < buffer.count {
+        let n = pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + UInt64(done)))
         if n < 0 && errno == EINTR { continue }
         guard n > 0 else { throw BpfcpError.system("writing \(Escape.text(path))", n < 0 ? errno : EIO) }
         done += n

@@ -29,6 +29,17 @@ struct bpfcp_injection {
 int bpfcp_inject_syscall(pid_t tid, uint64_t syscall_ip, long nr, const uint64_t args[6],
 			 struct bpfcp_injection *out);
 
+/* Sets the ptrace options a snapshot copy needs before bpfcp_copy_syscall:
+ * syscall stops marked as such, and death with its tracer kept. Returns 0 or -errno. */
+int bpfcp_copy_prepare(pid_t copy);
+
+/* Runs system call nr with args in the stopped snapshot copy by executing
+ * the `syscall` instruction at syscall_ip, and leaves the copy in the
+ * syscall-exit stop. Signals that reach the copy meanwhile are discarded.
+ * Stores the call's return value (a negative errno on failure) in *result.
+ * Returns 0, or -errno when a ptrace step failed. */
+int bpfcp_copy_syscall(pid_t copy, uint64_t syscall_ip, long nr, const uint64_t args[6], int64_t *result);
+
 /* Finds a `syscall` instruction (0f 05) that the held thread tid of pid
  * can be sent to without writing into the target: the one it entered its
  * current system call with, else one in the [vdso]. A thread stopped
