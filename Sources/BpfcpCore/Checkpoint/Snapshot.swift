@@ -7,12 +7,13 @@ import Foundation
 /// One held thread of the target runs an injected
 /// `clone(CLONE_FILES, exit signal 0)`, as fork() does in Redis's BGSAVE.
 /// The kernel attaches the copy to this tracer (PTRACE_O_TRACECLONE) and
-/// stops it before its first instruction. It never runs any target code,
-/// and PTRACE_O_EXITKILL makes it die with bpfcp. Exit signal 0 means the
+/// stops it before its first instruction. It runs no target code but the
+/// `syscall` instruction `CopyPageWriter` sends it through, and
+/// PTRACE_O_EXITKILL makes it die with bpfcp. Exit signal 0 means the
 /// target gets no SIGCHLD, and CLONE_FILES means the copy holds no extra
 /// reference to the target's files, so a peer still sees EOF when the target
-/// closes its end. The pages are then read from the stopped copy while the
-/// target runs: the target's later writes go to its own new pages.
+/// closes its end. The copy then writes its pages, or they are read from
+/// it, while the target runs: the target's later writes go to its own new pages.
 ///
 /// A dead copy stays a zombie child of the target until the target waits
 /// for it with __WALL, since only a parent can reap. `dispose` therefore
