@@ -91,7 +91,7 @@ final class CopyPageWriterTests: XCTestCase {
         return table
     }
 
-    /// The saved region at the fixture's address `key` holds the pattern, starting at word `first`.
+    /// Checks that the saved region at the fixture's address `key` contains the pattern, starting at word `first`.
     private func assertRegionPatterned(_ checkpoint: Checkpoint, _ fixture: Fixture, key: String, first: UInt64,
                                        file: StaticString = #filePath, line: UInt = #line) throws {
         let image = try XCTUnwrap(checkpoint.process(fixture.pid), file: file, line: line)
@@ -107,7 +107,7 @@ final class CopyPageWriterTests: XCTestCase {
         XCTAssertEqual(mismatches, 0, "64-bit words of \(key) that differ from the pattern", file: file, line: line)
     }
 
-    /// The hashes computed while the copy wrote equal hashes of the pages file read back.
+    /// Checks that the hashes computed while the copy wrote equal hashes of the pages file read back.
     private func assertHashesMatchFile(_ checkpoint: Checkpoint, file: StaticString = #filePath, line: UInt = #line) throws {
         let header = try SectionReader.verify(path: checkpoint.pages.path, section: "pages", expected: .pages)
         let computed = try PageHashes.compute(checkpoint.pages, pageSize: 4096, payloadLength: header.payloadLength)

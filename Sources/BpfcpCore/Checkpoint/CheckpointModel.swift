@@ -61,7 +61,7 @@ public struct CaptureStats: Codable, Sendable, Equatable {
     /// Time one thread of a target was held a second time, after the
     /// release, to reap its snapshot copy (summed over processes); nil without snapshots.
     public var reapNs: UInt64?
-    /// How the private pages of the snapshot copies reached the pages file:
+    /// Writer of the snapshot copies' private pages to the pages file:
     /// "copy" (each copy wrote its own with injected pwrite64), "bpfcp"
     /// (bpfcp read them through /proc/PID/mem and wrote them), or "mixed".
     /// Nil without snapshot copies.
