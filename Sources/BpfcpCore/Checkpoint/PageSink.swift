@@ -60,7 +60,8 @@ final class PageSink {
     /// Keeps the `count` bytes just written into the memory `reserve` returned.
     func commit(_ count: Int) throws {
         if streaming {
-            try writer.append(bounce, count: count)
+            // The checksum and hashes are computed on the writer's digest thread, off this one, which may hold the target.
+            try writer.appendDeferred(bounce, count: count)
         } else {
             staged += count
         }
@@ -88,9 +89,9 @@ final class PageSink {
         guard let staging, staged > 0 else { return }
         var done = 0
         while done < staged {
-            // Chunks of the bounce size, so the write copies bytes the checksum has just brought into the cache.
+            // Chunks of the bounce size, which the digest thread checksums while the next one is written.
             let count = min(staged - done, bounceSize)
-            try writer.append(staging + done, count: count)
+            try writer.appendDeferred(staging + done, count: count)
             done += count
         }
         staged = 0

@@ -134,8 +134,8 @@ public enum ImageError {
 /// Writes one section file: the header is reserved first and filled in by
 /// `finish()`, so payloads of any size stream through without being held in memory.
 ///
-/// Bytes that another process wrote (`adoptWritten`) are checksummed on a
-/// serial queue. `append`, `finish` and `crc` wait for that queue first,
+/// Bytes written with `appendDeferred`, or by another process
+/// (`adoptWritten`), are checksummed on a serial queue. `append`, `finish` and `crc` wait for that queue first,
 /// so one thread at a time may call them.
 final class SectionWriter: @unchecked Sendable {
     let path: String
@@ -192,6 +192,15 @@ final class SectionWriter: @unchecked Sendable {
         length += UInt64(count)
     }
 
+    /// Writes `count` bytes at the end of the payload and leaves their
+    /// checksum and page hashes to the thread of `adoptWritten`, which reads
+    /// them back from the file. `pointer` may be reused on return.
+    func appendDeferred(_ pointer: UnsafeRawPointer, count: Int) throws {
+        guard count > 0 else { return }
+        try pwriteAll(fd, UnsafeRawBufferPointer(start: pointer, count: count), at: endOffset, path: path)
+        adoptWritten(count: count)
+    }
+
     /// Starts writing `count` bytes at file offset `offset` to disk, without waiting for them.
     private func startWriteback(at offset: UInt64, count: Int) {
         let syncFileRange = 277
@@ -206,10 +215,11 @@ final class SectionWriter: @unchecked Sendable {
     func adoptWritten(count: Int) {
         guard count > 0 else { return }
         let offset = endOffset
+        let writeback = startsWriteback
         length += UInt64(count)
         digests.async { [self] in
             do {
-                try digestFile(at: offset, count: count)
+                try digestFile(at: offset, count: count, writeback: writeback)
             } catch let error as BpfcpError {
                 if digestError == nil { digestError = error }
             } catch {}
@@ -222,7 +232,7 @@ final class SectionWriter: @unchecked Sendable {
     }
 
     /// Checksums and hashes file bytes `offset..<offset + count`, reading them through a mapping of the file.
-    private func digestFile(at offset: UInt64, count: Int) throws {
+    private func digestFile(at offset: UInt64, count: Int, writeback: Bool) throws {
         let pageSize = UInt64(sysconf(Int32(_SC_PAGESIZE)))
         let mapStart = offset & ~(pageSize - 1)
         let skip = Int(offset - mapStart)
@@ -242,7 +252,7 @@ final class SectionWriter: @unchecked Sendable {
             hasher?.add(bytes, count: n)
             done += n
         }
-        if startsWriteback { startWriteback(at: offset, count: count) }
+        if writeback { startWriteback(at: offset, count: count) }
     }
 
     /// Writes the header. Nothing is durable until `syncFile(_:)` runs on
