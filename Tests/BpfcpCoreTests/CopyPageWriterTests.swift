@@ -78,6 +78,23 @@ final class CopyPageWriterTests: XCTestCase {
         try assertHashesMatchFile(checkpoint)
     }
 
+    func testHeldStreamingHashesMatchFile() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "copy_writer_target", arguments: ["8", "plain"])
+
+        // A 1 MiB staging area: most pages stream to the file while held, and are checksummed on the digest thread.
+        let options = CaptureOptions(stagingBudget: 1 << 20, snapshot: false)
+        let checkpoint = try Checkpointer.capture(pid: fixture.pid, options: options)
+        let stats = checkpoint.info.stats
+        XCTAssertEqual(stats.memorySource, "held")
+        XCTAssertNil(stats.pageWriter)
+        XCTAssertNil(stats.pageWriterFallback)
+
+        CheckpointSupport.assertReleased(fixture.pid)
+        try assertRegionPatterned(checkpoint, fixture, key: "region", first: 0)
+        try assertHashesMatchFile(checkpoint)
+    }
+
     // MARK: - helpers
 
     /// Returns each fd of `pid` with what it refers to and its fdinfo (position, flags, mount id).
