@@ -43,6 +43,25 @@ final class CopyPageWriterTests: XCTestCase {
         XCTAssertEqual(pages.payloadLength, checkpoint.info.stats.pagesWritten * 4096)
     }
 
+    func testRelativeScratchDirectoryStillCopyWritten() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "copy_writer_target", arguments: ["4", "plain"])
+        let dir = try CheckpointSupport.scratchDirectory("copy-writer-relative")
+        let previous = FileManager.default.currentDirectoryPath
+        defer {
+            _ = FileManager.default.changeCurrentDirectoryPath(previous)
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        XCTAssertTrue(FileManager.default.changeCurrentDirectoryPath(dir))
+
+        // The fixture's working directory is /, so "." means another directory to the copy.
+        let checkpoint = try Checkpointer.capture(pid: fixture.pid, options: CaptureOptions(scratchDirectory: "."))
+        XCTAssertEqual(checkpoint.info.stats.pageWriter, "copy")
+        XCTAssertNil(checkpoint.info.stats.pageWriterFallback)
+        try assertRegionPatterned(checkpoint, fixture, key: "region", first: 0)
+        try assertHashesMatchFile(checkpoint)
+    }
+
     func testUnreadablePagesReadThroughProcMem() throws {
         try requireBPF()
         let fixture = try Fixture(c: "copy_writer_target", arguments: ["8", "protnone"])

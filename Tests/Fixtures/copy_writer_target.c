@@ -1,6 +1,6 @@
 /* Target for snapshot copies that write their own pages: MIB (argv[1])
  * MiB of patterned anonymous memory, a pipe and a file opened at a known
- * offset, and by MODE (argv[2]):
+ * offset, and / as its working directory. By MODE (argv[2]):
  *   plain    nothing more;
  *   protnone 4 more patterned pages, then made PROT_NONE, which the
  *            copy cannot write with pwrite64;
@@ -46,8 +46,8 @@ int main(int argc, char **argv)
 	void *hidden = NULL;
 	int pipefd[2], file;
 
-	if (pipe(pipefd) != 0) {
-		perror("pipe");
+	if (pipe(pipefd) != 0 || chdir("/") != 0) {
+		perror("pipe or chdir");
 		return 1;
 	}
 	file = open("/proc/self/exe", O_RDONLY);

@@ -64,7 +64,9 @@ final class CopyPageWriter {
               page > 0 else {
             return (nil, "mmap in the copy failed: \(call.lastFailure)")
         }
-        let bytes = Array(path.utf8) + [0]
+        // The copy resolves a relative path against the target's working directory, not bpfcp's.
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let bytes = Array(absolute.utf8) + [0]
         guard UInt64(bytes.count) <= pageSize,
               bytes.withUnsafeBytes({ bpfcp_write_remote(copy, $0.baseAddress, UInt64(page), $0.count) }) == bytes.count else {
             return (nil, "writing the path of the pages file into the copy failed")
