@@ -65,6 +65,42 @@ final class CheckpointImageTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: scratch), ["image"], "no staging or page store left behind")
     }
 
+    func testPhasesAddUpToTotal() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "checkpoint_target", arguments: ["1", "1"])
+        let dir = scratch + "/image"
+        let checkpoint = try Checkpointer.dump(pid: fixture.pid, to: dir, options: CaptureOptions(scratchDirectory: scratch), kill: false)
+        let stats = checkpoint.info.stats
+        let phases = try XCTUnwrap(stats.phases)
+        let named: [(String, UInt64)] = [
+            ("prepare", phases.prepareNs), ("freeze", phases.freezeNs), ("held", phases.heldNs), ("kinds", phases.kindsNs),
+            ("memory", phases.memoryNs), ("sections", phases.sectionsNs), ("staging", phases.stagingNs), ("encode", phases.encodeNs),
+            ("write", phases.writeNs), ("sync", phases.syncNs), ("rename", phases.renameNs),
+        ]
+        for (name, ns) in named {
+            XCTAssertGreaterThan(ns, 0, "phase \(name)")
+        }
+        XCTAssertLessThanOrEqual(phases.sumNs, stats.totalNs)
+        XCTAssertEqual(stats.syncNs, phases.syncNs)
+
+        // The manifest contains them as they were before it was written.
+        let stored = try CheckpointImage.open(dir).info.stats
+        let storedPhases = try XCTUnwrap(stored.phases)
+        XCTAssertLessThanOrEqual(storedPhases.sumNs, stored.totalNs)
+        XCTAssertLessThan(stored.totalNs, stats.totalNs)
+        XCTAssertEqual(stored.syncNs, storedPhases.syncNs)
+        XCTAssertEqual(storedPhases.renameNs, 0)
+        XCTAssertLessThan(storedPhases.encodeNs, phases.encodeNs, "the manifest's encoding is not in the image")
+        XCTAssertLessThan(storedPhases.writeNs, phases.writeNs)
+        XCTAssertLessThan(storedPhases.syncNs, phases.syncNs)
+        var captured = phases
+        captured.encodeNs = storedPhases.encodeNs
+        captured.writeNs = storedPhases.writeNs
+        captured.syncNs = storedPhases.syncNs
+        captured.renameNs = 0
+        XCTAssertEqual(storedPhases, captured, "the capture's phases are stored as measured")
+    }
+
     func testViewRendersLikeDump() throws {
         try requireBPF()
         let (dir, fixture) = try writeImage()

@@ -5,9 +5,10 @@
 # of each of BENCH_BIG_RUNS checkpoints with dd writing and syncing the
 # same bytes to the same file system right after it. Needs root and the
 # release build (make bench builds it).
+# BPFCP=PATH runs another build of bpfcp, to compare two side by side.
 set -eu
 cd "$(dirname "$0")/../.."
-BPFCP=.build/release/bpfcp
+BPFCP=${BPFCP:-.build/release/bpfcp}
 WORK=${BENCH_DIR:-build/bench/checkpoint}
 RUNS=${BENCH_RUNS:-5}
 BIG_RUNS=${BENCH_BIG_RUNS:-3}
@@ -45,11 +46,13 @@ stop_target() {
 # to the file: "copy" (the copy itself), "bpfcp" (read through
 # /proc/PID/mem), "mixed", or "-" without a copy. Extra arguments go to
 # bpfcp dump (BENCH_DUMP_FLAGS=--no-snapshot measures the held path).
+# The phases of the checkpoint, in ms, are appended to $WORK/phases as
+# one line.
 checkpoint() {
 	start_ns=$(date +%s%N)
 	"$BPFCP" --json dump "$target_pid" -D "$1" ${BENCH_DUMP_FLAGS:-} > "$WORK/report.json"
 	end_ns=$(date +%s%N)
-	python3 - "$WORK/report.json" "$start_ns" "$end_ns" <<'PY'
+	python3 - "$WORK/report.json" "$start_ns" "$end_ns" "$PHASES" <<'PY'
 import json, sys
 stats = json.load(open(sys.argv[1]))["stats"]
 wall = (int(sys.argv[3]) - int(sys.argv[2])) / 1e6
@@ -59,17 +62,29 @@ print("%.2f %.2f %.2f %.2f %.2f %d %.1f %s %.2f %s" % (stats["frozen_ns"] / 1e6,
                                                     stats["memory_ns"] / 1e6, stats["pages_written"], wall,
                                                     stats.get("memory_source", "held"), stats.get("reap_ns", 0) / 1e6,
                                                     stats.get("page_writer", "-")))
+phases = stats.get("phases", {})
+with open(sys.argv[1] + ".phases", "w") as out:
+    out.write(" ".join("%.2f" % (phases[name + "_ns"] / 1e6) if name + "_ns" in phases else "-"
+                       for name in sys.argv[4].split()) + "\n")
 PY
+	cat "$WORK/report.json.phases" >> "$WORK/phases"
 }
+
+PHASES="prepare freeze held kinds memory sections staging encode write sync rename"
 
 echo "64 MiB target, 200 files, pipe, eventfd, unix socket pair ($RUNS runs)"
 echo "run frozen_ms total_ms sync_ms total_without_sync_ms memory_ms pages command_wall_ms source reap_ms writer"
 start_target 64
+: > "$WORK/phases"
 for run in $(seq 1 "$RUNS"); do
 	echo "$run $(checkpoint "$WORK/image-$run")"
 	rm -rf "$WORK/image-$run"
 done
 stop_target
+echo
+echo "phases of the same runs, ms (stats.phases; \"-\" from a bpfcp without them)"
+echo "run $PHASES"
+awk '{ print NR, $0 }' "$WORK/phases"
 
 echo
 echo "1 GiB target: checkpoint page bandwidth against dd of the same bytes ($BIG_RUNS runs)"

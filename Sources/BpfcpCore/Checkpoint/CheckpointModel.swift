@@ -68,6 +68,10 @@ public struct CaptureStats: Codable, Sendable, Equatable {
     public var pageWriter: String?
     /// Reason, process by process, that bpfcp read pages of a copy. Nil when it read none.
     public var pageWriterFallback: String?
+    /// Time of each step, which add up to at most `totalNs`. In an image
+    /// they end where `totalNs` does, before the manifest is written. Nil in
+    /// images written before they were recorded.
+    public var phases: CapturePhases?
 
     public init() {
         frozenNs = 0

@@ -50,7 +50,12 @@ public enum Checkpointer {
     /// as long as the returned checkpoint. The targets keep running afterwards.
     public static func capture(pid: Int32, options: CaptureOptions = CaptureOptions()) throws -> Checkpoint {
         try preloadBPF(options.kinds)
-        let start = Clock.now()
+        return try capture(pid: pid, options: options, clock: CapturePhaseClock())
+    }
+
+    /// Captures like `capture(pid:options:)`, timing each step on `clock`,
+    /// whose start is the start of the total time. The BPF objects must be loaded.
+    static func capture(pid: Int32, options: CaptureOptions, clock: CapturePhaseClock) throws -> Checkpoint {
         let root = try Dumper.validTarget(pid: pid, source: .bpf)
         try validate(root)
 
@@ -74,12 +79,14 @@ public enum Checkpointer {
             freezer.release()
         }
         var stats = CaptureStats()
+        clock.lap(\.prepareNs)
         var captured = try captureHeld(root: root, options: options, freezer: freezer, memory: memory, guardian: guardian,
-                                       snapshots: &snapshots, stats: &stats)
+                                       snapshots: &snapshots, stats: &stats, clock: clock)
         freezer.release(keepHandlers: true)
         stats.frozenNs = Clock.now() - freezer.frozenAt
         // Not while held, where it could only lengthen the hold.
         writer.startsWriteback = true
+        clock.lap(\.heldNs)
 
         // The copies go before the kind sections are built: a copy shares the
         // target's fd table (CLONE_FILES), so the sockets kind's pass over
@@ -98,11 +105,14 @@ public enum Checkpointer {
         try sink.flush()
         try writer.finish()
         stats.memoryNs += Clock.now() - flushStart
+        clock.lap(\.memoryNs)
         var processes: [ProcessImage] = []
         for process in captured {
             processes.append(try process.finished(stats: &stats))
         }
-        stats.totalNs = Clock.now() - start
+        clock.lap(\.sectionsNs)
+        stats.phases = clock.phases
+        stats.totalNs = clock.elapsedNs()
         let info = CheckpointInfo(rootPid: pid, tree: options.tree, takenAt: Date().timeIntervalSince1970,
                                   toolVersion: bpfcpVersion, kernelRelease: kernelRelease(), pageSize: pageSize(), stats: stats)
         return Checkpoint(info: info, processes: processes, pages: store, pageHashes: writer.hasher?.finish())
@@ -116,10 +126,10 @@ public enum Checkpointer {
     public static func dump(pid: Int32, to dir: String, options: CaptureOptions, kill: Bool) throws -> Checkpoint {
         // Loaded first so that the total time, like the one of `capture`, leaves the one-time loading out.
         try preloadBPF(options.kinds)
-        let start = Clock.now()
-        var checkpoint = try capture(pid: pid, options: options)
+        let clock = CapturePhaseClock()
+        var checkpoint = try capture(pid: pid, options: options, clock: clock)
         try Freezer.checkInterrupted()
-        checkpoint.info = try CheckpointImage.write(checkpoint, to: dir, totalSince: start)
+        checkpoint.info = try CheckpointImage.write(checkpoint, to: dir, clock: clock)
         if kill {
             try checkRestorable(dir, pid: pid)
             for image in checkpoint.processes.reversed() {
@@ -157,10 +167,11 @@ public enum Checkpointer {
 
     private static func captureHeld(root: ProcessEntry, options: CaptureOptions, freezer: Freezer, memory: MemoryCapture,
                                     guardian: SnapshotGuardian?, snapshots: inout [(index: Int, snapshot: Snapshot)],
-                                    stats: inout CaptureStats) throws -> [HeldProcess] {
+                                    stats: inout CaptureStats, clock: CapturePhaseClock) throws -> [HeldProcess] {
         var preFreeze: [Int32: PreFreezeState] = [:]
         var obstacles: [Int32: String] = [:]
         let family = try freezeFamily(root: root, tree: options.tree, freezer: freezer, preFreeze: &preFreeze, obstacles: &obstacles)
+        clock.lap(\.freezeNs)
         if !options.snapshot {
             family.forEach { obstacles[$0.pid] = "turned off" }
         }
@@ -171,7 +182,8 @@ public enum Checkpointer {
             for process in family {
                 try freezer.checkInterrupted()
                 captured.append(try captureOne(process, preFreeze: preFreeze[process.pid], freezer: freezer, memory: memory,
-                                               deferring: obstacles[process.pid] == nil, kinds: options.kinds, stats: &stats))
+                                               deferring: obstacles[process.pid] == nil, kinds: options.kinds, stats: &stats,
+                                               clock: clock))
                 if !process.isZombie { captured[captured.count - 1].image.queues = try queues.capture(pid: process.pid) }
             }
             // Only now, with every kind of every member read: the copy is a
@@ -220,7 +232,8 @@ public enum Checkpointer {
     }
 
     private static func captureOne(_ process: ProcessEntry, preFreeze: PreFreezeState?, freezer: Freezer, memory: MemoryCapture,
-                                   deferring: Bool, kinds: [KindDescriptor], stats: inout CaptureStats) throws -> HeldProcess {
+                                   deferring: Bool, kinds: [KindDescriptor], stats: inout CaptureStats,
+                                   clock: CapturePhaseClock) throws -> HeldProcess {
         let stopSignal = process.state == .stopped ? (process.stopSignal ?? "SIGSTOP") : nil
         guard !process.isZombie else {
             let image = ProcessImage(pid: process.pid, process: process, stopSignal: nil, sections: [], threads: [], memory: [])
@@ -239,7 +252,9 @@ public enum Checkpointer {
             pages = try memory.scan(pid: process.pid, deferring: deferring)
             files = try memory.captureFiles(pid: process.pid)
             stats.memoryNs += Clock.now() - memoryStart
+            clock.lap(\.heldNs)
             try pending.waitGathered()
+            clock.lap(\.kindsNs)
         } catch {
             pending.abandon()
             throw error

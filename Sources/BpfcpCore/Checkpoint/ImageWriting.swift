@@ -8,28 +8,28 @@ extension CheckpointImage {
     /// renamed into place last, so a crash or a full disk never leaves
     /// anything at `dir` that looks complete.
     public static func write(_ checkpoint: Checkpoint, to dir: String) throws {
-        _ = try write(checkpoint, to: dir, totalSince: nil)
+        _ = try write(checkpoint, to: dir, clock: nil)
     }
 
-    /// Writes like `write(_:to:)`. With `totalSince`, the returned total time
-    /// runs from that instant to the image renamed into place and synced, and
-    /// the one stored in the manifest to just before the manifest is written.
-    /// The returned sync time is all the time spent waiting in fsync.
+    /// Writes like `write(_:to:)`. With a `clock`, the returned stats end
+    /// with the image renamed into place and its parent synced: total time,
+    /// phases, and the sync time, which is all the time spent waiting for
+    /// fsync. The manifest stores them as they were just before it was
+    /// written. Without one, the stats stay as the checkpoint has them.
     /// Returns the image-wide facts as written.
-    static func write(_ checkpoint: Checkpoint, to dir: String, totalSince start: UInt64?) throws -> CheckpointInfo {
+    static func write(_ checkpoint: Checkpoint, to dir: String, clock: CapturePhaseClock?) throws -> CheckpointInfo {
         let target = (dir as NSString).standardizingPath
         try checkFree(target)
         let staging = try makeStaging(beside: target)
         do {
-            var info = try writeFiles(checkpoint, into: staging, totalSince: start)
-            let syncStart = Clock.now()
+            var info = try writeFiles(checkpoint, into: staging, clock: clock)
             try syncFile(staging)
+            clock?.lap(\.syncNs)
             guard rename(staging, target) == 0 else { throw BpfcpError.system("renaming \(Escape.text(staging)) to \(Escape.text(target))", errno) }
+            clock?.lap(\.renameNs)
             try syncFile(parentDirectory(of: target))
-            if let start {
-                info.stats.syncNs = (info.stats.syncNs ?? 0) + Clock.now() - syncStart
-                info.stats.totalNs = Clock.now() - start
-            }
+            clock?.lap(\.syncNs)
+            if let clock { record(clock, in: &info.stats) }
             return info
         } catch {
             try? FileManager.default.removeItem(atPath: staging)
@@ -67,57 +67,92 @@ extension CheckpointImage {
     }
 
     /// Writes every section file into `staging` and syncs them all: the
-    /// pages, the process sections, then the manifest, whose stats include
-    /// the time spent waiting for the others.
-    private static func writeFiles(_ checkpoint: Checkpoint, into staging: String, totalSince start: UInt64?) throws -> CheckpointInfo {
-        let pageSize = checkpoint.info.pageSize
+    /// pages and their hashes, the JSON sections, then the manifest, whose
+    /// stats include the time spent waiting for the others. Each file is
+    /// synced on a `FileSyncer` thread as soon as it is written. Only the
+    /// wait for them counts as sync time, not the part that overlapped
+    /// the encoding.
+    private static func writeFiles(_ checkpoint: Checkpoint, into staging: String, clock: CapturePhaseClock?) throws -> CheckpointInfo {
+        let syncer = FileSyncer()
+        // On an error, the syncs end before the caller removes the directory.
+        defer { _ = try? syncer.finish() }
         let pagesHeader = try placePages(checkpoint.pages, at: staging + "/" + pagesFile)
-        // The pages are nearly all the bytes, so they sync on another thread while the JSON sections are encoded here.
-        let pagesSync = BackgroundSync(path: staging + "/" + pagesFile)
-        defer { _ = try? pagesSync.wait() }
+        // The pages are nearly all the bytes, so their sync starts first.
+        syncer.add(staging + "/" + pagesFile)
         var sections = [ManifestSection(name: "pages", file: pagesFile, type: SectionType.pages.label,
                                         payloadLength: pagesHeader.payloadLength, crc32c: CRC32C.hex(pagesHeader.payloadCrc))]
         sections.append(try writeHashes(checkpoint, pagesLength: pagesHeader.payloadLength, into: staging))
+        syncer.add(staging + "/" + hashesFile)
+        clock?.lap(\.stagingNs)
 
-        for image in checkpoint.processes {
-            var payloads: [(SectionType, [UInt8])] = [
-                (.process, try encode(ProcessPayload(pid: image.pid, process: image.process, stopSignal: image.stopSignal, sections: image.sections))),
-                (.threads, try encode(ThreadsPayload(pid: image.pid, threads: image.threads))),
-                (.memory, try encode(MemoryPayload(pid: image.pid, pageSize: pageSize, areas: image.memory,
-                                                   files: image.files.isEmpty ? nil : image.files))),
-            ]
-            if !image.queues.isEmpty {
-                payloads.append((.queues, try encode(QueuesPayload(pid: image.pid, queues: image.queues))))
-            }
-            for (type, payload) in payloads {
-                let file = "\(type.label)-\(image.pid).img"
-                let header = try SectionWriter.write(payload, type: type, to: staging + "/" + file)
-                sections.append(ManifestSection(name: "\(type.label)-\(image.pid)", file: file, type: type.label,
-                                                payloadLength: header.payloadLength, crc32c: CRC32C.hex(header.payloadCrc)))
-            }
+        let encoded = try encodeSections(checkpoint)
+        clock?.lap(\.encodeNs)
+        for section in encoded {
+            let file = "\(section.name).img"
+            let header = try SectionWriter.write(section.payload, type: section.type, to: staging + "/" + file)
+            syncer.add(staging + "/" + file)
+            sections.append(ManifestSection(name: section.name, file: file, type: section.type.label,
+                                            payloadLength: header.payloadLength, crc32c: CRC32C.hex(header.payloadCrc)))
         }
+        clock?.lap(\.writeNs)
+        try syncer.finish()
+        clock?.lap(\.syncNs)
 
-        // Only the wait counts as sync time, not the part of the pages sync
-        // that overlapped the encoding. An image written again keeps the
-        // timings of its capture.
+        // An image written again keeps the timings of its capture.
         var info = checkpoint.info
-        let syncStart = Clock.now()
-        try pagesSync.wait()
-        for section in sections.dropFirst() {
-            try syncFile(staging + "/" + section.file)
-        }
-        if let start {
-            info.stats.syncNs = Clock.now() - syncStart
-            info.stats.totalNs = Clock.now() - start
-        }
+        if let clock { record(clock, in: &info.stats) }
         let manifest = Manifest(formatVersion: ImageFormat.version, info: info,
                                 processes: checkpoint.processes.map { ManifestProcess(pid: $0.pid) }, sections: sections)
         let manifestPath = staging + "/" + manifestFile
-        _ = try SectionWriter.write(try encode(manifest), type: .manifest, to: manifestPath)
-        let manifestSyncStart = Clock.now()
+        let payload = try encode(manifest)
+        clock?.lap(\.encodeNs)
+        _ = try SectionWriter.write(payload, type: .manifest, to: manifestPath)
+        clock?.lap(\.writeNs)
         try syncFile(manifestPath)
-        if start != nil { info.stats.syncNs = (info.stats.syncNs ?? 0) + Clock.now() - manifestSyncStart }
+        clock?.lap(\.syncNs)
         return info
+    }
+
+    /// Stores the phases measured so far, with the sync and total times they give.
+    private static func record(_ clock: CapturePhaseClock, in stats: inout CaptureStats) {
+        stats.phases = clock.phases
+        stats.syncNs = clock.phases.syncNs
+        stats.totalNs = clock.elapsedNs()
+    }
+
+    /// One encoded JSON section, named like its file without ".img".
+    private struct EncodedSection: Sendable {
+        let name: String
+        let type: SectionType
+        let payload: [UInt8]
+    }
+
+    /// Encodes the process, threads, memory and queues sections of every
+    /// process, several at a time, and returns them in that order.
+    private static func encodeSections(_ checkpoint: Checkpoint) throws -> [EncodedSection] {
+        let pageSize = checkpoint.info.pageSize
+        var jobs: [(name: String, type: SectionType, encode: @Sendable () throws -> [UInt8])] = []
+        for image in checkpoint.processes {
+            jobs.append(("process-\(image.pid)", .process, {
+                try encode(ProcessPayload(pid: image.pid, process: image.process, stopSignal: image.stopSignal, sections: image.sections))
+            }))
+            jobs.append(("threads-\(image.pid)", .threads, { try encode(ThreadsPayload(pid: image.pid, threads: image.threads)) }))
+            jobs.append(("memory-\(image.pid)", .memory, {
+                try encode(MemoryPayload(pid: image.pid, pageSize: pageSize, areas: image.memory, files: image.files.isEmpty ? nil : image.files))
+            }))
+            if !image.queues.isEmpty {
+                jobs.append(("queues-\(image.pid)", .queues, { try encode(QueuesPayload(pid: image.pid, queues: image.queues)) }))
+            }
+        }
+
+        let results = ParallelResults<[UInt8]>(count: jobs.count)
+        let encoders = jobs.map(\.encode)
+        DispatchQueue.concurrentPerform(iterations: encoders.count) { index in
+            results.set(index, Result { try encoders[index]() })
+        }
+        return try zip(jobs, results.values()).map { job, payload in
+            EncodedSection(name: job.name, type: job.type, payload: try payload.get())
+        }
     }
 
     /// Hard-links the page store into the image when both sit on one file
@@ -165,7 +200,32 @@ extension CheckpointImage {
         }
     }
 
-    private static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
-        Array(try JSONCoding.encoder.encode(value))
+    /// Encodes a section payload, byte for byte as `JSONCoding.encoder` would.
+    static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+        try JSONBytesEncoder.encode(value)
+    }
+}
+
+/// Results of work run on several threads, one slot per job.
+private final class ParallelResults<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    // Guarded by `lock`.
+    private var slots: [Result<Value, Error>?]
+
+    init(count: Int) {
+        slots = Array(repeating: nil, count: count)
+    }
+
+    func set(_ index: Int, _ result: Result<Value, Error>) {
+        lock.lock()
+        slots[index] = result
+        lock.unlock()
+    }
+
+    /// Returns every result; call once all jobs have run.
+    func values() -> [Result<Value, Error>] {
+        lock.lock()
+        defer { lock.unlock() }
+        return slots.map { $0! }
     }
 }

@@ -285,31 +285,6 @@ func syncFile(_ path: String) throws {
     guard fsync(fd) == 0 else { throw BpfcpError.system("syncing \(Escape.text(path))", errno) }
 }
 
-/// An fsync of one file running on its own thread, so the caller can
-/// prepare other files meanwhile.
-final class BackgroundSync: @unchecked Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    // Written by the thread before it signals `done`, read only after waiting on it.
-    private var result: Result<Void, Error> = .success(())
-    private var joined = false
-
-    init(path: String) {
-        Thread.detachNewThread { [self] in
-            result = Result { try syncFile(path) }
-            done.signal()
-        }
-    }
-
-    /// Waits for the fsync and rethrows its error. Later calls return at once.
-    func wait() throws {
-        if !joined {
-            done.wait()
-            joined = true
-        }
-        try result.get()
-    }
-}
-
 /// Reads and verifies section files. Never trusts a length before comparing it with the file size.
 enum SectionReader {
     /// Reads the header of `path` and checks type, length and payload checksum.

@@ -76,6 +76,9 @@ final class CLIJSONDocTests: XCTestCase {
         try doc.table("checkpoint").assertMatches(report.filter { $0.key != "schema_version" }, "checkpoint")
         let stats = try XCTUnwrap(report["stats"] as? [String: Any])
         try doc.tables("checkpoint")[1].assertMatches(stats, "checkpoint stats")
+        let phases = try XCTUnwrap(stats["phases"] as? [String: Int])
+        try doc.tables("checkpoint")[2].assertMatches(phases, "checkpoint stats.phases")
+        XCTAssertLessThanOrEqual(phases.values.reduce(0, +), try XCTUnwrap(stats["total_ns"] as? Int))
         XCTAssertEqual(report["pids"] as? [Int], [Int(fixture.pid)])
         XCTAssertEqual(stats["threads"] as? Int, 2)
 
