@@ -83,6 +83,8 @@ final class JSONBytesWriter {
             try writeJSONArray(unsafeBitCast(value, to: [JSONValue].self))
         } else if T.self == String.self {
             buffer.appendString(unsafeBitCast(value, to: String.self))
+        } else if T.self == [String].self {
+            writeStrings(unsafeBitCast(value, to: [String].self))
         } else if T.self == Int.self {
             buffer.appendInteger(unsafeBitCast(value, to: Int.self))
         } else if T.self == Int32.self {
@@ -188,6 +190,15 @@ final class JSONBytesWriter {
             }
             buffer.append(UInt8(ascii: "}"))
         }
+    }
+
+    private func writeStrings(_ strings: [String]) {
+        buffer.append(UInt8(ascii: "["))
+        for (index, text) in strings.enumerated() {
+            if index > 0 { buffer.append(UInt8(ascii: ",")) }
+            buffer.appendString(text)
+        }
+        buffer.append(UInt8(ascii: "]"))
     }
 
     private func writeJSONArray(_ elements: [JSONValue]) throws {
