@@ -188,6 +188,8 @@ final class JSONBytesEncoderTests: XCTestCase {
         try assertSameBytes(Empty(), "empty struct at the top")
         try assertSameBytes([String: Int](), "empty dictionary at the top")
         try assertSameBytes([[String: Int]](), "empty array at the top")
+        try assertSameBytes([1: "a", 10: "b", 2: "c", -3: "d"], "dictionary keyed by Int")
+        try assertSameBytes(["registers": ["r15": UInt64.max, "fs_base": 0, "rip": 4096]], "dictionary in a dictionary")
     }
 
     func testJSONValueTreesMatchJSONEncoder() throws {

@@ -80,11 +80,20 @@ final class JSONBytesValueEncoder: Encoder {
 struct JSONBytesKeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtocol {
     let encoder: JSONBytesValueEncoder
     let box: JSONObjectBox
+    /// Whether this container codes a dictionary's entries, whose keys JSONEncoder leaves as they are.
+    private let codesDictionary: Bool
+
+    init(encoder: JSONBytesValueEncoder, box: JSONObjectBox) {
+        self.encoder = encoder
+        self.box = box
+        codesDictionary = encoder.writer.isDictionaryKey(Key.self)
+    }
 
     var codingPath: [CodingKey] { encoder.codingPath }
 
     private func set(_ slot: JSONSlot, _ key: Key) {
-        box.members.append((encoder.writer.convertedKey(key.stringValue), slot))
+        let name = key.stringValue
+        box.members.append((codesDictionary ? encoder.writer.plainKey(name) : encoder.writer.convertedKey(name), slot))
     }
 
     private func setInteger<T: FixedWidthInteger>(_ value: T, _ key: Key) {

@@ -13,14 +13,17 @@ import Foundation
 /// protocol.
 ///
 /// Rules kept from JSONEncoder:
-/// - keys of a `[String: X]` dictionary stay as they are, not snake_case;
+/// - keys of a `[String: X]` dictionary stay as they are, not snake_case.
+///   Such a dictionary is recognised by the coding key type it encodes
+///   with, so no dynamic cast to a protocol is needed: in a short-lived
+///   process each first cast of a type scans the conformance tables;
 /// - `Data` is base64, `URL` its absolute string, `Decimal` its description;
 /// - a value that encodes nothing is `{}`, and a key encoded twice keeps the last value;
 /// - NaN and infinities are rejected.
 ///
-/// NOTE: a dictionary keyed by another type goes through `Dictionary.encode(to:)`,
-/// which converts its keys. Newer swift-foundation versions leave every
-/// CodingKeyRepresentable key unconverted. No image type has such a dictionary.
+/// NOTE: the keys of `[Int: X]` and other CodingKeyRepresentable-keyed
+/// dictionaries are left unconverted too, as newer swift-foundation versions
+/// do; older ones converted them. No image type has such a dictionary.
 enum JSONBytesEncoder {
     static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
         let writer = JSONBytesWriter()
@@ -54,8 +57,7 @@ final class JSONBytesWriter {
     let buffer = JSONByteBuffer()
     private var convertedKeys: [String: JSONKey] = [:]
     private var plainKeys: [String: JSONKey] = [:]
-    /// Types known not to be `[String: X]` dictionaries, to skip the dynamic cast.
-    private var notDictionaries: Set<ObjectIdentifier> = []
+    private var dictionaryKeyTypes: [ObjectIdentifier: Bool] = [:]
 
     /// Returns the key for a coded property, in snake_case.
     func convertedKey(_ name: String) -> JSONKey {
@@ -71,6 +73,16 @@ final class JSONBytesWriter {
         let key = JSONKey(name)
         plainKeys[name] = key
         return key
+    }
+
+    /// Returns whether `type` is Swift's internal _DictionaryCodingKey, with
+    /// which a dictionary encodes its keys. The answer is kept per type,
+    /// because String(describing:) builds the type's name anew each time.
+    func isDictionaryKey<Key: CodingKey>(_ type: Key.Type) -> Bool {
+        if let known = dictionaryKeyTypes[ObjectIdentifier(type)] { return known }
+        let result = String(describing: type).hasPrefix("_DictionaryCodingKey")
+        dictionaryKeyTypes[ObjectIdentifier(type)] = result
+        return result
     }
 
     /// Encodes `value` into the buffer. Returns nil when it encoded nothing.
@@ -97,24 +109,12 @@ final class JSONBytesWriter {
             buffer.appendString(unsafeBitCast(value, to: URL.self).absoluteString)
         } else if T.self == Decimal.self {
             buffer.appendRaw(unsafeBitCast(value, to: Decimal.self).description)
-        } else if let dictionary = stringKeyedDictionary(value) {
-            return try dictionary.encodeEntries(writer: self, parent: parent, key: key)
         } else {
             let encoder = JSONBytesValueEncoder(writer: self, parent: parent, key: key)
             try value.encode(to: encoder)
             return encoder.finish(from: start)
         }
         return .written(start..<buffer.count)
-    }
-
-    private func stringKeyedDictionary<T: Encodable>(_ value: T) -> StringKeyedDictionary? {
-        let type = ObjectIdentifier(T.self)
-        guard !notDictionaries.contains(type) else { return nil }
-        guard let dictionary = value as? StringKeyedDictionary else {
-            notDictionaries.insert(type)
-            return nil
-        }
-        return dictionary
     }
 
     /// Writes the open containers of `slot` and returns where its bytes are.
@@ -222,24 +222,6 @@ final class JSONBytesWriter {
 
     private func nonConforming<F: FloatingPoint>(_ number: F, _ codingPath: [CodingKey]) -> EncodingError {
         EncodingError.invalidValue(number, EncodingError.Context(codingPath: codingPath, debugDescription: "Unable to encode \(F.self).\(number) directly in JSON."))
-    }
-}
-
-/// A `[String: X]` dictionary, whose keys JSONEncoder writes unconverted.
-private protocol StringKeyedDictionary {
-    func encodeEntries(writer: JSONBytesWriter, parent: JSONBytesValueEncoder?, key: CodingKey?) throws -> JSONSlot
-}
-
-extension Dictionary: StringKeyedDictionary where Key == String, Value: Encodable {
-    fileprivate func encodeEntries(writer: JSONBytesWriter, parent: JSONBytesValueEncoder?, key: CodingKey?) throws -> JSONSlot {
-        let start = writer.buffer.count
-        let box = JSONObjectBox()
-        let encoder = JSONBytesValueEncoder(writer: writer, parent: parent, key: key)
-        for (name, value) in self {
-            let slot = try writer.encodeValue(value, parent: encoder, key: JSONStringKey(name))
-            box.members.append((writer.plainKey(name), slot ?? .object(JSONObjectBox())))
-        }
-        return writer.finish(.object(box), from: start)
     }
 }
 
