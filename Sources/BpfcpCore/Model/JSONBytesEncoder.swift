@@ -76,11 +76,13 @@ final class JSONBytesWriter {
     }
 
     /// Returns whether `type` is Swift's internal _DictionaryCodingKey, with
-    /// which a dictionary encodes its keys. The answer is kept per type,
-    /// because String(describing:) builds the type's name anew each time.
+    /// which a dictionary encodes its keys. The result is cached per type,
+    /// because the name is built anew each time. `_typeName` is used, not
+    /// String(describing:), which looks up protocol conformances of the
+    /// type, and in a fresh process each lookup scans the conformance tables.
     func isDictionaryKey<Key: CodingKey>(_ type: Key.Type) -> Bool {
         if let known = dictionaryKeyTypes[ObjectIdentifier(type)] { return known }
-        let result = String(describing: type).hasPrefix("_DictionaryCodingKey")
+        let result = _typeName(type, qualified: false).hasPrefix("_DictionaryCodingKey")
         dictionaryKeyTypes[ObjectIdentifier(type)] = result
         return result
     }
