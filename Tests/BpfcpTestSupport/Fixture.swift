@@ -31,6 +31,9 @@ public final class Fixture {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let environment { process.environment = environment }
+        // /dev/null, not the runner's stdin: a pipe or socket there would
+        // be an fd the fixture shares with a process outside its family.
+        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
         stdout = Pipe()
         process.standardOutput = stdout
         process.standardError = FileHandle.standardError
