@@ -185,13 +185,19 @@ public enum CheckpointImage {
         try decode(try SectionReader.read(path: dir + "/" + file, section: name, expected: type), name: name)
     }
 
-    private static func decode<T: Decodable>(_ payload: [UInt8], name: String) throws -> T {
+    /// Decodes a section payload with `JSONParser` and `JSONValueDecoder`,
+    /// which give the values JSONDecoder gives, in a fraction of its time.
+    static func decode<T: Decodable>(_ payload: [UInt8], name: String) throws -> T {
+        let tree: JSONValue
         do {
-            return try JSONCoding.decoder.decode(T.self, from: Data(payload))
+            tree = try JSONParser.parse(payload)
+        } catch let failure as JSONParser.Failure {
+            throw ImageError.section(name, "has invalid content: not valid JSON (\(failure))")
+        }
+        do {
+            return try JSONValueDecoder.decode(T.self, from: tree)
         } catch let error as DecodingError {
             throw ImageError.section(name, "has invalid content: \(ImageValidation.describe(error))")
-        } catch {
-            throw ImageError.section(name, "has invalid content: not valid JSON")
         }
     }
 

@@ -49,10 +49,9 @@ public enum JSONValue: Codable, Sendable, Equatable {
         try JSONValueEncoder.encode(value)
     }
 
-    /// Decodes this tree as `T`.
+    /// Decodes this tree as `T`, as `JSONCoding.decoder` would decode its JSON text.
     public func decode<T: Decodable>(as type: T.Type) throws -> T {
-        let data = try JSONCoding.encoder.encode(self)
-        return try JSONCoding.decoder.decode(T.self, from: data)
+        try JSONValueDecoder.decode(T.self, from: self)
     }
 }
 
