@@ -38,6 +38,7 @@ struct PageLoader {
             defer { close(uffd) }
             var registered: [AreaPlan] = []
             defer { for area in registered { _ = bpfcp_uffd_unregister(uffd, area.start, area.size) } }
+            var runs: [PageRunPlan] = []
             for area in copyable {
                 let rc = bpfcp_uffd_register(uffd, area.start, area.size)
                 guard rc == 0 else {
@@ -46,13 +47,9 @@ struct PageLoader {
                     continue
                 }
                 registered.append(area)
-                for run in area.runs {
-                    let source = try bytes(of: run, files: &files)
-                    var error: Int32 = 0
-                    let copied = Int(bpfcp_uffd_copy(uffd, run.address, source.baseAddress, UInt64(run.count), &error))
-                    if copied < run.count { writes.append((run, copied)) }
-                }
+                runs += area.runs
             }
+            writes += try copy(runs, uffd: uffd, files: &files)
         }
 
         for area in plan.areas where !Self.copyable(area) || uffd == nil {
@@ -62,6 +59,38 @@ struct PageLoader {
             let source = try bytes(of: run, files: &files)
             try tracee.write(UnsafeRawBufferPointer(rebasing: source[done...]), at: run.address + UInt64(done))
         }
+    }
+
+    /// Bytes of one UFFDIO_COPY slice. Slices of this size spread the
+    /// pages evenly over the copying threads.
+    static let sliceBytes = 4 << 20
+
+    /// Places `runs` with UFFDIO_COPY from up to four threads, one per
+    /// core, each taking every Nth slice. Copies into one address space do
+    /// not serialize, because UFFDIO_COPY takes the mmap lock shared.
+    /// Returns each slice the copy did not fill whole, with the bytes it did place.
+    private func copy(_ runs: [PageRunPlan], uffd: Int32, files: inout [String: MappedFile]) throws -> [(PageRunPlan, done: Int)] {
+        var slices: [PageRunPlan] = []
+        var copies: [CopySlice] = []
+        for run in runs {
+            let source = try bytes(of: run, files: &files)
+            for start in stride(from: 0, to: run.count, by: Self.sliceBytes) {
+                let count = min(Self.sliceBytes, run.count - start)
+                slices.append(PageRunPlan(address: run.address + UInt64(start), count: count, file: run.file, offset: run.offset + UInt64(start)))
+                copies.append(CopySlice(destination: run.address + UInt64(start), source: UInt(bitPattern: source.baseAddress! + start), count: count))
+            }
+        }
+        let workers = max(1, min(4, ProcessInfo.processInfo.activeProcessorCount, copies.count))
+        let copied = CopyResults(count: copies.count)
+        let plannedCopies = copies
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for index in stride(from: worker, to: plannedCopies.count, by: workers) {
+                let slice = plannedCopies[index]
+                var error: Int32 = 0
+                copied.counts[index] = Int(bpfcp_uffd_copy(uffd, slice.destination, UnsafeRawPointer(bitPattern: slice.source), UInt64(slice.count), &error))
+            }
+        }
+        return slices.indices.filter { copied.counts[$0] < slices[$0].count }.map { (slices[$0], done: copied.counts[$0]) }
     }
 
     /// The bytes of `run` in the mapped page file, checked against its length.
@@ -94,5 +123,27 @@ struct PageLoader {
             return nil
         }
         return local
+    }
+}
+
+/// One UFFDIO_COPY of a slice: its address in the process, the address of
+/// its bytes in restore's mapping of the page file, and its length.
+private struct CopySlice: Sendable {
+    let destination: UInt64
+    let source: UInt
+    let count: Int
+}
+
+/// Bytes each slice's UFFDIO_COPY placed. Each slot is written by one thread only.
+private final class CopyResults: @unchecked Sendable {
+    let counts: UnsafeMutableBufferPointer<Int>
+
+    init(count: Int) {
+        counts = .allocate(capacity: count)
+        counts.initialize(repeating: 0)
+    }
+
+    deinit {
+        counts.deallocate()
     }
 }
