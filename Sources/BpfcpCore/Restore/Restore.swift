@@ -47,6 +47,7 @@ public enum Restore {
     /// the restore, rejecting what it cannot rebuild, and runs it.
     public static func run(imageDirectory dir: String, options: RestoreOptions, verify: Bool = true) throws -> RestoreReport {
         let start = Clock.now()
+        if verify { VerifyPreload.start() }
         let (checkpoint, pagesCheck) = try CheckpointImage.openDeferringPages(dir)
         guard let image = checkpoint.process(checkpoint.info.rootPid) else {
             throw BpfcpError("image_invalid", "image \(Escape.text(dir)) does not hold its root process \(checkpoint.info.rootPid); \(ImageError.damaged)")
