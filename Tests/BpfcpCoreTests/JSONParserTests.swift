@@ -28,7 +28,7 @@ final class JSONParserTests: XCTestCase {
         let cases = ["null", "true", "false", "0", "-0", "-5", "7", "9223372036854775807", "-9223372036854775808",
                      "-9223372036854775809", "9223372036854775808", "18446744073709551615", "18446744073709551616",
                      "99999999999999999999999", "0.25", "-0.5", "1.0", "2.50", "1e3", "1E+2", "-1e-2", "1.5e300",
-                     "1796415505.5", "\"text\"", "\"1\"", " 12 ", "\n[1]\t"]
+                     "1796415505.5", "1e19", "-1e19", "\"text\"", "\"1\"", " 12 ", "\n[1]\t"]
         for text in cases {
             XCTAssertEqual(parsed(text), foundation(text), "JSON \(text)")
             XCTAssertNotNil(parsed(text), "JSON \(text)")
@@ -45,7 +45,7 @@ final class JSONParserTests: XCTestCase {
     }
 
     func testInvalidJSONIsRejected() {
-        let cases = ["", "[", "[1,]", "{\"a\":1,}", "{\"a\" 1}", "{1:2}", "01", "1.", ".5", "-", "1e", "+1", "tru", "nul",
+        let cases = ["", "[", "{\"a\" 1}", "{1:2}", "01", "1.", ".5", "-", "1e", "+1", "tru", "nul",
                      "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\udc00\"", "\"\\ud800\"", "\"a\u{01}b\"", "[1] 2", "1e400",
                      "{\"a\":[}", "NaN"]
         for text in cases {
@@ -53,6 +53,10 @@ final class JSONParserTests: XCTestCase {
             XCTAssertNil(foundation(text), "JSONDecoder accepts \(text)")
         }
         XCTAssertThrowsError(try JSONParser.parse([0x22, 0xFF, 0x22]), "invalid UTF-8")
+
+        // JSONDecoder of swift-foundation 6 accepts a trailing comma. No image has one, and the parser keeps to RFC 8259.
+        XCTAssertThrowsError(try JSONParser.parse(Array("[1,]".utf8)))
+        XCTAssertThrowsError(try JSONParser.parse(Array("{\"a\":1,}".utf8)))
     }
 
     func testDeepNestingIsRejected() {
@@ -96,7 +100,7 @@ final class JSONParserTests: XCTestCase {
     func testTruncatedSectionIsOneLine() throws {
         let payload = Array(#"{"pid":1,"threads":[{"tid":1"#.utf8)
         XCTAssertThrowsError(try CheckpointImage.decode(payload, name: "threads-1") as ThreadsPayload) { error in
-            XCTAssertEqual("\(error)", "image section 'threads-1' has invalid content: not valid JSON (unexpected end of data at byte 26)")
+            XCTAssertEqual("\(error)", "image section 'threads-1' has invalid content: not valid JSON (unexpected end of data at byte 28)")
         }
     }
 

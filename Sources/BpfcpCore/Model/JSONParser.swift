@@ -4,12 +4,12 @@ import Foundation
 ///
 /// Decoding a section with JSONDecoder into `[JSONValue]` items tried each
 /// type in turn and threw a DecodingError for every miss, which made opening
-/// an image the largest part of a restore. The tree this parser returns is
-/// the one `JSONValue.init(from:)` builds through JSONDecoder: an integer
-/// is `.int` when it fits in Int64, else `.uint` when it fits in UInt64,
-/// else `.double`; a number with a fraction or exponent is `.int` or
-/// `.uint` when its value is a whole number in range, as JSONDecoder's
-/// Int64 and UInt64 decoding accept it, and `.double` otherwise.
+/// an image the largest part of a restore. This parser returns the tree that
+/// `JSONValue.init(from:)` builds through JSONDecoder. An integer is `.int`
+/// when it fits in Int64, else `.uint` when it fits in UInt64, else `.double`.
+/// A number with a fraction or exponent is `.int` or `.uint` when its value
+/// is a whole number in range, because JSONDecoder's Int64 and UInt64
+/// decoding accept it, and `.double` otherwise.
 /// The grammar is RFC 8259's, without comments or trailing commas.
 /// Strings must be valid UTF-8. A key that appears twice in one object keeps its last value.
 enum JSONParser {
@@ -282,6 +282,8 @@ private struct Reader {
         guard let double = Double(text), double.isFinite else {
             throw JSONParser.Failure(offset: start, reason: "number \(text) is out of range")
         }
+        // An integer literal out of range is a Double for JSONDecoder too, even when the Double is a whole number.
+        if integral { return .double(double) }
         if let whole = Int64(exactly: double) { return .int(whole) }
         if let whole = UInt64(exactly: double) { return .uint(whole) }
         return .double(double)
