@@ -6,8 +6,8 @@ import Foundation
 /// Private anonymous areas (heap, stack, anonymous memory: nearly every
 /// saved page) are filled with userfaultfd: the process creates a uffd for
 /// its own address space, restore takes a copy with pidfd_getfd, registers
-/// the areas and runs one UFFDIO_COPY per page run from its mapping of
-/// pages.img. Each page is allocated already holding its bytes, so the
+/// the areas and places the page runs with UFFDIO_COPY from its mapping of
+/// pages.img, in slices spread over one thread per core. Each page is allocated already holding its bytes, so the
 /// kernel copies once, skips zeroing it, and takes no page fault for it.
 /// Writing through process_vm_writev instead costs a fault, a zeroed page
 /// and the copy.
@@ -66,8 +66,8 @@ struct PageLoader {
     static let sliceBytes = 4 << 20
 
     /// Places `runs` with UFFDIO_COPY from up to four threads, one per
-    /// core, each taking every Nth slice. Copies into one address space do
-    /// not serialize, because UFFDIO_COPY takes the mmap lock shared.
+    /// core, each taking every Nth slice. The copies into one address space
+    /// run in parallel, because UFFDIO_COPY takes the mmap lock only for reading.
     /// Returns each slice the copy did not fill whole, with the bytes it did place.
     private func copy(_ runs: [PageRunPlan], uffd: Int32, files: inout [String: MappedFile]) throws -> [(PageRunPlan, done: Int)] {
         var slices: [PageRunPlan] = []
