@@ -90,18 +90,18 @@ final class JSONParserTests: XCTestCase {
     func testDecodingErrorsNameThePath() throws {
         let payload = Array(#"{"pid":1,"threads":[{"tid":"x"}]}"#.utf8)
         XCTAssertThrowsError(try CheckpointImage.decode(payload, name: "threads-1") as ThreadsPayload) { error in
-            XCTAssertEqual("\(error)", "image section 'threads-1' has invalid content: wrong type at .threads[0].tid")
+            XCTAssertEqual("\(error)", "section 'threads-1' has invalid content: wrong type at .threads[0].tid; \(ImageError.damaged)")
         }
         let missing = Array(#"{"pid":1}"#.utf8)
         XCTAssertThrowsError(try CheckpointImage.decode(missing, name: "threads-1") as ThreadsPayload) { error in
-            XCTAssertEqual("\(error)", "image section 'threads-1' has invalid content: missing key threads")
+            XCTAssertEqual("\(error)", "section 'threads-1' has invalid content: missing key threads; \(ImageError.damaged)")
         }
     }
 
     func testTruncatedSectionIsOneLine() throws {
         let payload = Array(#"{"pid":1,"threads":[{"tid":1"#.utf8)
         XCTAssertThrowsError(try CheckpointImage.decode(payload, name: "threads-1") as ThreadsPayload) { error in
-            XCTAssertEqual("\(error)", "image section 'threads-1' has invalid content: not valid JSON (unexpected end of data at byte 28)")
+            XCTAssertEqual("\(error)", "section 'threads-1' has invalid content: not valid JSON (unexpected end of data at byte 28); \(ImageError.damaged)")
         }
     }
 
