@@ -13,8 +13,8 @@ import Foundation
 /// The grammar is RFC 8259's, without comments or trailing commas.
 /// Strings must be valid UTF-8. A key that appears twice in one object keeps its last value.
 enum JSONParser {
-    /// Nesting deeper than this is rejected, as JSONDecoder does at 512, so
-    /// that a corrupt payload cannot overflow the stack.
+    /// Nesting deeper than this is rejected, so that a corrupt payload cannot
+    /// overflow the stack. Image sections nest fewer than ten levels.
     static let maxDepth = 512
 
     struct Failure: Error, CustomStringConvertible {
