@@ -9,6 +9,11 @@ import Foundation
 /// of that order, so that once verification starts, it and this thread load
 /// from both ends. A failed load is kept by `BPFRuntime` and reported when
 /// verification uses the object, as without the preload.
+///
+/// NOTE: the thread competes with the restore for the cores, so restore_ms
+/// with verification is higher than with `--no-verify`, while the whole
+/// command is shorter. A lower scheduling priority for the thread until
+/// verification starts has not been tried yet.
 enum VerifyPreload {
     /// The objects that a dump of every kind loads for a process without
     /// sockets, epoll, notify or memfd fds (kinds that load theirs only
