@@ -24,11 +24,34 @@
 
 #define DEMO_THREADS 3
 
-/* Dies with the process that started this one. The check after prctl closes
- * the race where that process died before the death signal was armed. */
-static int die_with_parent(pid_t expected_parent)
+/* The demo directory and its two files, removed by remove_files. */
+static char demo_dir[] = "/tmp/bpfcp-demo-XXXXXX";
+static char notes[64], log_path[64];
+
+/* Removes the demo files. Async-signal-safe, so the death signal handler
+ * can call it. */
+static void remove_files(void)
 {
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
+	unlink(notes);
+	unlink(log_path);
+	rmdir(demo_dir);
+}
+
+/* The parent's death signal: bpfcp-top died without stopping the demo
+ * (SIGKILL or a crash), so the demo removes its own files and exits. */
+static void on_parent_death(int sig)
+{
+	(void)sig;
+	remove_files();
+	_exit(0);
+}
+
+/* Dies with the process that started this one, by `sig`. The check after
+ * prctl closes the race where that process died before the death signal
+ * was armed. */
+static int die_with_parent(pid_t expected_parent, int sig)
+{
+	if (prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) != 0)
 		return -1;
 	return getppid() == expected_parent ? 0 : -1;
 }
@@ -134,27 +157,17 @@ int bpfcp_demo_pipe(int fds[2])
 	return pipe2(fds, O_CLOEXEC);
 }
 
-int bpfcp_demo_main(void)
+/* Sets up the demo state in demo_dir and serves the timer forever; returns
+ * a nonzero status only when a step fails. */
+static int run_demo(void)
 {
-	char dir[] = "/tmp/bpfcp-demo-XXXXXX";
-	char notes[64], log[64];
 	int pipefd[2], socks[2], timer, epfd;
 	pthread_t threads[DEMO_THREADS];
 	void *area;
 	pid_t parent = getpid(), child;
 
-	if (die_with_parent(getppid()) != 0)
-		return 1;
-	prctl(PR_SET_NAME, "bpfcp-demo", 0, 0, 0);
-
-	if (!mkdtemp(dir))
-		return 2;
-	snprintf(notes, sizeof(notes), "%s/notes.txt", dir);
-	snprintf(log, sizeof(log), "%s/events.log", dir);
-	if (open_at(notes, 8192, BPFCP_DEMO_NOTES_OFFSET) < 0 || open_at(log, 16384, BPFCP_DEMO_LOG_OFFSET) < 0)
+	if (open_at(notes, 8192, BPFCP_DEMO_NOTES_OFFSET) < 0 || open_at(log_path, 16384, BPFCP_DEMO_LOG_OFFSET) < 0)
 		return 3;
-	/* bpfcp-top removes the directory when it stops the demo. */
-
 	if (pipe(pipefd) != 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, socks) != 0)
 		return 4;
 
@@ -162,7 +175,8 @@ int bpfcp_demo_main(void)
 	if (child < 0)
 		return 5;
 	if (child == 0) {
-		if (die_with_parent(parent) != 0)
+		signal(SIGTERM, SIG_DFL);
+		if (die_with_parent(parent, SIGKILL) != 0)
 			_exit(1);
 		close(pipefd[1]);
 		close(socks[0]);
@@ -178,7 +192,7 @@ int bpfcp_demo_main(void)
 	timer = start_timer();
 	if (timer < 0)
 		return 7;
-	epfd = set_up_watches(timer, socks[0], dir);
+	epfd = set_up_watches(timer, socks[0], demo_dir);
 	if (epfd < 0)
 		return 8;
 	if (set_up_signals() != 0)
@@ -188,7 +202,7 @@ int bpfcp_demo_main(void)
 	for (long i = 0; i < DEMO_THREADS; i++)
 		pthread_create(&threads[i], NULL, worker, (void *)(size_t)(i + 1));
 
-	printf("READY parent=%d child=%d dir=%s\n", parent, child, dir);
+	printf("READY parent=%d child=%d dir=%s\n", parent, child, demo_dir);
 	fflush(stdout);
 	/* Each timer tick sends one byte down the pipe to the child. */
 	for (;;) {
@@ -199,4 +213,24 @@ int bpfcp_demo_main(void)
 		    read(timer, &expirations, sizeof(expirations)) > 0 && write(pipefd[1], "t", 1) < 0)
 			pause();
 	}
+}
+
+int bpfcp_demo_main(void)
+{
+	struct sigaction death = { .sa_handler = on_parent_death };
+	int status;
+
+	if (sigaction(SIGTERM, &death, NULL) != 0 || die_with_parent(getppid(), SIGTERM) != 0)
+		return 1;
+	prctl(PR_SET_NAME, "bpfcp-demo", 0, 0, 0);
+	if (!mkdtemp(demo_dir))
+		return 2;
+	snprintf(notes, sizeof(notes), "%s/notes.txt", demo_dir);
+	snprintf(log_path, sizeof(log_path), "%s/events.log", demo_dir);
+
+	/* bpfcp-top removes the directory when it stops the demo, and the
+	 * death signal handler removes it when bpfcp-top dies first. */
+	status = run_demo();
+	remove_files();
+	return status;
 }

@@ -70,19 +70,33 @@ final class TopTerminalTests: XCTestCase {
     }
 
     /// Starts bpfcp-top --demo, sends `signal` to it, and checks the terminal
-    /// comes back and the demo processes die with it.
+    /// comes back, the demo processes die with it and the demo directory is removed.
     private func assertSignalRestores(_ signal: Int32, file: StaticString = #filePath, line: UInt = #line) throws {
         let session = try TmuxSession()
         try start(session, "--demo")
         XCTAssertTrue(session.waitFor("bpfcp-demo | live dump"), "--demo did not open", file: file, line: line)
         let demoPid = try XCTUnwrap(Int32(try session.capture().split(separator: " ")[1]), file: file, line: line)
         let pid = try XCTUnwrap(try session.foregroundPid(), "bpfcp-top is not running in the pane", file: file, line: line)
+        let directory = try XCTUnwrap(demoDirectory(demoPid), "the demo has no notes.txt open", file: file, line: line)
+        XCTAssertTrue(directory.hasPrefix("/tmp/bpfcp-demo-"), directory, file: file, line: line)
 
         XCTAssertEqual(kill(pid, signal), 0, file: file, line: line)
-        try assertRestored(session, file: file, line: line)
+        if signal != SIGKILL { try assertRestored(session, file: file, line: line) }
         let deadline = Date().addingTimeInterval(3)
         while processAlive(demoPid) && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
         XCTAssertFalse(processAlive(demoPid), "the demo outlived bpfcp-top after signal \(signal)", file: file, line: line)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory),
+                       "\(directory) is left behind after signal \(signal)", file: file, line: line)
+    }
+
+    /// The directory of the demo's notes.txt, read from its open files.
+    private func demoDirectory(_ pid: Int32) -> String? {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
+        for fd in fds {
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)") else { continue }
+            if target.hasSuffix("/notes.txt") { return (target as NSString).deletingLastPathComponent }
+        }
+        return nil
     }
 
     func testSigtermRestoresTerminal() throws {
@@ -95,6 +109,10 @@ final class TopTerminalTests: XCTestCase {
 
     func testCrashRestoresTerminal() throws {
         try assertSignalRestores(SIGSEGV)
+    }
+
+    func testSigkillRemovesDemoFiles() throws {
+        try assertSignalRestores(SIGKILL)
     }
 
     func testDemoFillsEveryTab() throws {

@@ -15,7 +15,8 @@
 
 /* Sets up the demo's state, prints "READY parent=PID child=PID dir=PATH" on
  * stdout and waits until killed. The parent and the child both die when the
- * process that started them dies (PR_SET_PDEATHSIG). Call it before any
+ * process that started them dies (PR_SET_PDEATHSIG), and the parent then
+ * removes its directory. Call it before any
  * thread exists, because it forks. Returns only on a setup failure, with
  * the exit status to use. */
 int bpfcp_demo_main(void);
