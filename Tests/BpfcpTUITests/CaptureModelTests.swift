@@ -32,6 +32,17 @@ final class CaptureModelTests: XCTestCase {
         XCTAssertEqual(s.mode, .list)
     }
 
+    /// The name part comes from the raw bytes of the escaped comm, so each
+    /// control byte becomes one '_' and no `x1b` from its escape is left.
+    func testWriteNameFromRawComm() {
+        let comm = Escape.bytes(Array("ev\u{1b}[31mil\u{07}\n".utf8))
+        XCTAssertEqual(comm, "ev\\x1b[31mil\\x07\\x0a")
+        XCTAssertEqual(CaptureActions.fileNamePart(comm), "ev__31mil__")
+        XCTAssertEqual(CaptureActions.fileNamePart(Escape.bytes(Array("a\\b".utf8))), "a_b")
+        XCTAssertEqual(CaptureActions.fileNamePart("größe"), "gr__e")
+        XCTAssertEqual(CaptureActions.fileNamePart("demo-worker.1"), "demo-worker.1")
+    }
+
     func testDiffNeedsTwoMarks() {
         var s = state()
         _ = Dispatcher.handle(.char("D"), &s)

@@ -60,6 +60,11 @@ enum CaptureActions {
             state.report(.error("a checkpoint is already running: wait for it to finish"))
             return .redraw
         }
+        // Without root the BPF load fails with EPERM, so say what to do before trying.
+        guard geteuid() == 0 else {
+            state.report(.error("checkpoint needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE): quit and run `sudo bpfcp-top`"))
+            return .redraw
+        }
         if state.captures.scratch == nil {
             do {
                 state.captures.scratch = try ScratchDirectory()
@@ -130,8 +135,11 @@ enum CaptureActions {
 
     /// Keeps letters, digits, '.', '_' and '-' of a process name and replaces
     /// every other character with '_', so the name is safe in a path and a shell.
+    /// `name` is escaped text (see `Escape`), so the bytes are unescaped first
+    /// and a control byte becomes one '_' rather than its `\xNN` spelling.
     static func fileNamePart(_ name: String) -> String {
-        let safe = String(name.unicodeScalars.map { scalar in
+        let raw = String(decoding: Escape.unescape(name), as: UTF8.self)
+        let safe = String(raw.unicodeScalars.map { scalar in
             scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || "._-".unicodeScalars.contains(scalar))
                 ? Character(scalar) : "_"
         })
