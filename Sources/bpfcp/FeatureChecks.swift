@@ -4,19 +4,53 @@ import Foundation
 
 /// The result of one feature probe of `bpfcp check`.
 struct FeatureCheck: Encodable, Sendable {
+    enum Status: String, Encodable, Sendable {
+        case ok
+        case missing
+        /// The probe needs privileges the caller lacks, so the feature is neither present nor missing.
+        case notChecked = "not_checked"
+    }
+
     /// "kernel", "iterator", "helper" or "capability".
     let group: String
     let name: String
+    /// True only when the feature is present (`status` is `ok`).
     let ok: Bool
+    let status: Status
     /// What was probed and what it returned.
     let detail: String
-    /// How to get the feature when it is missing; nil when present.
+    /// How to get the feature when it is missing, or how to check it when not checked; nil when present.
     let fix: String?
+
+    init(group: String, name: String, ok: Bool, detail: String, fix: String?) {
+        self.init(group: group, name: name, status: ok ? .ok : .missing, detail: detail, fix: fix)
+    }
+
+    init(group: String, name: String, status: Status, detail: String, fix: String?) {
+        self.group = group
+        self.name = name
+        self.ok = status == .ok
+        self.status = status
+        self.detail = detail
+        self.fix = fix
+    }
+
+    /// A BPF probe skipped because loading BPF programs needs CAP_BPF, which the caller lacks.
+    static func needsRoot(group: String, name: String, what: String) -> FeatureCheck {
+        FeatureCheck(group: group, name: name, status: .notChecked,
+                     detail: "not checked: loading \(what) needs root (CAP_BPF)", fix: FeatureChecks.checkAsRoot)
+    }
 }
 
 /// Probes for everything bpfcp needs from the kernel and the caller.
 enum FeatureChecks {
     static let rootFix = "run bpfcp as root (sudo bpfcp ...)"
+    static let checkAsRoot = "run `sudo bpfcp check` to check it"
+
+    /// Whether this process may load BPF programs, so the iterator and helper probes mean something.
+    static var canLoadBPF: Bool {
+        geteuid() == 0 || (effectiveCapabilities() ?? 0) & (UInt64(1) << 39) != 0
+    }
 
     static func all() -> [FeatureCheck] {
         let programs = embeddedPrograms()
@@ -69,6 +103,7 @@ enum FeatureChecks {
     }
 
     private static func probeIterator(_ target: String, programs: [BPFProgramInfo]) -> FeatureCheck {
+        guard canLoadBPF else { return .needsRoot(group: "iterator", name: target, what: "the \(target) iterator") }
         var names: [String] = []
         for program in programs {
             let label = "\(program.object)/\(program.name)" + (program.isSleepable ? " (sleepable)" : "")
@@ -138,6 +173,7 @@ enum FeatureChecks {
                                 fix: nil)
         }
         let label = "\(caller.object)/\(caller.name)"
+        guard canLoadBPF else { return .needsRoot(group: "helper", name: name, what: label) }
         do {
             _ = try BPFRuntime.shared.object(caller.object)
             return FeatureCheck(group: "helper", name: name, ok: true, detail: "verified in \(label)", fix: nil)

@@ -11,6 +11,7 @@ final class CLICheckTests: XCTestCase {
         let checks = try XCTUnwrap(object["checks"] as? [[String: Any]])
         for check in checks {
             XCTAssertEqual(check["ok"] as? Bool, true, "\(check)")
+            XCTAssertEqual(check["status"] as? String, "ok", "\(check)")
             XCTAssertNil(check["fix"], "\(check)")
         }
 
@@ -29,13 +30,14 @@ final class CLICheckTests: XCTestCase {
         XCTAssertEqual(text.status, 0)
         XCTAssertEqual(text.outLines.count, count + 1)
         XCTAssertEqual(text.outLines.last, "everything bpfcp needs is present")
-        let btf = text.outLines.first { $0.hasPrefix("ok      kernel BTF ") }
+        let btf = text.outLines.first { $0.hasPrefix("ok          kernel BTF ") }
         XCTAssertEqual(btf?.hasSuffix(" /sys/kernel/btf/vmlinux present"), true)
-        let task = text.outLines.first { $0.hasPrefix("ok      iterator task ") }
+        let task = text.outLines.first { $0.hasPrefix("ok          iterator task ") }
         XCTAssertEqual(task?.contains("task/dump_procs (sleepable)"), true)
     }
 
-    /// Without privileges every BPF feature and capability is missing, each with the fix.
+    /// Without privileges the capabilities are missing, each with the fix, and
+    /// the BPF iterators and helpers are not checked rather than missing.
     func testCheckAsNobodyNamesTheFix() throws {
         let result = try CLI.run(["--json", "check"], asNobody: true)
         XCTAssertEqual(result.status, 1)
@@ -46,24 +48,39 @@ final class CLICheckTests: XCTestCase {
 
         let capBPF = try XCTUnwrap(byName["capability CAP_BPF"])
         XCTAssertEqual(capBPF["ok"] as? Bool, false)
+        XCTAssertEqual(capBPF["status"] as? String, "missing")
         XCTAssertEqual(capBPF["fix"] as? String, "run bpfcp as root (sudo bpfcp ...)")
         XCTAssertEqual(capBPF["detail"] as? String, "not in the effective set, needed to load BPF programs")
 
         let task = try XCTUnwrap(byName["iterator task"])
         XCTAssertEqual(task["ok"] as? Bool, false)
-        // The first object using the task iterator fails, whichever object sorts first.
-        let detail = try XCTUnwrap(task["detail"] as? String)
-        XCTAssertTrue(detail.contains(": loading BPF object "), detail)
-        XCTAssertTrue(detail.hasSuffix(" failed: Operation not permitted"), detail)
-        XCTAssertEqual(task["fix"] as? String, "run bpfcp as root (sudo bpfcp ...)")
+        XCTAssertEqual(task["status"] as? String, "not_checked")
+        XCTAssertEqual(task["detail"] as? String, "not checked: loading the task iterator needs root (CAP_BPF)")
+        XCTAssertEqual(task["fix"] as? String, "run `sudo bpfcp check` to check it")
+
+        let dPath = try XCTUnwrap(byName["helper bpf_d_path"])
+        XCTAssertEqual(dPath["status"] as? String, "not_checked")
+        XCTAssertEqual(dPath["fix"] as? String, "run `sudo bpfcp check` to check it")
+        for check in checks where ["iterator", "helper"].contains(check["group"] as? String) {
+            XCTAssertNotEqual(check["status"] as? String, "missing", "\(check)")
+        }
 
         XCTAssertEqual(byName["kernel BTF"]?["ok"] as? Bool, FileManager.default.fileExists(atPath: "/sys/kernel/btf/vmlinux"))
         XCTAssertEqual(byName["kernel PAGEMAP_SCAN"]?["ok"] as? Bool, true)
 
         let text = try CLI.run(["check"], asNobody: true)
         XCTAssertEqual(text.status, 1)
-        XCTAssertTrue(text.outLines.contains("missing capability CAP_BPF                 not in the effective set, needed to load BPF programs; fix: run bpfcp as root (sudo bpfcp ...)"))
-        XCTAssertEqual(text.outLines.last, "\(checks.filter { $0["ok"] as? Bool == false }.count) of \(checks.count) checks missing: apply the fixes above")
+        XCTAssertTrue(text.outLines.contains("missing     capability CAP_BPF                 not in the effective set, needed to load BPF programs; fix: run bpfcp as root (sudo bpfcp ...)"),
+                      text.out)
+        // The helper line names the first object that calls bpf_d_path, whichever sorts first.
+        XCTAssertTrue(text.outLines.contains {
+            $0.hasPrefix("not checked helper bpf_d_path ") && $0.hasSuffix(" needs root (CAP_BPF); fix: run `sudo bpfcp check` to check it")
+        }, text.out)
+        let missing = checks.filter { $0["status"] as? String == "missing" }.count
+        let notChecked = checks.filter { $0["status"] as? String == "not_checked" }.count
+        XCTAssertGreaterThan(notChecked, 4)
+        XCTAssertEqual(text.outLines.last, "\(missing) of \(checks.count) checks missing: apply the fixes above; "
+                       + "\(notChecked) not checked because they need root: run `sudo bpfcp check`")
     }
 
     /// Iterator targets named by SEC("iter/...") and SEC("iter.s/...") in bpf/*.bpf.c.
