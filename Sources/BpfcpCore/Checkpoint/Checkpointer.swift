@@ -48,6 +48,24 @@ public enum Checkpointer {
     /// Captures `pid` (and its descendants with `options.tree`). The kernel
     /// state is kept in memory; the pages go to a temporary store that lives
     /// as long as the returned checkpoint. The targets keep running afterwards.
+    /// Returns the error for a scratch directory `dir` that refuses the page
+    /// store, naming `dir` (the user's directory) rather than the hidden store
+    /// and giving advice that fits the caller: root is already past the
+    /// permission bits, so there attributes and mounts are the likely cause.
+    static func unwritable(_ dir: String, _ err: Int32) -> BpfcpError {
+        let shown = Escape.text(dir)
+        let fix: String
+        if (err == EPERM || err == EACCES) && geteuid() == 0 {
+            fix = "bpfcp already runs as root, so \(shown) may be immutable or append-only (check `lsattr -d \(shown)`) "
+                + "or on a read-only mount (check `findmnt -T \(shown)`); choose another directory or clear that"
+        } else if err == EPERM || err == EACCES {
+            fix = "check the permissions of \(shown) (ls -ld \(shown)), choose a directory you can write, or run bpfcp as root"
+        } else {
+            fix = BpfcpError.systemFix(err) ?? "choose another directory"
+        }
+        return BpfcpError("system", "writing the checkpoint in \(shown) failed: \(String(cString: strerror(err))); \(fix)")
+    }
+
     public static func capture(pid: Int32, options: CaptureOptions = CaptureOptions()) throws -> Checkpoint {
         try preloadBPF(options.kinds)
         return try capture(pid: pid, options: options, clock: CapturePhaseClock())
@@ -60,7 +78,7 @@ public enum Checkpointer {
         try validate(root)
 
         let scratch = options.scratchDirectory + "/.bpfcp-pages" + PartialDirectory.writerSuffix()
-        guard mkdir(scratch, 0o700) == 0 else { throw BpfcpError.system("creating \(Escape.text(scratch))", errno) }
+        guard mkdir(scratch, 0o700) == 0 else { throw unwritable(options.scratchDirectory, errno) }
         let store = PageStore(path: scratch + "/" + CheckpointImage.pagesFile, temporaryDirectory: scratch)
         let writer = try SectionWriter(path: store.path, type: .pages)
         writer.hasher = PageHasher(pageSize: Int(pageSize()))
