@@ -33,6 +33,18 @@ public enum CheckpointImage {
         }
     }
 
+    /// Returns the error for a directory without a manifest: a damaged image
+    /// when other section files are there, else not an image at all.
+    private static func missingManifest(_ dir: String) -> Error {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
+        let sections = files.filter { $0.hasSuffix(".img") }.count
+        guard sections > 0 else {
+            return ImageError.notImage(dir, "\(manifestFile) not found; give the directory that `bpfcp dump PID -D DIR` wrote")
+        }
+        let why = "is missing: \(manifestFile) not found, but \(sections) other section \(sections == 1 ? "file is" : "files are") there"
+        return ImageError.located(ImageError.section("manifest", why), in: dir)
+    }
+
     private static func openChecked(_ dir: String, deferPages: Bool) throws -> (Checkpoint, PagesCheck?) {
         try checkReadable(dir)
         var isDir: ObjCBool = false
@@ -49,7 +61,7 @@ public enum CheckpointImage {
             throw ImageError.notImage(dir, "it is an unfinished image: \(why)")
         }
         guard FileManager.default.fileExists(atPath: dir + "/" + manifestFile) else {
-            throw ImageError.notImage(dir, "\(manifestFile) not found; give the directory that `bpfcp dump PID -D DIR` wrote")
+            throw missingManifest(dir)
         }
 
         let manifest: Manifest = try decodeSection(dir: dir, file: manifestFile, name: "manifest", type: .manifest)

@@ -110,6 +110,18 @@ final class CLIImageErrorTests: XCTestCase {
             "\(image)/manifest.img is not a bpfcp image: it is a file, not an image directory; give its directory \(image)")
     }
 
+    /// An image with only manifest.img removed is damaged, not a stranger's directory.
+    func testMissingManifestIsDamaged() throws {
+        try requireBPF()
+        let (image, _, _) = try writeImage()
+        let dir = try variant(image, "no-manifest") { try FileManager.default.removeItem(atPath: $0 + "/manifest.img") }
+        let sections = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".img") }.count
+        XCTAssertGreaterThan(sections, 1)
+
+        try assertEveryCommand(dir, against: image, message:
+            "image \(dir): section 'manifest' is missing: manifest.img not found, but \(sections) other section files are there" + damaged)
+    }
+
     /// A missing image directory beside the staging directory of an
     /// interrupted write, or of one still running, says which.
     func testMissingImageNamesLeftover() throws {
