@@ -160,7 +160,7 @@ final class CheckpointCaptureTests: XCTestCase {
         let tracer = try Fixture(c: "ptrace_holder", arguments: ["\(fixture.pid)"])
         XCTAssertThrowsError(try Checkpointer.capture(pid: fixture.pid)) { error in
             XCTAssertEqual((error as? BpfcpError)?.code, "already_traced")
-            XCTAssertTrue((error as? BpfcpError)?.message.hasPrefix("process \(fixture.pid) is already traced by PID \(tracer.pid):") ?? false,
+            XCTAssertTrue((error as? BpfcpError)?.message.hasPrefix("process \(fixture.pid) is already traced by PID \(tracer.pid) (ptrace_holder):") ?? false,
                           "\(error)")
         }
         XCTAssertEqual(Freezer.tracerPid(of: fixture.pid), tracer.pid, "the first tracer keeps the process")

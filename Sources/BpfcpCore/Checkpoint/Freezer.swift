@@ -205,7 +205,14 @@ final class Freezer {
     }
 
     static func alreadyTraced(_ pid: Int32, tracer: Int32) -> BpfcpError {
-        BpfcpError("already_traced", "process \(pid) is already traced by PID \(tracer): a checkpoint needs ptrace; detach that tracer (strace, gdb) first")
+        BpfcpError("already_traced", "process \(pid) is already traced by PID \(tracer)\(commSuffix(tracer)): a checkpoint needs ptrace; detach that tracer (strace, gdb) first")
+    }
+
+    /// " (COMM)" with the escaped name of `pid`, or "" when it cannot be read.
+    static func commSuffix(_ pid: Int32) -> String {
+        guard var bytes = try? ProcFS.readBytes("/proc/\(pid)/comm") else { return "" }
+        if bytes.last == 0x0A { bytes.removeLast() }
+        return bytes.isEmpty ? "" : " (\(Escape.bytes(bytes)))"
     }
 
     static func stopped(_ status: Int32) -> Bool {
