@@ -2,6 +2,15 @@
 import XCTest
 
 final class CredentialsTests: XCTestCase {
+    /// Titles show in tabs, diff lines and CLI sections, so they are plain words, not type names.
+    func testKindTitlesArePlainWords() {
+        XCTAssertEqual(CredentialsKind.title, "Thread credentials")
+        for kind in KindRegistry.all {
+            let camelCase = kind.title.range(of: "[a-z][A-Z]", options: .regularExpression)
+            XCTAssertNil(camelCase, "kind \(kind.name) has the title \(kind.title)")
+        }
+    }
+
     func testCredentialsMatchFixture() throws {
         try requireBPF()
         let fixture = try Fixture(c: "credentials")

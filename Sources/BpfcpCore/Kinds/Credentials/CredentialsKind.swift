@@ -28,7 +28,7 @@ public struct ThreadCredentials: Codable, Sendable, Equatable {
 /// Credentials (iter/task): ids, groups, capability sets, securebits, no_new_privs and seccomp, per thread.
 public enum CredentialsKind: ResourceKind {
     public static let name = "credentials"
-    public static let title = "ThreadCredentials"
+    public static let title = "Thread credentials"
     public static let columns = [
         Column("TID", width: 8, alignRight: true), Column("UID r/e/s/fs", width: 22), Column("GID r/e/s/fs", width: 22),
         Column("GROUPS", width: 16), Column("CAPEFF", width: 10), Column("NNP", width: 4), Column("SECCOMP", width: 16),
