@@ -124,6 +124,13 @@ final class PageDiffTests: XCTestCase {
         XCTAssertEqual(areas.first { $0["area"] as? String == "[heap]" }?["changed_pages"] as? Int, 37)
         XCTAssertEqual(areas.first { $0["area"] as? String == "[stack]" }?["changed_pages"] as? Int, 2)
         XCTAssertEqual(diff["not_compared"] as? [String], [])
+
+        // The page changes count in the memory summary, in text and JSON alike.
+        let memory = try XCTUnwrap((diff["kinds"] as? [[String: Any]])?.first { $0["kind"] as? String == "memory" })
+        XCTAssertEqual(memory["areas_with_changed_pages"] as? Int, areas.count)
+        let counts = try ["added", "removed", "changed"].map { try XCTUnwrap(memory[$0] as? Int) }
+        XCTAssertTrue(text.outLines.contains("Memory: \(counts[0]) added, \(counts[1]) removed, \(counts[2]) changed, "
+                                             + "\(areas.count) areas with changed pages"), text.out)
     }
 
     func testFormatOneImageLoadsWithoutHashes() throws {

@@ -36,7 +36,19 @@ final class CapturePageDiffTests: XCTestCase {
         ]
         let diff = try CaptureWork.diff(.capture(1), .capture(2), captures: captures)
         let lines = CaptureViews.diffLines(diff).map(\.text)
-        let line = try XCTUnwrap(lines.first { $0.hasPrefix("  ~ 37 pages changed in [heap], ") }, lines.joined(separator: "\n"))
-        XCTAssertTrue(line.contains(", 2 in [stack]"), line)
+        let screen = lines.joined(separator: "\n")
+        // One line per area, so a long list of areas is not cut at the screen edge.
+        XCTAssertTrue(lines.contains("  ~ 37 pages changed in [heap]"), screen)
+        XCTAssertTrue(lines.contains("  ~ 2 pages changed in [stack]"), screen)
+
+        // The header total is the sum of the counts in the summary lines, page changes included.
+        let memory = try XCTUnwrap(diff.kinds.first { $0.kind == "memory" })
+        let areas = try XCTUnwrap(diff.pageChanges?.areas.count)
+        XCTAssertEqual(memory.areasWithChangedPages, areas)
+        XCTAssertTrue(lines.contains("  Memory: \(memory.added) added, \(memory.removed) removed, \(memory.changed) changed, "
+                                     + "\(areas) areas with changed pages"), screen)
+        var total = diff.process.count
+        for kind in diff.kinds { total += kind.added + kind.removed + kind.changed + kind.areasWithChangedPages }
+        XCTAssertTrue(lines[0].hasPrefix("\(total) changes from "), lines[0])
     }
 }

@@ -26,9 +26,13 @@ public enum DiffText {
         return lines
     }
 
-    /// "2 added, 1 removed, 3 changed" for one kind.
+    /// "2 added, 1 removed, 3 changed" for one kind, and for memory with
+    /// changed pages ", 2 areas with changed pages".
     public static func summary(_ kind: KindDiff) -> String {
-        "\(kind.added) added, \(kind.removed) removed, \(kind.changed) changed"
+        let counts = "\(kind.added) added, \(kind.removed) removed, \(kind.changed) changed"
+        guard kind.areasWithChangedPages > 0 else { return counts }
+        let areas = kind.areasWithChangedPages == 1 ? "1 area" : "\(kind.areasWithChangedPages) areas"
+        return counts + ", \(areas) with changed pages"
     }
 
     private static func entryLines(_ entry: EntryChange) -> [String] {

@@ -32,13 +32,20 @@ public struct KindDiff: Codable, Sendable, Equatable {
     public let entries: [EntryChange]
     /// Kind-wide lines, such as page counts changed per memory area.
     public let notes: [String]
+    /// Memory areas whose page contents changed; 0 for every other kind.
+    public var areasWithChangedPages = 0
 
     public var isEmpty: Bool { added == 0 && removed == 0 && changed == 0 && notes.isEmpty }
 
-    /// This kind with one more kind-wide line.
-    func adding(note: String) -> KindDiff {
-        KindDiff(kind: kind, title: title, unavailable: unavailable, added: added, removed: removed, changed: changed,
-                 unchanged: unchanged, entries: entries, notes: notes + [note])
+    /// Changes this kind counts: its added, removed and changed entries and its areas with changed pages.
+    public var changeCount: Int { added + removed + changed + areasWithChangedPages }
+
+    /// This memory kind with the page comparison's sentence and area count.
+    func adding(pages: PageComparison, sentence: String) -> KindDiff {
+        var copy = KindDiff(kind: kind, title: title, unavailable: unavailable, added: added, removed: removed,
+                            changed: changed, unchanged: unchanged, entries: entries, notes: notes + [sentence])
+        copy.areasWithChangedPages = pages.areas.count
+        return copy
     }
 }
 
@@ -64,6 +71,6 @@ public struct DumpDiff: Codable, Sendable, Equatable {
         return copy
     }
 
-    /// Number of added, removed and changed entries over all kinds.
-    public var changeCount: Int { process.count + kinds.reduce(0) { $0 + $1.added + $1.removed + $1.changed + $1.notes.count } }
+    /// Changed process fields plus the changes of every kind, the sum of the counts the summaries show.
+    public var changeCount: Int { process.count + kinds.reduce(0) { $0 + $1.changeCount } }
 }

@@ -146,7 +146,7 @@ extension Differ {
         let pages = PageDiff.compare(before, after)
         result.pageChanges = pages
         if let sentence = pages.sentence, let index = result.kinds.firstIndex(where: { $0.kind == MemoryKind.name }) {
-            result.kinds[index] = result.kinds[index].adding(note: sentence)
+            result.kinds[index] = result.kinds[index].adding(pages: pages, sentence: sentence)
         }
         return result.with(notCompared: notCompared)
     }

@@ -80,10 +80,20 @@ enum CaptureViews {
         for kind in diff.kinds where kind.unavailable == nil && !kind.isEmpty {
             lines.append(ScreenLine())
             lines.append(ScreenLine("\(kind.title): \(DiffText.summary(kind))", .columnHeader))
-            lines += kind.notes.map { ScreenLine("  ~ " + $0) }
+            lines += noteLines(kind, pages: diff.pageChanges)
             for entry in kind.entries { lines += entryLines(entry) }
         }
         return lines
+    }
+
+    /// The kind-wide lines. The page sentence of the memory kind gets one
+    /// line per area instead, so a long list of areas is not cut at the screen edge.
+    private static func noteLines(_ kind: KindDiff, pages: PageComparison?) -> [ScreenLine] {
+        guard kind.areasWithChangedPages > 0, let pages else { return kind.notes.map { ScreenLine("  ~ " + $0) } }
+        return pages.areas.map { area in
+            let noun = area.changedPages == 1 ? "page" : "pages"
+            return ScreenLine("  ~ \(area.changedPages) \(noun) changed in \(area.area)")
+        }
     }
 
     private static func entryLines(_ entry: EntryChange) -> [ScreenLine] {
