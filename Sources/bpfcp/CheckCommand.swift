@@ -26,7 +26,7 @@ let checkCommand = Command(
     return allPresent ? ExitCode.success : ExitCode.failure
 }
 
-/// The last line of `check` text output: what is missing and what was not checked.
+/// Returns the last line of `check` text output: what is missing and what was not checked.
 private func summary(_ checks: [FeatureCheck]) -> String {
     let missing = checks.filter { $0.status == .missing }.count
     let notChecked = checks.filter { $0.status == .notChecked }.count

@@ -89,7 +89,7 @@ final class TopTerminalTests: XCTestCase {
                        "\(directory) is left behind after signal \(signal)", file: file, line: line)
     }
 
-    /// The directory of the demo's notes.txt, read from its open files.
+    /// Returns the directory of the demo's notes.txt, read from its open files.
     private func demoDirectory(_ pid: Int32) -> String? {
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? []
         for fd in fds {

@@ -3,7 +3,7 @@ import XCTest
 
 /// bpfcp-top run as an unprivileged user (uid 65534 through setpriv).
 final class UnprivilegedTerminalTests: XCTestCase {
-    /// `c` without root says in the status bar that it needs root and how to
+    /// `c` without root shows in the status bar that it needs root and how to
     /// get it, instead of the EPERM from loading BPF.
     func testCheckpointNeedsRoot() throws {
         let session = try TmuxSession(width: 160, height: 30)

@@ -48,10 +48,10 @@ public enum Checkpointer {
     /// Captures `pid` (and its descendants with `options.tree`). The kernel
     /// state is kept in memory; the pages go to a temporary store that lives
     /// as long as the returned checkpoint. The targets keep running afterwards.
-    /// Returns the error for a scratch directory `dir` that refuses the page
-    /// store, naming `dir` (the user's directory) rather than the hidden store
-    /// and giving advice that fits the caller: root is already past the
-    /// permission bits, so there attributes and mounts are the likely cause.
+    /// Returns the error for a directory `dir` that rejects the page store. It
+    /// names `dir`, the user's directory, rather than the hidden store. Root
+    /// already passes the permission bits, so for root the advice is about
+    /// file attributes and mounts.
     static func unwritable(_ dir: String, _ err: Int32) -> BpfcpError {
         let shown = Escape.text(dir)
         let fix: String

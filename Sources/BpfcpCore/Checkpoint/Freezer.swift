@@ -208,7 +208,7 @@ final class Freezer {
         BpfcpError("already_traced", "process \(pid) is already traced by PID \(tracer)\(commSuffix(tracer)): a checkpoint needs ptrace; detach that tracer (strace, gdb) first")
     }
 
-    /// " (COMM)" with the escaped name of `pid`, or "" when it cannot be read.
+    /// Returns " (COMM)" with the escaped name of `pid`, or "" when it cannot be read.
     static func commSuffix(_ pid: Int32) -> String {
         guard var bytes = try? ProcFS.readBytes("/proc/\(pid)/comm") else { return "" }
         if bytes.last == 0x0A { bytes.removeLast() }

@@ -40,7 +40,7 @@ public struct KindDiff: Codable, Sendable, Equatable {
     /// Changes this kind counts: its added, removed and changed entries and its areas with changed pages.
     public var changeCount: Int { added + removed + changed + areasWithChangedPages }
 
-    /// This memory kind with the page comparison's sentence and area count.
+    /// Returns this memory kind with the page comparison's sentence and area count.
     func adding(pages: PageComparison, sentence: String) -> KindDiff {
         var copy = KindDiff(kind: kind, title: title, unavailable: unavailable, added: added, removed: removed,
                             changed: changed, unchanged: unchanged, entries: entries, notes: notes + [sentence])

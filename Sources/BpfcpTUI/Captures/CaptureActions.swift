@@ -60,7 +60,7 @@ enum CaptureActions {
             state.report(.error("a checkpoint is already running: wait for it to finish"))
             return .redraw
         }
-        // Without root the BPF load fails with EPERM, so say what to do before trying.
+        // Without root the BPF load fails with EPERM, so report the fix before trying.
         guard geteuid() == 0 else {
             state.report(.error("checkpoint needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE): quit and run `sudo bpfcp-top`"))
             return .redraw

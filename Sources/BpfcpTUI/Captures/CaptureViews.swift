@@ -86,8 +86,8 @@ enum CaptureViews {
         return lines
     }
 
-    /// The kind-wide lines. The page sentence of the memory kind gets one
-    /// line per area instead, so a long list of areas is not cut at the screen edge.
+    /// Renders the kind-wide lines. The memory kind's page sentence becomes one
+    /// line per area, so a long list of areas is not cut at the screen edge.
     private static func noteLines(_ kind: KindDiff, pages: PageComparison?) -> [ScreenLine] {
         guard kind.areasWithChangedPages > 0, let pages else { return kind.notes.map { ScreenLine("  ~ " + $0) } }
         return pages.areas.map { area in
