@@ -38,7 +38,9 @@ static void remove_files(void)
 }
 
 /* The parent's death signal: bpfcp-top died without stopping the demo
- * (SIGKILL or a crash), so the demo removes its own files and exits. */
+ * (SIGKILL or a crash), so the demo removes its own files and exits.
+ * NOTE: a process restored from a checkpoint of the demo keeps this handler
+ * and the same path, so SIGTERM to it removes the original demo's files. */
 static void on_parent_death(int sig)
 {
 	(void)sig;
