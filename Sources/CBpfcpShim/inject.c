@@ -161,21 +161,29 @@ static int back_to_interrupt_stop(pid_t tid, const struct user_regs_struct *save
 	return ptrace_event(status) == PTRACE_EVENT_STOP ? 0 : -EPROTO;
 }
 
+/* Sets regs to run call nr with its six arguments at the syscall
+ * instruction at syscall_ip. orig_rax -1 means leaving the stop restarts
+ * nothing (step 1 above). */
+static void load_syscall(struct user_regs_struct *regs, uint64_t syscall_ip, long nr, const uint64_t args[6])
+{
+	regs->rip = syscall_ip;
+	regs->rax = (unsigned long long)nr;
+	regs->orig_rax = (unsigned long long)-1;
+	regs->rdi = args[0];
+	regs->rsi = args[1];
+	regs->rdx = args[2];
+	regs->r10 = args[3];
+	regs->r8 = args[4];
+	regs->r9 = args[5];
+}
+
 static int inject(pid_t tid, const struct user_regs_struct *saved, uint64_t syscall_ip, long nr,
 		  const uint64_t args[6], struct bpfcp_injection *out)
 {
 	struct user_regs_struct regs = *saved;
 	int signal = 0, rc;
 
-	regs.rip = syscall_ip;
-	regs.rax = (unsigned long long)nr;
-	regs.orig_rax = (unsigned long long)-1;
-	regs.rdi = args[0];
-	regs.rsi = args[1];
-	regs.rdx = args[2];
-	regs.r10 = args[3];
-	regs.r8 = args[4];
-	regs.r9 = args[5];
+	load_syscall(&regs, syscall_ip, nr, args);
 	if (ptrace(PTRACE_SETREGS, tid, NULL, &regs) != 0)
 		return -errno;
 
@@ -223,15 +231,7 @@ int bpfcp_copy_syscall(pid_t copy, uint64_t syscall_ip, long nr, const uint64_t 
 
 	if (ptrace(PTRACE_GETREGS, copy, NULL, &regs) != 0)
 		return -errno;
-	regs.rip = syscall_ip;
-	regs.rax = (unsigned long long)nr;
-	regs.orig_rax = (unsigned long long)-1;
-	regs.rdi = args[0];
-	regs.rsi = args[1];
-	regs.rdx = args[2];
-	regs.r10 = args[3];
-	regs.r8 = args[4];
-	regs.r9 = args[5];
+	load_syscall(&regs, syscall_ip, nr, args);
 	if (ptrace(PTRACE_SETREGS, copy, NULL, &regs) != 0)
 		return -errno;
 
