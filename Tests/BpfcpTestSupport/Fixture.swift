@@ -147,6 +147,22 @@ public final class Fixture {
         return repositoryRoot() + "/../shared/cases/" + file
     }
 
+    /// Waits until every process of the fixture has closed its stdout
+    /// pipe, as fixtures that point their stdio at /dev/null after READY
+    /// do. Until then a checkpoint can find the pipe's write end in a
+    /// member, with the read end in this test process.
+    public func waitStdoutClosed(timeout: TimeInterval = 10) throws {
+        let fd = stdout.fileHandleForReading.fileDescriptor
+        let deadline = Date().addingTimeInterval(timeout)
+        var byte: UInt8 = 0
+        while Date() < deadline {
+            var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&pfd, 1, 100) > 0 else { continue }
+            if read(fd, &byte, 1) <= 0 { return }
+        }
+        throw FixtureError("fixture \(pid) still holds its stdout pipe \(Int(timeout)) s after READY")
+    }
+
     private static func readLine(_ handle: FileHandle, timeout: TimeInterval) -> String? {
         let fd = handle.fileDescriptor
         let deadline = Date().addingTimeInterval(timeout)

@@ -111,6 +111,7 @@ final class FamilyRestoreTests: XCTestCase {
     private func checkpointFamily() throws -> (String, [String: Int32]) {
         let dir = try RestoredProcess.makeDirectory()
         let fixture = try Fixture(c: "restore_family", arguments: [dir])
+        try fixture.waitStdoutClosed()
         var family = ["parent": fixture.pid]
         for name in ["zombie", "stopped", "worker", "grandchild"] {
             family[name] = try XCTUnwrap(fixture.int(name).map { Int32($0) }, "no \(name) in \(fixture.firstLine)")

@@ -9,6 +9,7 @@ final class SharedEventRestoreTests: XCTestCase {
     /// waits until both processes are gone.
     private func checkpointFamily(_ mode: String, dir: String) throws -> (checkpoint: Checkpoint, fixture: Fixture, child: Int32) {
         let fixture = try Fixture(c: "restore_shared_events", arguments: [mode, dir])
+        try fixture.waitStdoutClosed()
         let child = try XCTUnwrap(fixture.int("child").map { Int32($0) })
         defer {
             kill(child, SIGKILL)

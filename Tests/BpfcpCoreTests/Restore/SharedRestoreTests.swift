@@ -10,6 +10,7 @@ final class SharedRestoreTests: XCTestCase {
         try requireBPF()
         let dir = try RestoredProcess.makeDirectory()
         let fixture = try Fixture(c: "restore_shared", arguments: ["memfd", dir])
+        try fixture.waitStdoutClosed()
         let pid = fixture.pid
         XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
         _ = try Checkpointer.dump(pid: pid, to: dir + "/image", options: CaptureOptions(), kill: true)
@@ -33,6 +34,7 @@ final class SharedRestoreTests: XCTestCase {
         try requireBPF()
         let dir = try RestoredProcess.makeDirectory()
         let fixture = try Fixture(c: "restore_shared", arguments: ["family", dir])
+        try fixture.waitStdoutClosed()
         let child = try XCTUnwrap(fixture.int("child").map { Int32($0) })
         defer {
             kill(child, SIGKILL)
@@ -62,6 +64,7 @@ final class SharedRestoreTests: XCTestCase {
         try requireBPF()
         let dir = try RestoredProcess.makeDirectory()
         let fixture = try Fixture(c: "restore_shared", arguments: ["unix", dir])
+        try fixture.waitStdoutClosed()
         let child = try XCTUnwrap(fixture.int("child").map { Int32($0) })
         defer {
             kill(child, SIGKILL)
