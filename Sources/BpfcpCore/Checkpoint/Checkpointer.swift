@@ -150,6 +150,7 @@ public enum Checkpointer {
         checkpoint.info = try CheckpointImage.write(checkpoint, to: dir, clock: clock)
         if kill {
             try checkRestorable(dir, pid: pid)
+            try KillCheck.checkNothingSharedOutside(checkpoint, dir: dir, pid: pid)
             for image in checkpoint.processes.reversed() {
                 Glibc.kill(image.pid, SIGKILL)
             }

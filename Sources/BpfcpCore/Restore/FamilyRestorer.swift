@@ -153,7 +153,7 @@ enum FamilyRestorer {
             }
             // A pid number stays taken while it names a process group with members left.
             if kill(-member.pid, 0) == 0 {
-                throw BpfcpError("pid_in_use", "pid \(member.pid) is still the process group id of running processes: stop them, or restore with --new-pid")
+                throw OutsideHolders.groupInUse(member.pid)
             }
         }
     }

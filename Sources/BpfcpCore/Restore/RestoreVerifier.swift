@@ -68,6 +68,7 @@ enum RestoreVerifier {
                                              newPipe: newPipe, outside: outside)
                         ?? plan.settings.reason(kind: kind.kind, key: entry.key, field: field.name) ?? renamedTids(field, renames)
                         ?? newObjects.reason(kind: kind.kind, key: entry.key, field: field)
+                        ?? childrenReason(kind: kind.kind, field: field, family: family)
                     out.append(VerifyDifference(kind: kind.kind, key: entry.key, summary: "\(field.name) \(field.before) → \(field.after)",
                                                 expected: reason != nil, reason: reason))
                 }
@@ -127,6 +128,27 @@ enum RestoreVerifier {
             return field.after == String(format: "0x%016lx", resumed[index]) ? "set up to repeat the interrupted system call" : nil
         default: return nil
         }
+    }
+
+    /// Returns the reason that makes the children field expected when it
+    /// lacks only children that are not in the image (a process taken
+    /// without --tree): those cannot come back. `family` maps each pid of a
+    /// family image to its restored pid, and the saved list may hold either.
+    private static func childrenReason(kind: String, field: FieldChange, family: [Int32: Int32]) -> String? {
+        guard kind == "context", field.name == "children", !field.before.hasSuffix(",..."), !field.after.hasSuffix(",...") else {
+            return nil
+        }
+        let parse = { (text: String) -> [Int32]? in
+            if text == "none" { return [] }
+            let items = text.split(separator: ",")
+            let pids = items.compactMap { Int32($0) }
+            return pids.count == items.count ? pids : nil
+        }
+        guard let before = parse(field.before), let after = parse(field.after) else { return nil }
+        let restored = Set(family.values)
+        let kept = before.compactMap { restored.contains($0) ? $0 : family[$0] }
+        guard kept.count < before.count, kept.sorted() == after.sorted() else { return nil }
+        return "a child that is not in the image does not come back; take the checkpoint with --tree to restore it too"
     }
 
     /// Returns the reason that makes a field listing thread ids (such as

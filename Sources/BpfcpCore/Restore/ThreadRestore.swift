@@ -37,7 +37,7 @@ enum ThreadPlanning {
             throw BpfcpError("pid_in_use", "pid \(plan.pid) is in use by \(Tracee.processName(plan.pid)): stop that process, or restore with --new-pid")
         }
         if kill(plan.pid, 0) != 0 && kill(-plan.pid, 0) == 0 {
-            throw BpfcpError("pid_in_use", "pid \(plan.pid) is still the process group id of running processes: stop them, or restore with --new-pid")
+            throw OutsideHolders.groupInUse(plan.pid)
         }
         for thread in plan.threads.dropFirst() where kill(thread.tid, 0) == 0 || errno == EPERM {
             throw BpfcpError("pid_in_use", "thread id \(thread.tid) of process \(plan.pid) is in use by \(Tracee.processName(thread.tid)): stop that process, or restore with --new-pid")
