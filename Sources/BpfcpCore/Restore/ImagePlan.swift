@@ -179,6 +179,7 @@ enum ImagePlan {
             if file.deleted {
                 throw reject(pid, "fd \(file.fd) is the deleted file \(file.path); restore of deleted files is not supported yet")
             }
+            if file.type != .symlink { try checkStillThere(file, path: path, pid: pid) }
             return FilePlan(fd: file.fd, flags: flags, closeOnExec: file.closeOnExec, source: .path(path, position: file.position))
         case .charDevice:
             if isTerminal(path) {
@@ -191,6 +192,25 @@ enum ImagePlan {
         default:
             let what = file.anonKind.map { "\($0) (anonymous inode)" } ?? file.type.rawValue
             throw reject(pid, "fd \(file.fd) is a \(what), \(file.path); restore of this file type is not supported yet")
+        }
+    }
+
+    /// Rejects an fd whose file was removed, or replaced by another kind of
+    /// file, between the checkpoint and now, because reopening it by path would fail midway.
+    private static func checkStillThere(_ file: OpenFile, path: String, pid: Int32) throws {
+        let what = "fd \(file.fd) is the \(file.type == .directory ? "directory" : "file") \(file.path)"
+        let fix = "put it back, or take the checkpoint again"
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            let reason = String(cString: strerror(errno))
+            throw reject(pid, "\(what), which is missing now (\(reason)): it was removed or renamed after the checkpoint; \(fix)")
+        }
+        let kinds: [mode_t: String] = [S_IFREG: "regular file", S_IFDIR: "directory", S_IFCHR: "character device",
+                                       S_IFBLK: "block device", S_IFIFO: "FIFO", S_IFSOCK: "socket", S_IFLNK: "symlink"]
+        let expected: mode_t = file.type == .directory ? S_IFDIR : S_IFREG
+        let now = info.st_mode & S_IFMT
+        guard now == expected else {
+            throw reject(pid, "\(what), which was a \(kinds[expected]!) at the checkpoint and is a \(kinds[now] ?? "file of another type") now; \(fix)")
         }
     }
 

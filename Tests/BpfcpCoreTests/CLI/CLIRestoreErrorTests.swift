@@ -33,6 +33,56 @@ final class CLIRestoreErrorTests: XCTestCase {
         XCTAssertTrue(CheckpointSupport.waitUntil(5) { kill(pid, 0) != 0 }, "the half-restored process \(pid) was left behind")
     }
 
+    func testRemovedFileNamesFdAndFix() throws {
+        let (dir, pid, image, file) = try dumpKilledWithFiles()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.removeItem(atPath: file.path)
+
+        let restore = try CLI.run(["restore", "-D", image])
+
+        XCTAssertEqual(restore.status, 1, restore.out + restore.err)
+        XCTAssertEqual(restore.out, "")
+        XCTAssertEqual(restore.errLines, [
+            "bpfcp: cannot restore process \(pid): fd \(file.fd) is the file \(file.path), which is missing now (No such file or directory): "
+            + "it was removed or renamed after the checkpoint; put it back, or take the checkpoint again; nothing was created",
+        ])
+        XCTAssertNotEqual(kill(pid, 0), 0)
+    }
+
+    func testReplacedFileNamesNewType() throws {
+        let (dir, pid, image, file) = try dumpKilledWithFiles()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.removeItem(atPath: file.path)
+        try FileManager.default.createDirectory(atPath: file.path, withIntermediateDirectories: false)
+
+        let restore = try CLI.run(["restore", "-D", image])
+
+        XCTAssertEqual(restore.status, 1, restore.out + restore.err)
+        XCTAssertEqual(restore.errLines, [
+            "bpfcp: cannot restore process \(pid): fd \(file.fd) is the file \(file.path), which was a regular file at the checkpoint "
+            + "and is a directory now; put it back, or take the checkpoint again; nothing was created",
+        ])
+        XCTAssertNotEqual(kill(pid, 0), 0)
+    }
+
+    /// Runs `dump --kill` on restore_basic with two files open, and returns
+    /// its directory, pid, image and the open file DIR/f1.
+    private func dumpKilledWithFiles() throws -> (dir: String, pid: Int32, image: String, file: OpenFile) {
+        try requireBPF()
+        let dir = try RestoredProcess.makeDirectory()
+        let fixture = try Fixture(c: "restore_basic", arguments: [dir, "1", "2"])
+        let pid = fixture.pid
+        XCTAssertEqual(try RestoredProcess.ask(dir: dir), "pass")
+        let image = dir + "/image"
+        let dump = try CLI.run(["dump", "\(pid)", "-D", image, "--kill"])
+        XCTAssertEqual(dump.status, 0, dump.err)
+        try RestoredProcess.waitGone(pid)
+
+        let files = try XCTUnwrap(try CheckpointImage.open(image).process(pid)).items("files", as: OpenFile.self)
+        let file = try XCTUnwrap(files.first { $0.path == dir + "/f1" }, "\(files.map(\.path))")
+        return (dir, pid, image, file)
+    }
+
     /// Returns a TCP socket listening on 127.0.0.1:`port`.
     private func listenOnLoopback(port: UInt16) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
