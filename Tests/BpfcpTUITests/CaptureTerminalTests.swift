@@ -18,9 +18,11 @@ final class CaptureTerminalTests: XCTestCase {
         return scratch!
     }
 
-    private func start(_ session: TmuxSession, _ arguments: String) throws {
+    /// Starts bpfcp-top with `arguments`, and with TMPDIR set to `temporary` when given.
+    private func start(_ session: TmuxSession, _ arguments: String, temporary: String? = nil) throws {
         let log = NSTemporaryDirectory() + "bpfcp-top-test-\(getpid()).log"
-        try session.command("BPFCP_LOG=\(log) \(try bpfcpTopBinary()) \(arguments)")
+        let tmpdir = temporary.map { "TMPDIR=\($0) " } ?? ""
+        try session.command("\(tmpdir)BPFCP_LOG=\(log) \(try bpfcpTopBinary()) \(arguments)")
     }
 
     private func quit(_ session: TmuxSession, file: StaticString = #filePath, line: UInt = #line) throws {
@@ -137,8 +139,10 @@ final class CaptureTerminalTests: XCTestCase {
         let pid = fixture.pid
         try waitStdoutNull(pid)
         let image = dir + "/image"
+        let temporary = dir + "/tmp"
+        try FileManager.default.createDirectory(atPath: temporary, withIntermediateDirectories: false)
         let session = try TmuxSession(width: 160, height: 50)
-        try start(session, "-d 5 -p \(pid)")
+        try start(session, "-d 5 -p \(pid)", temporary: temporary)
         XCTAssertTrue(session.waitFor("PID \(pid) restore_basic"), session.screen)
 
         try session.keys("c")
@@ -164,6 +168,10 @@ final class CaptureTerminalTests: XCTestCase {
         XCTAssertTrue(screen.contains("0 unexpected"), "the verification found unexpected differences:\n\(screen)")
         XCTAssertTrue(screen.contains("expected "), screen)
         XCTAssertTrue(screen.contains("(restore is the new parent)"), screen)
+        // Its stdio is /dev/null, so nothing goes to a log and no log directory stays.
+        XCTAssertFalse(screen.contains("terminal output goes to"), screen)
+        let left = try FileManager.default.contentsOfDirectory(atPath: temporary).filter { $0.hasPrefix("bpfcp-restored-") }
+        XCTAssertEqual(left, [])
         XCTAssertEqual(try askRestored(dir), "pass", "the restored process fails its self-check")
         try quit(session)
     }

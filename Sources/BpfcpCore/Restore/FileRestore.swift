@@ -83,10 +83,12 @@ struct FileRestore {
     /// Moves the child's inherited 0, 1 and 2 (restore's own) above every fd
     /// of the image, or opens the `--stdio` file there, so the image's
     /// numbers are free. Returns the stashed fd for each of 0, 1 and 2.
+    /// The `--stdio` file is opened, and so created, only when a terminal fd of the image goes to it.
     private func stashRestorerStdio() throws -> [Int32: Int32] {
         let base = (plan.files.map(\.fd).max() ?? 2) + 1
         var stash: [Int32: Int32] = [:]
-        if let stdio {
+        let hasTerminal = plan.files.contains { if case .terminal = $0.source { true } else { false } }
+        if let stdio, hasTerminal {
             let opened = fds.allocate()
             let flags = O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC
             try injector.queue(SyscallNumber.openat, [.int(Int(AT_FDCWD)), .payload(0), .int(Int(flags)), .int(0o600)],
@@ -101,7 +103,7 @@ struct FileRestore {
             stash = [0: copy, 1: copy, 2: copy]
         }
         for fd: Int32 in 0...2 where fds.open.contains(fd) {
-            if stdio == nil {
+            if stash[fd] == nil {
                 let copy = fds.allocate(from: base)
                 try injector.queue(SyscallNumber.fcntl, [.int(Int(fd)), .int(Self.fDupFdCloexec), .int(Int(base))],
                                    text: "fcntl(\(fd), F_DUPFD_CLOEXEC, \(base))", expected: Int64(copy))

@@ -113,12 +113,12 @@ enum CaptureViews {
     }
 
     /// Renders a restore and its verification, with expected differences marked.
-    static func restoreLines(_ report: RestoreReport, path: String, stdio: String) -> [ScreenLine] {
+    static func restoreLines(_ report: RestoreReport, path: String, stdio: String?) -> [ScreenLine] {
         let pid = report.pid == report.imagePid ? "\(report.pid)" : "\(report.pid) (the image had \(report.imagePid), which was taken)"
         var lines = [
             ScreenLine("restored process \(pid) from \(Escape.text(path)) in \(Format.milliseconds(report.elapsedNs)) with \(report.syscalls) system calls", .title),
-            ScreenLine("its terminal output goes to \(Escape.text(stdio))", .dim),
         ]
+        if let stdio { lines.append(ScreenLine("its terminal output goes to \(Escape.text(stdio))", .dim)) }
         let unexpected = report.unexpected.count
         lines.append(ScreenLine("verification (\(Format.milliseconds(report.verifyNs))): \(unexpected) unexpected and \(report.differences.count - unexpected) expected differences from the image",
                                 unexpected == 0 ? .statusInfo : .statusError))

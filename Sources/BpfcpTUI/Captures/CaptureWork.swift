@@ -9,7 +9,8 @@ enum CaptureResult: Sendable {
     case written(captureId: Int, path: String, Result<CheckpointInfo, BpfcpError>)
     case opened(path: String, Result<Dump, BpfcpError>)
     case restorePrepared(path: String, Result<RestorePreview, BpfcpError>)
-    case restored(path: String, stdio: String, Result<RestoreReport, BpfcpError>)
+    /// `stdio` is the log that took the place of the image's terminal, nil when no fd was redirected to it.
+    case restored(path: String, stdio: String?, Result<RestoreReport, BpfcpError>)
     case family(pid: Int32, Result<FamilyGraph, BpfcpError>)
     case peer(pid: Int32, fd: Int32, Result<[Int32], BpfcpError>)
 }
@@ -56,7 +57,8 @@ enum CaptureWork {
         case .prepareRestore(let path):
             return .restorePrepared(path: path, attempt { try previewRestore(path) })
         case .restore(let path, let stdio):
-            return .restored(path: path, stdio: stdio, attempt { try restore(path, stdio: stdio) })
+            let outcome = attempt { try restore(path, stdio: stdio) }
+            return .restored(path: path, stdio: keepRestoredOutput(stdio), outcome)
         case .family(let pid):
             return .family(pid: pid, attempt { try FamilyGraph.collect(around: pid, source: source) })
         case .peer(let pid, let fd):
@@ -117,6 +119,14 @@ enum CaptureWork {
             return RestorePreview(imagePid: pid, diff: nil)
         }
         return RestorePreview(imagePid: pid, diff: Differ.diff(image, live))
+    }
+
+    /// Returns `stdio` when restore redirected a terminal fd to it, which
+    /// creates the file. Otherwise removes its empty directory and returns nil.
+    private static func keepRestoredOutput(_ stdio: String) -> String? {
+        if FileManager.default.fileExists(atPath: stdio) { return stdio }
+        rmdir((stdio as NSString).deletingLastPathComponent)
+        return nil
     }
 
     /// Restores with the image's pid, or a new one when that pid runs.
