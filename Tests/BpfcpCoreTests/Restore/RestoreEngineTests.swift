@@ -51,9 +51,11 @@ struct RestoredProcess {
         _ = waitpid(pid, &status, 0)
     }
 
+    /// Makes a scratch directory that is removed when the current test ends.
     static func makeDirectory() throws -> String {
         let dir = NSTemporaryDirectory() + "bpfcp-restore-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        ScratchDirectories.removeAfterTest(dir)
         return dir
     }
 
