@@ -30,13 +30,14 @@ static inline void write_result(const char *dir, const char *text)
 }
 
 /* Points stdin, stdout and stderr at /dev/null, so that nothing the fixture
- * prints after READY reaches the test. */
+ * prints after READY reaches the test. stdout goes last: a test that waits
+ * for EOF on it then knows that stdin and stderr are detached too. */
 static inline void detach_stdio(void)
 {
 	int null = open("/dev/null", O_RDWR);
 	dup2(null, 0);
-	dup2(null, 1);
 	dup2(null, 2);
+	dup2(null, 1);
 	close(null);
 }
 
