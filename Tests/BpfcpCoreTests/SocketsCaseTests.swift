@@ -77,6 +77,7 @@ final class SocketsCaseTests: XCTestCase {
     private func startHTTPServer() throws -> Fixture {
         let directory = NSTemporaryDirectory() + "bpfcp-bc13-\(getpid())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: directory) }
         var lastError: Error?
         for _ in 0..<10 {
             do {
