@@ -3,7 +3,7 @@
 # any is missing. Run as root; otherwise prints the exact command to run.
 set -eu
 
-packages="libbpf-dev libelf-dev zlib1g-dev clang-14 bpftool libncursesw5-dev tmux gcc make python3 strace"
+packages="libbpf-dev libelf-dev zlib1g-dev clang-14 bpftool libncursesw5-dev tmux gcc make python3 strace util-linux e2fsprogs"
 
 missing=""
 for pkg in $packages; do
