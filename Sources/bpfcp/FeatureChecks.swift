@@ -35,7 +35,7 @@ struct FeatureCheck: Encodable, Sendable {
         self.fix = fix
     }
 
-    /// A BPF probe skipped because loading BPF programs needs CAP_BPF, which the caller lacks.
+    /// Makes the result of a BPF probe skipped because loading BPF programs needs CAP_BPF, which the caller lacks.
     static func needsRoot(group: String, name: String, what: String) -> FeatureCheck {
         FeatureCheck(group: group, name: name, status: .notChecked,
                      detail: "not checked: loading \(what) needs root (CAP_BPF)", fix: FeatureChecks.checkAsRoot)

@@ -31,7 +31,7 @@ static inline void write_result(const char *dir, const char *text)
 
 /* Points stdin, stdout and stderr at /dev/null, so that nothing the fixture
  * prints after READY reaches the test. stdout goes last: a test that waits
- * for EOF on it then knows that stdin and stderr are detached too. */
+ * for EOF on it can then rely on stdin and stderr being detached too. */
 static inline void detach_stdio(void)
 {
 	int null = open("/dev/null", O_RDWR);

@@ -7,7 +7,7 @@ import Foundation
 enum KillCheck {
     /// Throws `not_killed` when a process outside the image is in a process
     /// group or session that a process of the image leads (its pid stays
-    /// taken, so restore cannot have it back), or holds a listening socket
+    /// taken, so restore cannot have it back), or has a listening socket
     /// of the image (its address stays bound).
     static func checkNothingSharedOutside(_ checkpoint: Checkpoint, dir: String, pid: Int32) throws {
         let members = Set(checkpoint.processes.map(\.pid))

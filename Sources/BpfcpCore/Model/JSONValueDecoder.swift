@@ -64,8 +64,8 @@ private final class SnakeCaseKeyCache: @unchecked Sendable {
         return result
     }
 
-    /// The conversion of `JSONDecoder.KeyDecodingStrategy.convertFromSnakeCase`:
-    /// leading and trailing underscores stay, a key without inner underscores
+    /// Converts a key as `JSONDecoder.KeyDecodingStrategy.convertFromSnakeCase`
+    /// does: leading and trailing underscores stay, a key without inner underscores
     /// stays as it is, and otherwise the first word is lowercased and every
     /// later word capitalized.
     static func camelCase(_ key: String) -> String {
@@ -167,7 +167,7 @@ private struct TreeDecoder: Decoder {
     }
 }
 
-/// The error JSONDecoder throws for a value of the wrong type: valueNotFound for null, typeMismatch otherwise.
+/// Returns the error JSONDecoder throws for a value of the wrong type: valueNotFound for null, typeMismatch otherwise.
 private func mismatch(_ expected: Any.Type, _ value: JSONValue, _ path: [CodingKey]) -> DecodingError {
     if value == .null {
         return .valueNotFound(expected, .init(codingPath: path, debugDescription: "Expected \(expected) value but found null instead."))

@@ -43,7 +43,7 @@ enum OutsideHolders {
         return holders
     }
 
-    /// Every user process, zombies included: a zombie keeps its group and session ids taken until it is reaped.
+    /// Lists every user process, zombies included, because a zombie keeps its group and session ids taken until it is reaped.
     private static func userProcesses() -> [ProcessEntry] {
         ((try? ProcessListProc.collect()) ?? []).filter { !$0.isKernelThread }.sorted { $0.pid < $1.pid }
     }
