@@ -70,17 +70,41 @@ PY
 	cat "$WORK/report.json.phases" >> "$WORK/phases"
 }
 
+# Prints "cache_ms synced_ms direct_ms", the times dd takes to write 64 MiB
+# to a new file in $WORK in three ways. "cache" leaves the bytes in the page
+# cache, as a tool that skips fsync would. "synced" adds conv=fsync, and
+# "direct" writes with O_DIRECT, then syncs. No durable image of these
+# pages can be written faster than the lesser of the last two.
+plain_writes() {
+	line=""
+	for flags in "" "conv=fsync" "oflag=direct conv=fsync"; do
+		start=$(date +%s%N)
+		dd if=/dev/zero of="$WORK/plain" bs=8M count=8 $flags status=none
+		end=$(date +%s%N)
+		rm -f "$WORK/plain"
+		line="$line $(( (end - start) / 1000 ))"
+	done
+	echo "$line" | awk '{ printf "%.1f %.1f %.1f\n", $1 / 1000, $2 / 1000, $3 / 1000 }'
+}
+
 PHASES="prepare freeze held kinds memory sections staging encode write sync rename"
 
 echo "64 MiB target, 200 files, pipe, eventfd, unix socket pair ($RUNS runs)"
 echo "run frozen_ms total_ms sync_ms total_without_sync_ms memory_ms pages command_wall_ms source reap_ms writer"
 start_target 64
 : > "$WORK/phases"
+: > "$WORK/plain-writes"
 for run in $(seq 1 "$RUNS"); do
 	echo "$run $(checkpoint "$WORK/image-$run")"
 	rm -rf "$WORK/image-$run"
+	plain_writes >> "$WORK/plain-writes"
 done
 stop_target
+echo
+echo "the same 64 MiB written by dd to the same file system right after each run, ms"
+echo "(cache: into the page cache, no sync; synced: then fsync; direct: O_DIRECT, then fsync)"
+echo "run cache synced direct"
+awk '{ print NR, $0 }' "$WORK/plain-writes"
 echo
 echo "phases of the same runs, ms (stats.phases; \"-\" from a bpfcp without them)"
 echo "run $PHASES"
