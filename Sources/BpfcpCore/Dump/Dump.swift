@@ -78,7 +78,8 @@ public enum Dumper {
         }
         let entries = source == .bpf ? try ProcessListBPF.collect(pid: pid) : ((try? ProcessListProc.collect(pid: pid)) ?? [])
         guard let process = entries.first(where: { $0.pid == pid }) else {
-            throw BpfcpError.noSuchProcess(pid)
+            let shownInProc = source == .bpf && access("/proc/\(pid)/stat", F_OK) == 0
+            throw shownInProc ? BpfcpError.notIterated(pid) : BpfcpError.noSuchProcess(pid)
         }
         if process.isKernelThread { throw BpfcpError.kernelThread(pid, process.comm) }
         if process.isZombie, let signal = process.exitSignal { throw BpfcpError.zombie(pid, process.comm, signal: signal) }

@@ -17,6 +17,12 @@ public struct BpfcpError: Error, CustomStringConvertible, Sendable, Equatable {
         BpfcpError("no_such_process", "process \(pid) not found: check the pid with `bpfcp ps`")
     }
 
+    /// Reports a pid that /proc shows but the kernel's task iterator skips,
+    /// as some sandboxes do for their init process.
+    public static func notIterated(_ pid: Int32) -> BpfcpError {
+        BpfcpError("not_iterated", "process \(pid) is in /proc, but the kernel's task iterator does not list it, so eBPF cannot read it: dump it from /proc with `bpfcp dump \(pid) --proc`")
+    }
+
     public static func invalidPid(_ text: String) -> BpfcpError {
         BpfcpError("invalid_pid", "invalid pid '\(Escape.text(text))': give a positive process id, as listed by `bpfcp ps`")
     }

@@ -15,6 +15,22 @@ final class CLITargetTests: XCTestCase {
                                message: "no process with pid \(pid) found: check the pid with `bpfcp ps`")
     }
 
+    /// Pid 1 is in /proc everywhere, but some sandboxes hide it from task
+    /// iterators. Where the iterator lists it, dumping its threads works.
+    func testPidHiddenFromIterator() throws {
+        try requireBPF()
+        let listed = try ProcessListBPF.collect(pid: 1).contains { $0.pid == 1 }
+        guard !listed else {
+            let result = try CLI.run(["--json", "dump", "--only", "threads", "1"])
+            XCTAssertEqual(result.status, 0, result.err)
+            return
+        }
+        try assertOneLineError(["dump", "1"], status: 1, code: "not_iterated",
+                               message: "process 1 is in /proc, but the kernel's task iterator does not list it, so eBPF cannot read it: dump it from /proc with `bpfcp dump 1 --proc`")
+        let fromProc = try CLI.run(["--json", "dump", "--proc", "--only", "context", "1"])
+        XCTAssertEqual(fromProc.status, 0, fromProc.err)
+    }
+
     func testKernelThread() throws {
         try requireBPF()
         let (pid, comm) = try kernelThread()
