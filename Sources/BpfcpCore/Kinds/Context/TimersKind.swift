@@ -74,14 +74,35 @@ public enum TimersKind: ResourceKind {
     static func posixTimer(_ t: bpfcp_posix_timer) -> TimerInfo {
         // CPU-time timers keep it_status disarmed and mark arming by a non-zero expiry.
         let cpuClock = t.base_clock < 0
-        let armed = cpuClock ? t.expires != 0 : t.status == 1
+        let sigevNone = t.notify & 0x3 == 1
+        var armed = cpuClock ? t.expires != 0 : t.status == 1
+        var remainingNs: UInt64? = armed && !cpuClock ? remaining(expires: t.expires, clock: t.base_clock) : nil
+        if sigevNone && !cpuClock {
+            remainingNs = sigevNoneRemaining(expires: t.expires, interval: t.interval, clock: t.base_clock)
+            armed = remainingNs != nil
+        }
         return TimerInfo(
             name: "posix timer \(t.id)", id: t.id, clock: ContextNames.clock(t.clock), armed: armed,
-            remainingNs: armed && !cpuClock ? remaining(expires: t.expires, clock: t.base_clock) : nil,
+            remainingNs: remainingNs,
             expiresCpuNs: armed && cpuClock ? t.expires : nil, intervalNs: t.interval,
             signal: t.notify & 0x3 == 1 ? nil : SignalName.name(t.signo), notify: ContextNames.sigevNotify(t.notify),
             targetPid: t.target_tid, value: Format.hex(t.sigval), overrun: t.overrun
         )
+    }
+
+    /// Returns the time left of a SIGEV_NONE timer on a wall or monotonic
+    /// clock, as timer_gettime() reports it, or nil when it is disarmed or
+    /// expired. The kernel never queues such a timer, so it_status stays
+    /// disarmed even while it runs, and a periodic one only moves its expiry
+    /// forward when it is read.
+    static func sigevNoneRemaining(expires: UInt64, interval: UInt64, clock: Int32) -> UInt64? {
+        guard expires != 0 else { return nil }
+        var now = timespec()
+        clock_gettime(clockid_t(clock), &now)
+        let nowNs = UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+        if expires > nowNs { return expires - nowNs }
+        guard interval != 0 else { return nil }
+        return interval - (nowNs - expires) % interval
     }
 
     /// Parses /proc/PID/timers, which lists POSIX timers with their id, signal,
