@@ -7,13 +7,13 @@ enum ImagePlan {
     /// Kinds whose items restore rebuilds or checks. Threads, memory, files
     /// and the signal kinds are rebuilt. Pipes, events, sockets, epoll and
     /// notify describe fds, which `files` rejects. Credentials, limits and
-    /// the cwd, root and umask of context are applied by `SettingsRestore`.
+    /// the cwd, root and umask of context are applied by `SettingsRestore`,
+    /// and the scheduling and personality rows by `SchedulingRestore`.
     static let knownKinds: Set<String> = [
         "threads", "files", "memory", "signals", "sigqueue", "sigthreads", "pipes", "events", "sockets", "epoll", "notify",
         "credentials", "limits", "context", "memfd",
         // NOTE: restore does not yet re-apply these, so the restored process
-        // keeps the restorer's namespaces, POSIX timers, and the scheduling
-        // and personality rows of context.
+        // keeps the restorer's namespaces and POSIX timers.
         "namespaces", "timers",
     ]
 
@@ -59,6 +59,9 @@ enum ImagePlan {
         for (kind, key, field) in shared.newInodes {
             plan.settings.expect(kind: kind, key: key, field: field, reason: "restore recreated the shared object, which has a new inode")
         }
+        let restorer = try plan.settings.restorer ?? RestorerLimits.current()
+        plan.scheduling = try SchedulingPlanner.plan(image, restorer: restorer, onlineCPUs: try SchedulingPlanner.onlineCPUs(),
+                                                     settings: &plan.settings)
         plan.cwd = try SettingsPlanner.cwd(image)
         plan.umask = try SettingsPlanner.umask(image)
         return plan

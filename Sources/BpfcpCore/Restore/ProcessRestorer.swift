@@ -113,7 +113,10 @@ enum ProcessRestorer {
             timer.add(\.pagesCheckNs, pagesCheck.checkNs)
             options.trace?("pages.img checksum matches (\(Format.milliseconds(pagesCheck.checkNs)) on its own thread)")
         }
-        try timer.measure(\.processNs) { try ProcessStateRestore(plan: plan, injector: injector, fds: fds).run() }
+        try timer.measure(\.processNs) {
+            try ProcessStateRestore(plan: plan, injector: injector, fds: fds).run()
+            if let scheduling = plan.scheduling { try SchedulingRestore(plan: scheduling, injector: injector).run() }
+        }
         try timer.measure(\.filesNs) { try FileRestore(plan: plan, injector: injector, fds: fds, stdio: options.stdio).run() }
         try timer.measure(\.threadsNs) {
             try ThreadRestore(plan: plan, injector: injector, fds: fds, newPid: options.newPid, log: options.trace).run(into: &threads)

@@ -25,7 +25,8 @@ public struct RestorePhases: Codable, Sendable, Equatable {
     public var pagesCheckNs: UInt64 = 0
     /// Time the restore waited for that check once the memory was rebuilt.
     public var pagesWaitNs: UInt64 = 0
-    /// Session, comm, signal actions, rseq area, robust list, cwd and umask.
+    /// Session, comm, signal actions, rseq area, robust list, cwd, umask,
+    /// nice value, scheduling policy, CPU affinity and personality.
     public var processNs: UInt64 = 0
     /// Reopening and creating every fd.
     public var filesNs: UInt64 = 0

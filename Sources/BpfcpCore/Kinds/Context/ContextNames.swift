@@ -7,7 +7,7 @@ public enum ContextNames {
         return names[policy] ?? "policy \(policy)"
     }
 
-    private static let personalityFlags: [(UInt32, String)] = [
+    static let personalityFlags: [(UInt32, String)] = [
         (0x0020000, "UNAME26"), (0x0040000, "ADDR_NO_RANDOMIZE"), (0x0080000, "FDPIC_FUNCPTRS"),
         (0x0100000, "MMAP_PAGE_ZERO"), (0x0200000, "ADDR_COMPAT_LAYOUT"), (0x0400000, "READ_IMPLIES_EXEC"),
         (0x0800000, "ADDR_LIMIT_32BIT"), (0x1000000, "SHORT_INODE"), (0x2000000, "WHOLE_SECONDS"),
