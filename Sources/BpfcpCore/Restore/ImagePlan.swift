@@ -4,17 +4,17 @@ import Foundation
 /// restore cannot rebuild is rejected here, naming the resource, before any
 /// process exists.
 enum ImagePlan {
-    /// Kinds whose items restore rebuilds or checks. Threads, memory, files
-    /// and the signal kinds are rebuilt. Pipes, events, sockets, epoll and
-    /// notify describe fds, which `files` rejects. Credentials, limits and
+    /// Kinds whose items restore rebuilds or checks. Threads, memory, files,
+    /// timers and the signal kinds are rebuilt. Pipes, events, sockets, epoll
+    /// and notify describe fds, which `files` rejects. Credentials, limits and
     /// the cwd, root and umask of context are applied by `SettingsRestore`,
     /// and the scheduling and personality rows by `SchedulingRestore`.
     static let knownKinds: Set<String> = [
         "threads", "files", "memory", "signals", "sigqueue", "sigthreads", "pipes", "events", "sockets", "epoll", "notify",
-        "credentials", "limits", "context", "memfd",
-        // NOTE: restore does not yet re-apply these, so the restored process
-        // keeps the restorer's namespaces and POSIX timers.
-        "namespaces", "timers",
+        "credentials", "limits", "context", "memfd", "timers",
+        // NOTE: restore does not yet re-apply namespaces, so the restored
+        // process keeps the restorer's.
+        "namespaces",
     ]
 
     /// `external` gives the fds that a family restore provides itself (shared pipe ends, pidfds).
@@ -62,6 +62,7 @@ enum ImagePlan {
         let restorer = try plan.settings.restorer ?? RestorerLimits.current()
         plan.scheduling = try SchedulingPlanner.plan(image, restorer: restorer, onlineCPUs: try SchedulingPlanner.onlineCPUs(),
                                                      settings: &plan.settings)
+        plan.timers = try TimerPlanner.plan(image, restorer: restorer)
         plan.cwd = try SettingsPlanner.cwd(image)
         plan.umask = try SettingsPlanner.umask(image)
         return plan

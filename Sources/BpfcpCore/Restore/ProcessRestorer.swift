@@ -121,18 +121,21 @@ enum ProcessRestorer {
         try timer.measure(\.threadsNs) {
             try ThreadRestore(plan: plan, injector: injector, fds: fds, newPid: options.newPid, log: options.trace).run(into: &threads)
         }
+
+        var tids: [Int32: Int32] = [:]
+        if let main = plan.threads.first { tids[main.tid] = tracee.pid }
+        for thread in threads { tids[thread.plan.tid] = thread.tracee.pid }
+        let timers = TimerRestore(timers: plan.timers, injector: injector, tids: tids)
+        try timer.measure(\.timersNs) { try timers.create() }
         try timer.measure(\.settingsNs) {
             try SettingsRestore(settings: plan.settings, injector: injector).run()
             if plan.settings.credentials == nil { try ProcessStateRestore(plan: plan, injector: injector, fds: fds).setCredentials() }
         }
         try timer.measure(\.threadsNs) { try loadThreads(threads, plan: plan, fds: fds, log: options.trace) }
-
-        var tids: [Int32: Int32] = [:]
-        if let main = plan.threads.first { tids[main.tid] = tracee.pid }
-        for thread in threads { tids[thread.plan.tid] = thread.tracee.pid }
         try timer.measure(\.signalsNs) {
             try PendingSignalRestore(signals: plan.pendingSignals, injector: injector, pid: tracee.pid, tids: tids).run()
         }
+        try timer.measure(\.timersNs) { try timers.arm() }
         return tids
     }
 

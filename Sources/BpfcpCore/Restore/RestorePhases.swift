@@ -36,6 +36,8 @@ public struct RestorePhases: Codable, Sendable, Equatable {
     public var settingsNs: UInt64 = 0
     /// Queuing the pending signals again.
     public var signalsNs: UInt64 = 0
+    /// Creating the POSIX timers, and arming them and the interval timers.
+    public var timersNs: UInt64 = 0
     /// Unmapping the trampoline and loading the main thread's registers.
     public var registersNs: UInt64 = 0
     /// Dumping the restored process and comparing it with the image (not part of `elapsed_ns`).

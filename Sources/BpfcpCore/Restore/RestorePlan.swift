@@ -31,6 +31,8 @@ struct RestorePlan {
     var queued: [String: QueuedData] = [:]
     /// Watches the process adds to epoll instances it shares with other processes, by epoll fd.
     var sharedEpollWatches: [Int32: [EpollWatchPlan]] = [:]
+    /// POSIX and interval timers, created after the threads and armed last.
+    var timers = TimersPlan()
     /// Nice value, policy, CPU affinity and personality, set before the threads are created.
     var scheduling: SchedulingPlan?
 }

@@ -69,6 +69,7 @@ enum RestoreVerifier {
                         ?? plan.settings.reason(kind: kind.kind, key: entry.key, field: field.name) ?? renamedTids(field, renames)
                         ?? newObjects.reason(kind: kind.kind, key: entry.key, field: field)
                         ?? childrenReason(kind: kind.kind, field: field, family: family)
+                        ?? (kind.kind == "timers" ? plan.timers.verifyReason(key: entry.key, field: field) : nil)
                     out.append(VerifyDifference(kind: kind.kind, key: entry.key, summary: "\(field.name) \(field.before) → \(field.after)",
                                                 expected: reason != nil, reason: reason))
                 }
