@@ -68,7 +68,7 @@ enum TimerPlanner {
     /// argument points at instead of allocating one, and fails with EBUSY
     /// when that id is taken.
     static let prTimerCreateRestoreIds = 77, restoreIdsOff = 0, restoreIdsOn = 1, restoreIdsGet = 2
-    /// The most POSIX timers a checkpoint records (BPFCP_TIMERS_MAX in procctx.bpf.c).
+    /// Maximum number of POSIX timers a checkpoint records (BPFCP_TIMERS_MAX in procctx.bpf.c).
     static let maxRecorded = 256
     static let capWakeAlarm = 35
 
