@@ -1,5 +1,5 @@
 /* Fixture for restore of timers, scheduling and personality. Usage:
- * restore_timers DIR [cpu].
+ * restore_timers DIR [cpu|alarm].
  * Without a mode it runs under SCHED_BATCH with nice 5 and the personality
  * ADDR_NO_RANDOMIZE. ITIMER_REAL expires in 500 s, then every 250 s. Three
  * POSIX timers have the sparse ids left after deleting three others:
@@ -10,7 +10,10 @@
  * and checks the signal each sends, and writes "pass" or "fail REASON" to
  * DIR/result.
  * With "cpu" it also arms ITIMER_VIRTUAL, whose time left a checkpoint does
- * not record, so restore must reject it. */
+ * not record, so restore must reject it.
+ * With "alarm", ITIMER_REAL expires after 1 ms, then every 200 ms, while
+ * SIGALRM is blocked, so the kernel stops it until SIGALRM is taken. Its
+ * check unblocks SIGALRM and waits for a second one from the restarted timer. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -46,6 +49,8 @@ static const struct timer_setup setups[3] = {
 static int ids[3], deleted[3];
 static long long armed_at[3];
 static long long real_armed_at;
+static int alarm_mode;
+static volatile sig_atomic_t alarm_count;
 static volatile pid_t worker_tid;
 static volatile sig_atomic_t a_count, b_count;
 static volatile uintptr_t a_value, b_value;
@@ -148,8 +153,30 @@ static int set_timers(void)
 			return -1;
 	}
 	struct itimerval real = { { 250, 0 }, { 500, 0 } };
+	struct itimerval fast = { { 0, 200000 }, { 0, 1000 } };
 	real_armed_at = now_ns(CLOCK_MONOTONIC);
-	return setitimer(ITIMER_REAL, &real, NULL);
+	return setitimer(ITIMER_REAL, alarm_mode ? &fast : &real, NULL);
+}
+
+static void on_alarm(int sig) { (void)sig; alarm_count++; }
+
+static int alarm_pending(void)
+{
+	sigset_t pending;
+	sigpending(&pending);
+	return sigismember(&pending, SIGALRM);
+}
+
+/* Blocks SIGALRM in the main thread and, through inheritance, in the worker. */
+static int block_alarm(void)
+{
+	struct sigaction action = { .sa_handler = on_alarm };
+	sigset_t alarm;
+	sigemptyset(&alarm);
+	sigaddset(&alarm, SIGALRM);
+	if (sigaction(SIGALRM, &action, NULL) != 0)
+		return -1;
+	return pthread_sigmask(SIG_BLOCK, &alarm, NULL);
 }
 
 static int setup(const char *mode)
@@ -165,12 +192,20 @@ static int setup(const char *mode)
 		return -1;
 	if (sigaction(SIGRTMIN + 3, &a, NULL) != 0 || sigaction(SIGRTMIN + 4, &b, NULL) != 0)
 		return -1;
+	alarm_mode = strcmp(mode, "alarm") == 0;
+	if (alarm_mode && block_alarm() != 0)
+		return -1;
 	if (pthread_create(&thread, NULL, worker, NULL) != 0)
 		return -1;
 	while (!worker_tid)
 		usleep(1000);
 	if (set_timers() != 0)
 		return -1;
+	for (int i = 0; alarm_mode && !alarm_pending(); i++) {
+		if (i == 5000)
+			return -1;
+		usleep(1000);
+	}
 	if (strcmp(mode, "cpu") == 0) {
 		struct itimerval virtual = { { 1, 0 }, { 100, 0 } };
 		return setitimer(ITIMER_VIRTUAL, &virtual, NULL);
@@ -184,6 +219,22 @@ static int check_left(const char *name, long long left, long long first, long lo
 	long long elapsed = now_ns(clock) - armed;
 	if (left <= 0 || left > first) FAIL("%s has %lld ns left, more than its %lld", name, left, first);
 	if (left < first - elapsed) FAIL("%s has %lld ns left, but only %lld ns passed since it was armed", name, left, elapsed);
+	return 1;
+}
+
+/* ITIMER_REAL waits with its interval for the pending SIGALRM to be taken, and then runs again. */
+static int check_stopped_alarm(const struct itimerval *real, char *why, size_t len)
+{
+	sigset_t alarm;
+	if (!alarm_pending()) FAIL("no SIGALRM pending");
+	if (real->it_value.tv_sec || real->it_value.tv_usec) FAIL("ITIMER_REAL runs with %ld.%06ld s left", real->it_value.tv_sec, real->it_value.tv_usec);
+	if (real->it_interval.tv_sec != 0 || real->it_interval.tv_usec != 200000) FAIL("ITIMER_REAL interval %ld.%06ld s", real->it_interval.tv_sec, real->it_interval.tv_usec);
+	sigemptyset(&alarm);
+	sigaddset(&alarm, SIGALRM);
+	pthread_sigmask(SIG_UNBLOCK, &alarm, NULL);
+	for (int i = 0; i < 5000 && alarm_count < 2; i++)
+		usleep(1000);
+	if (alarm_count < 2) FAIL("%d SIGALRM after unblocking it", (int)alarm_count);
 	return 1;
 }
 
@@ -202,6 +253,8 @@ static int check_timers(char *why, size_t len)
 	}
 	struct itimerval real;
 	if (getitimer(ITIMER_REAL, &real) != 0) FAIL("getitimer: %s", strerror(errno));
+	if (alarm_mode)
+		return check_stopped_alarm(&real, why, len);
 	if (real.it_interval.tv_sec != 250 || real.it_interval.tv_usec != 0) FAIL("ITIMER_REAL interval %ld.%06ld s", real.it_interval.tv_sec, real.it_interval.tv_usec);
 	long long left = real.it_value.tv_sec * SECOND + real.it_value.tv_usec * 1000ll;
 	return check_left("ITIMER_REAL", left, 500 * SECOND, real_armed_at, CLOCK_MONOTONIC, why, len);
@@ -242,7 +295,7 @@ static int check(char *why, size_t len)
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) { fprintf(stderr, "usage: restore_timers DIR [cpu]\n"); return 2; }
+	if (argc < 2) { fprintf(stderr, "usage: restore_timers DIR [cpu|alarm]\n"); return 2; }
 	close_range(3, ~0U, 0);	/* fds the test runner leaked into this process */
 	if (setup(argc > 2 ? argv[2] : "") != 0) {
 		perror("setup");

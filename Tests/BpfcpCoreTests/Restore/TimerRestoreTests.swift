@@ -1,10 +1,11 @@
 @testable import BpfcpCore
 import XCTest
 
-/// Checkpoints restore_timers with --kill and restores it: its POSIX timers
+/// Checkpoints restore_timers with --kill and restores it. Its POSIX timers
 /// must come back with their ids, clocks, signals, values and times, with
 /// ITIMER_REAL, nice, policy and personality, and the fixture checks them
-/// itself on SIGUSR1. Timers whose time left the image lacks are rejected.
+/// itself on SIGUSR1. An ITIMER_REAL stopped by a pending SIGALRM must run
+/// again once SIGALRM is taken. Timers whose time left the image lacks are rejected.
 final class TimerRestoreTests: XCTestCase {
     private static let second: UInt64 = 1_000_000_000
 
@@ -65,6 +66,26 @@ final class TimerRestoreTests: XCTestCase {
         XCTAssertEqual(timers.map(\.targetPid), [report.pid, newWorker, report.pid])
     }
 
+    func testStoppedAlarmRestartsAfterRestore() throws {
+        try requireBPF()
+        let dir = try RestoredProcess.makeDirectory()
+        let (checkpoint, _, _) = try checkpointTimers(dir: dir, mode: "alarm")
+        let image = try XCTUnwrap(checkpoint.processes.first)
+        let real = try XCTUnwrap(try image.items("timers", as: TimerInfo.self).first { $0.name == "ITIMER_REAL" })
+        XCTAssertFalse(real.armed)
+        XCTAssertEqual(real.intervalNs, 200_000_000)
+        XCTAssertEqual(try image.items("sigqueue", as: QueuedSignal.self).map(\.signal), ["SIGALRM"])
+
+        let trace = TraceLines()
+        let report = try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions(trace: trace.append))
+        let restored = RestoredProcess(pid: report.pid)
+        defer { restored.stop() }
+        XCTAssertEqual(report.unexpected, [], describeUnexpected(report))
+        let setitimer = "setitimer(ITIMER_REAL, {it_interval=200000 µs, it_value=1 µs}, NULL) = 0"
+        XCTAssertTrue(trace.lines.contains(setitimer), "no \(setitimer) in the trace")
+        XCTAssertEqual(try QueueFixture.ask(dir: dir, pid: report.pid), "pass")
+    }
+
     func testArmedCPUTimeTimerRejected() throws {
         try requireBPF()
         let dir = try RestoredProcess.makeDirectory()
@@ -115,10 +136,10 @@ final class TimerRestoreTests: XCTestCase {
         XCTAssertEqual(ContextNames.cpuList(SchedulingPlanner.mask([0, 1, 2, 3, 6, 70])), "0-3,6,70")
     }
 
-    /// Starts restore_timers in DIR, checkpoints it to DIR/image with --kill, and returns
-    /// the image, the ids of timers A, B and C, and the tid of the thread B signals.
-    private func checkpointTimers(dir: String) throws -> (Checkpoint, [Int32], Int32) {
-        let fixture = try Fixture(c: "restore_timers", arguments: [dir])
+    /// Starts restore_timers in DIR and `mode`, checkpoints it to DIR/image with --kill, and
+    /// returns the image, the ids of timers A, B and C, and the tid of the thread B signals.
+    private func checkpointTimers(dir: String, mode: String? = nil) throws -> (Checkpoint, [Int32], Int32) {
+        let fixture = try Fixture(c: "restore_timers", arguments: [dir] + (mode.map { [$0] } ?? []))
         let pid = fixture.pid
         let ids = (fixture.values["timers"] ?? "").split(separator: ",").compactMap { Int32($0) }
         let worker = Int32(try XCTUnwrap(fixture.int("worker")))
