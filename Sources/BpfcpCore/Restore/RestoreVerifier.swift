@@ -44,6 +44,7 @@ enum RestoreVerifier {
         before = newObjects.aligned(before)
 
         let diff = Differ.diff(before, after, beforeLabel: "image", afterLabel: "restored")
+        let timerDifferences = TimerDifferences(timers: plan.timers, after: after)
         var out: [VerifyDifference] = diff.process.map { change in
             let reason = processReason(change.name, newPid: pid != image.pid, outside: outside) ?? renamedTids(change, renames)
             return VerifyDifference(kind: "process", key: "process \(pid)", summary: "\(change.name) \(change.before) → \(change.after)",
@@ -55,8 +56,9 @@ enum RestoreVerifier {
         for kind in diff.kinds {
             for entry in kind.entries where entry.change != .unchanged {
                 guard entry.change == .changed else {
-                    let reason = entry.change == .removed && kind.kind == "context" && entry.key == "identity stop signal" && plan.stopSignal != nil
+                    var reason = entry.change == .removed && kind.kind == "context" && entry.key == "identity stop signal" && plan.stopSignal != nil
                         ? "held in a ptrace stop while verified; the stop signal comes back on release" : nil
+                    if entry.change == .added { reason = reason ?? timerDifferences.reason(kind: kind.kind, added: entry.key) }
                     out.append(VerifyDifference(kind: kind.kind, key: entry.key, summary: entry.summary.joined(separator: "; "),
                                                 expected: reason != nil, reason: reason))
                     continue
@@ -69,7 +71,7 @@ enum RestoreVerifier {
                         ?? plan.settings.reason(kind: kind.kind, key: entry.key, field: field.name) ?? renamedTids(field, renames)
                         ?? newObjects.reason(kind: kind.kind, key: entry.key, field: field)
                         ?? childrenReason(kind: kind.kind, field: field, family: family)
-                        ?? (kind.kind == "timers" ? plan.timers.verifyReason(key: entry.key, field: field) : nil)
+                        ?? timerDifferences.reason(kind: kind.kind, key: entry.key, field: field)
                     out.append(VerifyDifference(kind: kind.kind, key: entry.key, summary: "\(field.name) \(field.before) → \(field.after)",
                                                 expected: reason != nil, reason: reason))
                 }

@@ -41,23 +41,6 @@ struct TimersPlan {
         if let timer = interval.first(where: { $0.name == key }) { return timer.intervalNs }
         return posix.first { "posix timer \($0.id)" == key }?.intervalNs
     }
-
-    /// Returns why a field of the timers entry `key` differs after restore,
-    /// when time or the new timer explains it. The time left may shrink, or
-    /// for a periodic timer be at most one interval. The overrun count starts again from zero.
-    func verifyReason(key: String, field: FieldChange) -> String? {
-        switch field.name {
-        case "overrun":
-            return "the kernel counts the overruns of a new timer from zero"
-        case "remaining":
-            guard let before = EventNames.nanoseconds(field.before), let after = EventNames.nanoseconds(field.after) else { return nil }
-            if after <= before { return "restore armed the timer with the time it had left, and it ran on until verification" }
-            let interval = Double(intervalNs(key: key) ?? 0)
-            return after <= interval ? "the periodic timer expired after restore and started its next interval" : nil
-        default:
-            return nil
-        }
-    }
 }
 
 /// Reads the timers of an image and rejects, naming the timer, what restore

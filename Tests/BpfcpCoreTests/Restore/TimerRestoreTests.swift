@@ -86,6 +86,26 @@ final class TimerRestoreTests: XCTestCase {
         XCTAssertEqual(try QueueFixture.ask(dir: dir, pid: report.pid), "pass")
     }
 
+    func testExpiryBeforeVerifyExpected() throws {
+        try requireBPF()
+        let dir = try RestoredProcess.makeDirectory()
+        let (_, ids, _) = try checkpointTimers(dir: dir)
+        try alterTimers(dir) { timers in
+            let index = try XCTUnwrap(timers.firstIndex { $0.id == ids[0] })
+            timers[index].remainingNs = 1000
+        }
+
+        let report = try Restore.run(imageDirectory: dir + "/altered", options: RestoreOptions())
+        let restored = RestoredProcess(pid: report.pid)
+        defer { restored.stop() }
+        XCTAssertEqual(report.unexpected, [], describeUnexpected(report))
+        let expired = report.differences.filter { $0.reason == TimerDifferences.expiredReason }
+        XCTAssertEqual(expired.map(\.kind).sorted(), ["signals", "sigqueue", "timers", "timers"], "\(expired)")
+        let queued = try XCTUnwrap(expired.first { $0.kind == "sigqueue" })
+        XCTAssertTrue(queued.summary.contains("SIGRTMIN+3 SI_TIMER"), queued.summary)
+        XCTAssertEqual(Set(expired.filter { $0.kind == "timers" }.map(\.key)), ["posix timer \(ids[0])"])
+    }
+
     func testArmedCPUTimeTimerRejected() throws {
         try requireBPF()
         let dir = try RestoredProcess.makeDirectory()
@@ -134,6 +154,20 @@ final class TimerRestoreTests: XCTestCase {
         XCTAssertNil(SchedulingPlanner.cpuList("3-1"))
         XCTAssertNil(SchedulingPlanner.cpuList("a"))
         XCTAssertEqual(ContextNames.cpuList(SchedulingPlanner.mask([0, 1, 2, 3, 6, 70])), "0-3,6,70")
+    }
+
+    /// Writes DIR/altered: the image with its timers items changed by `change`.
+    private func alterTimers(_ dir: String, _ change: (inout [TimerInfo]) throws -> Void) throws {
+        var checkpoint = try CheckpointImage.open(dir + "/image")
+        var image = checkpoint.processes[0]
+        let index = try XCTUnwrap(image.sections.firstIndex { $0.kind == "timers" })
+        var timers = try image.sections[index].items.map { try $0.decode(as: TimerInfo.self) }
+        try change(&timers)
+        let old = image.sections[index]
+        image.sections[index] = Section(kind: old.kind, source: old.source, unavailable: nil, elapsedNs: old.elapsedNs,
+                                        items: try timers.map { try JSONValue.from($0) }, entries: timers.map(TimersKind.entry))
+        checkpoint.processes[0] = image
+        try CheckpointImage.write(checkpoint, to: dir + "/altered")
     }
 
     /// Starts restore_timers in DIR and `mode`, checkpoints it to DIR/image with --kill, and
