@@ -1,5 +1,5 @@
 /* Fixture for restore of timers, scheduling and personality. Usage:
- * restore_timers DIR [cpu|alarm].
+ * restore_timers DIR [cpu|alarm|pending].
  * Without a mode it runs under SCHED_BATCH with nice 5 and the personality
  * ADDR_NO_RANDOMIZE. ITIMER_REAL expires in 500 s, then every 250 s. Three
  * POSIX timers have the sparse ids left after deleting three others:
@@ -13,7 +13,9 @@
  * not record, so restore must reject it.
  * With "alarm", ITIMER_REAL expires after 1 ms, then every 200 ms, while
  * SIGALRM is blocked, so the kernel stops it until SIGALRM is taken. Its
- * check unblocks SIGALRM and waits for a second one from the restarted timer. */
+ * check unblocks SIGALRM and waits for a second one from the restarted timer.
+ * With "pending", timer A expires after 1 ms while its signal is blocked,
+ * so its siginfo is queued, which restore must reject. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -160,11 +162,29 @@ static int set_timers(void)
 
 static void on_alarm(int sig) { (void)sig; alarm_count++; }
 
-static int alarm_pending(void)
+static int is_pending(int signal)
 {
 	sigset_t pending;
 	sigpending(&pending);
-	return sigismember(&pending, SIGALRM);
+	return sigismember(&pending, signal);
+}
+
+static int alarm_pending(void) { return is_pending(SIGALRM); }
+
+/* Blocks A's signal and rearms A to expire after 1 ms, then waits until its siginfo is queued. */
+static int queue_timer_signal(void)
+{
+	sigset_t blocked;
+	sigemptyset(&blocked);
+	sigaddset(&blocked, SIGRTMIN + 3);
+	if (pthread_sigmask(SIG_BLOCK, &blocked, NULL) != 0 || arm(ids[0], 1000000, setups[0].interval_ns) != 0)
+		return -1;
+	for (int i = 0; !is_pending(SIGRTMIN + 3); i++) {
+		if (i == 5000)
+			return -1;
+		usleep(1000);
+	}
+	return 0;
 }
 
 /* Blocks SIGALRM in the main thread and, through inheritance, in the worker. */
@@ -206,6 +226,8 @@ static int setup(const char *mode)
 			return -1;
 		usleep(1000);
 	}
+	if (strcmp(mode, "pending") == 0)
+		return queue_timer_signal();
 	if (strcmp(mode, "cpu") == 0) {
 		struct itimerval virtual = { { 1, 0 }, { 100, 0 } };
 		return setitimer(ITIMER_VIRTUAL, &virtual, NULL);
@@ -295,7 +317,7 @@ static int check(char *why, size_t len)
 
 int main(int argc, char **argv)
 {
-	if (argc < 2) { fprintf(stderr, "usage: restore_timers DIR [cpu|alarm]\n"); return 2; }
+	if (argc < 2) { fprintf(stderr, "usage: restore_timers DIR [cpu|alarm|pending]\n"); return 2; }
 	close_range(3, ~0U, 0);	/* fds the test runner leaked into this process */
 	if (setup(argc > 2 ? argv[2] : "") != 0) {
 		perror("setup");

@@ -48,6 +48,10 @@ enum PendingSignalPlanner {
         guard let number = SignalName.number(item.signal) else {
             throw ImagePlan.reject(pid, "its queued signal \(Escape.text(item.signal)) is not a known signal")
         }
+        if item.code == "SI_TIMER" {
+            let timer = item.details.first { $0.name == "timer id" }.map { "POSIX timer \($0.value)" } ?? "a POSIX timer"
+            throw ImagePlan.reject(pid, "\(item.signal) from \(timer) is pending (the timer expired while the process was held, or the process blocks the signal), and restore cannot queue a timer's siginfo again; take the checkpoint again")
+        }
         guard let code = codes[item.code] else {
             throw ImagePlan.reject(pid, "\(item.signal) is pending with si_code \(Escape.text(item.code)); restore can queue again only signals sent with kill(), tkill() or sigqueue()")
         }

@@ -125,6 +125,21 @@ final class TimerRestoreTests: XCTestCase {
         }
     }
 
+    func testPendingTimerSignalRejected() throws {
+        try requireBPF()
+        let dir = try RestoredProcess.makeDirectory()
+        let fixture = try Fixture(c: "restore_timers", arguments: [dir, "pending"])
+        let timer = try XCTUnwrap(fixture.values["timers"]?.split(separator: ",").first)
+        try QueueFixture.waitStdioNull(fixture.pid)
+        _ = try Checkpointer.dump(pid: fixture.pid, to: dir + "/image", options: CaptureOptions(), kill: false)
+        fixture.stop()
+
+        XCTAssertThrowsError(try Restore.run(imageDirectory: dir + "/image", options: RestoreOptions())) { error in
+            XCTAssertEqual((error as? BpfcpError)?.code, "restore_unsupported")
+            XCTAssertTrue("\(error)".contains("SIGRTMIN+3 from POSIX timer \(timer) is pending"), "\(error)")
+        }
+    }
+
     func testKernelWithoutRestoreIdsRejected() throws {
         try requireBPF()
         let dir = try RestoredProcess.makeDirectory()
