@@ -34,8 +34,6 @@ struct TimersPlan {
     var posix: [PosixTimerPlan] = []
     var interval: [IntervalTimerPlan] = []
 
-    var isEmpty: Bool { posix.isEmpty && interval.isEmpty }
-
     /// Returns the interval of the timer named as in a timers entry key ("ITIMER_REAL", "posix timer 3").
     func intervalNs(key: String) -> UInt64? {
         if let timer = interval.first(where: { $0.name == key }) { return timer.intervalNs }
