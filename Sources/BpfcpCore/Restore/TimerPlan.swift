@@ -44,10 +44,9 @@ struct TimersPlan {
 /// Reads the timers of an image and rejects, naming the timer, what restore
 /// cannot rebuild as it was.
 enum TimerPlanner {
-    /// prctl(PR_TIMER_CREATE_RESTORE_IDS) from linux/prctl.h (Linux 6.15 and
-    /// later): while on, timer_create() takes the id that its timer_t
-    /// argument points at instead of allocating one, and fails with EBUSY
-    /// when that id is taken.
+    /// Values of prctl(PR_TIMER_CREATE_RESTORE_IDS), which the installed
+    /// headers predate. While it is on, timer_create() takes the id that its
+    /// timer_t argument points at, and fails with EBUSY when that id is taken.
     static let prTimerCreateRestoreIds = 77, restoreIdsOff = 0, restoreIdsOn = 1, restoreIdsGet = 2
     /// Maximum number of POSIX timers a checkpoint records (BPFCP_TIMERS_MAX in procctx.bpf.c).
     static let maxRecorded = 256
@@ -86,7 +85,7 @@ enum TimerPlanner {
             throw ImagePlan.reject(image.pid, "it has \(count) POSIX timers, the most a checkpoint records, so the image may lack some of them")
         }
         guard restoresIds() else {
-            throw ImagePlan.reject(image.pid, "it has \(count) POSIX timers, and this kernel lacks prctl(PR_TIMER_CREATE_RESTORE_IDS) (Linux 6.15 and later), without which timer_create() cannot give a timer its saved id")
+            throw ImagePlan.reject(image.pid, "it has \(count) POSIX timers, and this kernel lacks prctl(PR_TIMER_CREATE_RESTORE_IDS), without which timer_create() cannot give a timer its saved id; restore it on a kernel that has this prctl")
         }
     }
 
