@@ -94,6 +94,32 @@ final class CheckpointCLITests: XCTestCase {
         XCTAssertNoThrow(try CheckpointImage.open(scratch + "/image"))
     }
 
+    /// A loop appends to a log without pause. The image's position of the log
+    /// fd must equal the log's size: the target ran nothing after its capture.
+    func testDumpKillRunsNothingAfterCapture() throws {
+        try requireBPF()
+        let dir = try RestoredProcess.makeDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let log = dir + "/log"
+        let script = "exec </dev/null 2>/dev/null 3>>\(log); echo READY pid=$$; exec >/dev/null; i=0; while :; do i=$((i+1)); echo $i >&3; done"
+        let fixture = try Fixture(executable: try Fixture.compile("exec_clean"), arguments: ["/bin/bash", "-c", script])
+        defer { fixture.stop() }
+        XCTAssertTrue(CheckpointSupport.waitUntil(5) { Self.fileSize(log) > 4096 }, "the loop does not write")
+
+        let result = try CLI.run(["dump", "\(fixture.pid)", "-D", scratch + "/image", "--kill"])
+        XCTAssertEqual(result.status, 0, result.err)
+        fixture.process.waitUntilExit()
+        XCTAssertEqual(fixture.process.terminationStatus, SIGKILL)
+
+        let image = try CheckpointImage.open(scratch + "/image")
+        let logFd = try XCTUnwrap(try image.processes[0].items("files", as: OpenFile.self).first { $0.fd == 3 })
+        XCTAssertEqual(logFd.position, Int64(Self.fileSize(log)))
+    }
+
+    private static func fileSize(_ path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+    }
+
     func testDumpKillKeepsUnrestorableTarget() throws {
         try requireBPF()
         // An established TCP connection over 127.0.0.1, which restore rejects.

@@ -73,7 +73,11 @@ public enum Checkpointer {
 
     /// Captures like `capture(pid:options:)`, timing each step on `clock`,
     /// whose start is the start of the total time. The BPF objects must be loaded.
-    static func capture(pid: Int32, options: CaptureOptions, clock: CapturePhaseClock) throws -> Checkpoint {
+    ///
+    /// With `holder`, the targets stay held after a successful capture, and
+    /// the caller releases or kills them with it. After an error they are
+    /// released here, as always.
+    static func capture(pid: Int32, options: CaptureOptions, clock: CapturePhaseClock, holder: Freezer? = nil) throws -> Checkpoint {
         let root = try Dumper.validTarget(pid: pid, source: .bpf)
         try validate(root)
 
@@ -84,23 +88,24 @@ public enum Checkpointer {
         writer.hasher = PageHasher(pageSize: Int(pageSize()))
         let sink = PageSink(writer: writer, budget: options.stagingBudget, expected: Int(residentBytes(pid, anonymous: !options.snapshot)))
 
-        let freezer = Freezer()
+        let freezer = holder ?? Freezer()
         let memory = MemoryCapture(sink: sink, pageSize: pageSize())
         memory.checkInterrupted = { try freezer.checkInterrupted() }
         let guardian = options.snapshot ? SnapshotGuardian() : nil
         var snapshots: [(index: Int, snapshot: Snapshot)] = []
+        var keepHeld = false
         defer {
             // Every copy goes, also after an error or a signal, before the handlers are restored.
-            freezer.release(keepHandlers: true)
+            if !keepHeld { freezer.release(keepHandlers: true) }
             snapshots.forEach { $0.snapshot.dispose(freezer: freezer) }
             guardian?.stop()
-            freezer.release()
+            if !keepHeld { freezer.release() }
         }
         var stats = CaptureStats()
         clock.lap(\.prepareNs)
         var captured = try captureHeld(root: root, options: options, freezer: freezer, memory: memory, guardian: guardian,
                                        snapshots: &snapshots, stats: &stats, clock: clock)
-        freezer.release(keepHandlers: true)
+        if holder == nil { freezer.release(keepHandlers: true) }
         stats.frozenNs = Clock.now() - freezer.frozenAt
         // Not while held, where it could only lengthen the hold.
         writer.startsWriteback = true
@@ -131,9 +136,12 @@ public enum Checkpointer {
         clock.lap(\.sectionsNs)
         stats.phases = clock.phases
         stats.totalNs = clock.elapsedNs()
+        if holder != nil { stats.frozenNs = Clock.now() - freezer.frozenAt }
         let info = CheckpointInfo(rootPid: pid, tree: options.tree, takenAt: Date().timeIntervalSince1970,
                                   toolVersion: bpfcpVersion, kernelRelease: kernelRelease(), pageSize: pageSize(), stats: stats)
-        return Checkpoint(info: info, processes: processes, pages: store, pageHashes: writer.hasher?.finish())
+        let checkpoint = Checkpoint(info: info, processes: processes, pages: store, pageHashes: writer.hasher?.finish())
+        keepHeld = holder != nil
+        return checkpoint
     }
 
     /// Captures `pid` and writes the image to `dir`. With `kill`, the
@@ -145,17 +153,36 @@ public enum Checkpointer {
         // Loaded first so that the total time, like the one of `capture`, leaves the one-time loading out.
         try preloadBPF(options.kinds)
         let clock = CapturePhaseClock()
-        var checkpoint = try capture(pid: pid, options: options, clock: clock)
+        guard kill else {
+            var checkpoint = try capture(pid: pid, options: options, clock: clock)
+            try Freezer.checkInterrupted()
+            checkpoint.info = try CheckpointImage.write(checkpoint, to: dir, clock: clock)
+            return checkpoint
+        }
+        return try dumpHeld(pid: pid, to: dir, options: options, clock: clock)
+    }
+
+    /// Captures and writes like `dump`, but holds the targets until the
+    /// image is written and checked, then kills them while they are still
+    /// held. A target released earlier would run on after its capture, and
+    /// what it did then (a line written to a log, a message sent) would
+    /// happen again after restore. Any failure releases them to run on.
+    private static func dumpHeld(pid: Int32, to dir: String, options: CaptureOptions, clock: CapturePhaseClock) throws -> Checkpoint {
+        let holder = Freezer()
+        defer { holder.release() }
+
+        // A copy-on-write copy only helps a target that runs on.
+        var options = options
+        options.snapshot = false
+        var checkpoint = try capture(pid: pid, options: options, clock: clock, holder: holder)
         try Freezer.checkInterrupted()
         checkpoint.info = try CheckpointImage.write(checkpoint, to: dir, clock: clock)
-        if kill {
-            try checkRestorable(dir, pid: pid)
-            try KillCheck.checkNothingSharedOutside(checkpoint, dir: dir, pid: pid)
-            for image in checkpoint.processes.reversed() {
-                Glibc.kill(image.pid, SIGKILL)
-            }
-            waitGone(checkpoint.processes.map(\.pid))
-        }
+        try checkRestorable(dir, pid: pid)
+        try KillCheck.checkNothingSharedOutside(checkpoint, dir: dir, pid: pid)
+        try Freezer.checkInterrupted()
+
+        holder.killHeld(checkpoint.processes.reversed().map(\.pid))
+        waitGone(checkpoint.processes.map(\.pid))
         return checkpoint
     }
 

@@ -88,6 +88,34 @@ final class Freezer {
         if !keepHandlers { restoreHandlers() }
     }
 
+    /// Kills `pids` with SIGKILL while their threads are held, so that they
+    /// run no further instruction, then collects the exit of each held thread.
+    /// That hands each process back to its parent to reap. Gives up after
+    /// two seconds on a thread that does not exit.
+    func killHeld(_ pids: [Int32]) {
+        for pid in pids {
+            Glibc.kill(pid, SIGKILL)
+        }
+
+        let deadline = Clock.now() + stopTimeoutNs
+        var waiting = held.values.filter { pids.contains($0.pid) }.map(\.tid)
+        while !waiting.isEmpty && Clock.now() < deadline {
+            waiting = waiting.filter { !collectExit($0) }
+            if !waiting.isEmpty { usleep(200) }
+        }
+        held.values.filter { pids.contains($0.pid) }.forEach { dropExited($0.tid) }
+    }
+
+    /// Returns true once the exit of held thread `tid` is collected, or when
+    /// another thread of this process collected it first.
+    private func collectExit(_ tid: Int32) -> Bool {
+        var status: Int32 = 0
+        let r = waitpid(tid, &status, __WALL | WNOHANG)
+        if r == tid { return !Freezer.stopped(status) }
+        if r < 0 && errno == ECHILD { return true }
+        return false
+    }
+
     func restoreHandlers() {
         bpfcp_hold_restore_handlers()
     }
