@@ -109,15 +109,17 @@ public struct DetailModel: Sendable {
 
     /// Builds the Overview tab: the ProcessEntry as rows of (field, value).
     static func overviewTab(_ dump: Dump) -> DetailTab {
-        let entries = overviewFields(dump.process).map { field in
+        let entries = overviewFields(dump.process, takenAt: dump.takenAt).map { field in
             Entry(key: field.name, cells: [field.name, field.value], fields: [field])
         }
         return DetailTab(title: "Overview", columns: [Column("FIELD", width: 16), Column("VALUE", width: 0)],
                          entries: entries, unavailable: nil, section: nil)
     }
 
-    static func overviewFields(_ p: ProcessEntry) -> [Field] {
-        let uptime = Clock.boottime()
+    /// Lists the fields of `p` as they were at `takenAt` (seconds since the
+    /// epoch), the time of the dump, capture or image.
+    static func overviewFields(_ p: ProcessEntry, takenAt: Double) -> [Field] {
+        let runningFor = runningTime(startTimeNs: p.startTimeNs, takenAt: takenAt).map(Format.duration) ?? "-"
         var fields = [
             Field("pid", "\(p.pid)"), Field("parent pid", "\(p.ppid)"),
             Field("process group", "\(p.pgid)"), Field("session", "\(p.sid)"),
@@ -135,10 +137,23 @@ public struct DetailModel: Sendable {
             Field("resident memory", Format.bytes(p.rssBytes)),
             Field("virtual memory", Format.bytes(p.virtualBytes)),
             Field("cpu time", Format.duration(p.cpuTimeNs)),
-            Field("running for", uptime > p.startTimeNs ? Format.duration(uptime - p.startTimeNs) : "-"),
+            Field("running for", runningFor),
             Field("kernel thread", p.isKernelThread ? "yes" : "no"),
         ]
         return fields
+    }
+}
+
+extension DetailModel {
+    /// Returns how long a process started at `startTimeNs` (CLOCK_BOOTTIME)
+    /// had run at `takenAt` (seconds since the epoch), or nil when it had not started.
+    /// NOTE: the boot time is this boot's, so an image from an earlier boot gets a wrong time.
+    static func runningTime(startTimeNs: UInt64, takenAt: Double) -> UInt64? {
+        let wallNs = Date().timeIntervalSince1970 * 1e9
+        let bootEpochNs = wallNs - Double(Clock.boottime())
+        let takenBoottimeNs = takenAt * 1e9 - bootEpochNs
+        guard takenBoottimeNs > Double(startTimeNs) else { return nil }
+        return UInt64(takenBoottimeNs - Double(startTimeNs))
     }
 }
 
