@@ -174,6 +174,7 @@ public enum ActionTable {
             state.detail?.move(delta, height: state.layout.detailHeight)
         } else {
             state.table.cursor.move(delta, count: state.table.rows.count, height: state.layout.listHeight)
+            state.table.followSelection()
         }
         return .redraw
     }
@@ -186,6 +187,7 @@ public enum ActionTable {
         } else {
             state.table.cursor.end(count: state.table.rows.count, height: state.layout.listHeight)
         }
+        if state.mode != .detail { state.table.followSelection() }
         return .redraw
     }
 

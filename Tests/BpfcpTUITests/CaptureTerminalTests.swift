@@ -55,12 +55,12 @@ final class CaptureTerminalTests: XCTestCase {
         XCTAssertTrue(session.waitFor("PID \(pid) diff_steps"), "the dump did not open:\n\(session.screen)")
 
         try session.keys("c")
-        XCTAssertTrue(session.waitFor("capture #1 of process \(pid): frozen"), "no capture #1:\n\(session.screen)")
+        XCTAssertTrue(session.waitFor("capture #1 of process \(pid) (diff_steps): frozen"), "no capture #1:\n\(session.screen)")
         XCTAssertTrue(processAlive(pid))
         kill(pid, SIGUSR1)
         Thread.sleep(forTimeInterval: 0.5)
         try session.keys("c")
-        XCTAssertTrue(session.waitFor("capture #2 of process \(pid): frozen"), "no capture #2:\n\(session.screen)")
+        XCTAssertTrue(session.waitFor("capture #2 of process \(pid) (diff_steps): frozen"), "no capture #2:\n\(session.screen)")
         XCTAssertEqual(Freezer.tracerPid(of: pid), 0, "the target is still traced after the checkpoint")
 
         try session.keys("C")

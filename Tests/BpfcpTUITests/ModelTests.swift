@@ -77,6 +77,18 @@ final class ProcessTableTests: XCTestCase {
         XCTAssertEqual(table.rows.map(\.treePrefix), ["", "├─ ", "└─ ", ""])
     }
 
+    func testUnmovedCursorStaysOnTopRow() {
+        var table = ProcessTable()
+        table.update([process(1, comm: "alpha"), process(2, comm: "beta")], sampleNs: 1, height: 10)
+        XCTAssertEqual(table.selectedRow?.process.pid, 1)
+        table.sort(by: .pid, height: 10)
+        table.descending = true
+        table.rebuild(height: 10)
+        XCTAssertEqual(table.rows.map(\.process.pid), [2, 1])
+        XCTAssertEqual(table.cursor.selected, 0, "the cursor left the top row before the user moved it")
+        XCTAssertEqual(table.selectedRow?.process.pid, 2)
+    }
+
     func testSearchWrapsAndKeepsSelection() {
         var table = ProcessTable()
         table.update([process(1, comm: "alpha"), process(2, comm: "beta"), process(3, comm: "alphabet")], sampleNs: 1, height: 10)
@@ -90,6 +102,7 @@ final class ProcessTableTests: XCTestCase {
         XCTAssertFalse(table.search("gamma", fromNext: false, height: 10))
 
         table.cursor.selected = 2
+        table.followSelection()
         table.update([process(0, comm: "new"), process(1, comm: "alpha"), process(2, comm: "beta"), process(3, comm: "alphabet")],
                      sampleNs: 2, height: 10)
         XCTAssertEqual(table.selectedRow?.process.pid, 3, "a refresh keeps the selected process")

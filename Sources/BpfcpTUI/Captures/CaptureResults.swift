@@ -45,9 +45,10 @@ extension AppState {
             let id = captures.nextId
             captures.nextId += 1
             let root = checkpoint.process(checkpoint.info.rootPid) ?? checkpoint.processes[0]
-            captures.list.append(Capture(id: id, checkpoint: checkpoint, dump: CheckpointView.dump(root, info: checkpoint.info)))
+            let dump = CheckpointView.dump(root, info: checkpoint.info)
+            captures.list.append(Capture(id: id, checkpoint: checkpoint, dump: dump))
             let stats = checkpoint.info.stats
-            report(.info("capture #\(id) of process \(pid): frozen \(Format.milliseconds(stats.frozenNs)), total \(Format.milliseconds(stats.totalNs)); C lists the captures"))
+            report(.info("capture #\(id) of process \(pid) (\(dump.process.comm)): frozen \(Format.milliseconds(stats.frozenNs)), total \(Format.milliseconds(stats.totalNs)); C lists the captures"))
             return false
         case .failure(let error):
             report(.error("checkpoint of process \(pid) failed: " + error.message))

@@ -113,6 +113,7 @@ public struct AppState: Sendable {
             }
             mode = .detail
             status = nil
+            table.follow(pid, height: layout.listHeight)
         case .failure(let error):
             report(.error(error.message))
         }

@@ -84,6 +84,9 @@ public struct ProcessTable: Sendable {
     public var filter = ""
     public var onlyUid: UInt32?
     public var cursor = ListCursor()
+    /// Process the cursor stays on across refreshes and re-sorts: the one the
+    /// user moved to or dumped. Nil keeps the cursor on its row, the top one at start.
+    public private(set) var followedPid: Int32?
 
     private var previousCPU: [Int32: (startTime: UInt64, cpuNs: UInt64)] = [:]
     private var previousSampleNs: UInt64 = 0
@@ -117,15 +120,25 @@ public struct ProcessTable: Sendable {
     }
 
     /// Recomputes the visible rows after a change of snapshot, sort, filter or
-    /// view, keeping the same process selected when it is still listed.
+    /// view, keeping the followed process selected when it is still listed.
     public mutating func rebuild(height: Int) {
-        let selectedPid = selectedRow?.process.pid
         let visible = processes.filter(isVisible)
         rows = treeView ? treeRows(visible) : sorted(visible).map { row($0, prefix: "") }
-        if let selectedPid, let index = rows.firstIndex(where: { $0.process.pid == selectedPid }) {
+        if let followedPid, let index = rows.firstIndex(where: { $0.process.pid == followedPid }) {
             cursor.selected = index
         }
         cursor.clamp(count: rows.count, height: height)
+    }
+
+    /// Makes the cursor stay on the selected process from now on; called after the user moves the cursor.
+    public mutating func followSelection() {
+        followedPid = selectedRow?.process.pid
+    }
+
+    /// Selects `pid` and follows it, now if it is listed, else once a refresh lists it.
+    public mutating func follow(_ pid: Int32, height: Int) {
+        followedPid = pid
+        rebuild(height: height)
     }
 
     /// Selects the next row at or after the selection (wrapping) whose command
@@ -139,6 +152,7 @@ public struct ProcessTable: Sendable {
             if matches(rows[index].process, needle) {
                 cursor.selected = index
                 cursor.clamp(count: rows.count, height: height)
+                followSelection()
                 return true
             }
         }
