@@ -34,7 +34,7 @@ final class CapturePageDiffTests: XCTestCase {
             Capture(id: 1, checkpoint: before, dump: try XCTUnwrap(CheckpointView.dumps(before).first), writtenTo: nil),
             Capture(id: 2, checkpoint: after, dump: try XCTUnwrap(CheckpointView.dumps(after).first), writtenTo: nil),
         ]
-        let diff = try CaptureWork.diff(.capture(1), .capture(2), captures: captures)
+        let diff = try CaptureWork.diff(.capture(2), .capture(1), captures: captures).diff
         let lines = CaptureViews.diffLines(diff).map(\.text)
         let screen = lines.joined(separator: "\n")
         // One line per area, so a long list of areas is not cut at the screen edge.

@@ -150,7 +150,7 @@ final class CaptureTerminalTests: XCTestCase {
         try session.keys("C", "w", "C-u")
         try session.type(image)
         try session.keys("Enter")
-        XCTAssertTrue(session.waitFor("Before writing capture #1: what changed since live:\(pid)"), session.screen)
+        XCTAssertTrue(session.waitFor("Before writing capture #1: what live:\(pid) changed since this capture"), session.screen)
         try session.keys("y")
         XCTAssertTrue(session.waitFor("capture #1 written to"), session.screen)
         fixture.stop()

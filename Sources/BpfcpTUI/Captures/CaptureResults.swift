@@ -10,12 +10,11 @@ extension AppState {
         case .checkpointed(let pid, let outcome):
             captures.checkpointing = false
             return applyCheckpoint(outcome, pid: pid)
-        case .diff(let title, let outcome):
-            show(outcome.map { TextScreen(title: "Diff " + title, lines: CaptureViews.diffLines($0)) })
+        case .diff(let outcome):
+            show(outcome.map { TextScreen(title: $0.title, lines: CaptureViews.diffLines($0.diff)) })
         case .writePrepared(let id, let path, let outcome):
-            show(outcome.map { diff in
-                var screen = TextScreen(title: "Before writing capture #\(id): what changed since \(diff.before)",
-                                        lines: CaptureViews.diffLines(diff))
+            show(outcome.map { titled in
+                var screen = TextScreen(title: titled.title, lines: CaptureViews.diffLines(titled.diff))
                 screen.question = "write capture #\(id) to \(Escape.text(path))?"
                 screen.onYes = .write(captureId: id, path: path)
                 return screen

@@ -4,8 +4,8 @@ import Foundation
 /// A finished capture job, applied to the state by `CaptureResults`.
 enum CaptureResult: Sendable {
     case checkpointed(pid: Int32, Result<Checkpoint, BpfcpError>)
-    case diff(title: String, Result<DumpDiff, BpfcpError>)
-    case writePrepared(captureId: Int, path: String, Result<DumpDiff, BpfcpError>)
+    case diff(Result<TitledDiff, BpfcpError>)
+    case writePrepared(captureId: Int, path: String, Result<TitledDiff, BpfcpError>)
     case written(captureId: Int, path: String, Result<CheckpointInfo, BpfcpError>)
     case opened(path: String, Result<Dump, BpfcpError>)
     case restorePrepared(path: String, Result<RestorePreview, BpfcpError>)
@@ -13,6 +13,12 @@ enum CaptureResult: Sendable {
     case restored(path: String, stdio: String?, Result<RestoreReport, BpfcpError>)
     case family(pid: Int32, Result<FamilyGraph, BpfcpError>)
     case peer(pid: Int32, fd: Int32, Result<[Int32], BpfcpError>)
+}
+
+/// A diff with the title of its screen.
+struct TitledDiff: Sendable {
+    var title: String
+    var diff: DumpDiff
 }
 
 /// The preview shown before a restore: the diff against the live process with the image's pid, if one runs.
@@ -47,7 +53,7 @@ enum CaptureWork {
             let options = CaptureOptions(scratchDirectory: scratch)
             return .checkpointed(pid: pid, attempt { try Checkpointer.capture(pid: pid, options: options) })
         case .diff(let a, let b):
-            return .diff(title: "\(a.label) → \(b.label)", attempt { try diff(a, b, captures: captures) })
+            return .diff(attempt { try diff(a, b, captures: captures) })
         case .prepareWrite(let id, let path):
             return .writePrepared(captureId: id, path: path, attempt { try diffBeforeWrite(id, captures: captures) })
         case .write(let id, let path):
@@ -90,18 +96,32 @@ enum CaptureWork {
         return try LoadedCapture(checkpoint: capture.checkpoint, label: label ?? capture.label)
     }
 
-    static func diff(_ a: DiffSide, _ b: DiffSide, captures: [Capture]) throws -> DumpDiff {
-        Differ.diff(try load(a, captures: captures), try load(b, captures: captures))
+    /// Diffs the two sides from the older to the newer, whatever order they were marked in.
+    static func diff(_ a: DiffSide, _ b: DiffSide, captures: [Capture]) throws -> TitledDiff {
+        let (older, newer) = chronological(try load(a, captures: captures), try load(b, captures: captures))
+        return TitledDiff(title: "Diff \(older.label) → \(newer.label)", diff: Differ.diff(older, newer))
     }
 
-    /// Diff of a capture against the previous capture of its process, or against the live process.
-    private static func diffBeforeWrite(_ id: Int, captures: [Capture]) throws -> DumpDiff {
+    /// Orders two sides by the time they were taken. A live process is the newer side.
+    static func chronological(_ x: LoadedCapture, _ y: LoadedCapture) -> (LoadedCapture, LoadedCapture) {
+        if x.isLive != y.isLive { return x.isLive ? (y, x) : (x, y) }
+        return x.dump.takenAt <= y.dump.takenAt ? (x, y) : (y, x)
+    }
+
+    /// Diffs the previous capture of the process against capture `id`, or,
+    /// without one, capture `id` against the live process.
+    private static func diffBeforeWrite(_ id: Int, captures: [Capture]) throws -> TitledDiff {
         let capture = try captured(id, captures: captures)
-        guard let pid = captures.first(where: { $0.id == id })?.pid else { return Differ.diff(capture, capture) }
-        if let previous = captures.last(where: { $0.pid == pid && $0.id < id }) {
-            return Differ.diff(try captured(previous.id, captures: captures), capture)
+        let heading = "Before writing capture #\(id): "
+        guard let pid = captures.first(where: { $0.id == id })?.pid else {
+            return TitledDiff(title: heading + "no other side", diff: Differ.diff(capture, capture))
         }
-        return Differ.diff(try LoadedCapture.live(pid: pid, label: "live:\(pid)", pages: true), capture)
+        if let previous = captures.last(where: { $0.pid == pid && $0.id < id }) {
+            let before = try captured(previous.id, captures: captures)
+            return TitledDiff(title: heading + "what changed since \(before.label)", diff: Differ.diff(before, capture))
+        }
+        let live = try LoadedCapture.live(pid: pid, label: "live:\(pid)", pages: true)
+        return TitledDiff(title: heading + "what live:\(pid) changed since this capture", diff: Differ.diff(capture, live))
     }
 
     private static func write(_ id: Int, path: String, captures: [Capture]) throws -> CheckpointInfo {
