@@ -24,12 +24,12 @@ extension AppState {
         case .opened(let path, let outcome):
             applyOpened(outcome, path: path)
         case .restorePrepared(let path, let outcome):
-            show(outcome.map { restoreQuestion($0, path: path) })
+            show(outcome.map { restoreQuestion($0, path: path) }, failedTitle: "Restore of \(Escape.text(path)) rejected")
         case .restored(let path, let stdio, let outcome):
             if case .success(let report) = outcome { captures.restored.append(report.pid) }
             show(outcome.map { report in
                 TextScreen(title: "Restore of \(Escape.text(path))", lines: CaptureViews.restoreLines(report, path: path, stdio: stdio))
-            })
+            }, failedTitle: "Restore of \(Escape.text(path)) failed")
         case .family(_, let outcome):
             show(outcome.map(CaptureViews.familyScreen))
         case .peer(let pid, let fd, let outcome):
@@ -107,15 +107,27 @@ extension AppState {
     }
 
     /// Opens a line screen on top of the current mode, or reports the error.
-    private mutating func show(_ outcome: Result<TextScreen, BpfcpError>) {
+    /// With `failedTitle`, an error longer than the status bar opens a
+    /// screen of that title with the whole message wrapped.
+    private mutating func show(_ outcome: Result<TextScreen, BpfcpError>, failedTitle: String? = nil) {
         switch outcome {
         case .success(let screen):
-            if mode != .textScreen && mode != .pathPrompt { captures.returnMode = mode }
-            captures.screen = screen
-            mode = .textScreen
-            status = nil
+            open(screen)
         case .failure(let error):
             report(.error(error.message))
+            guard let failedTitle, TextWidth.width(error.message) > layout.cols else { return }
+            var screen = TextScreen(title: failedTitle + " (Esc closes this message)", lines: [])
+            screen.message = error.message
+            open(screen)
+            // The status bar keeps the start of the message after the screen closes.
+            status = .error(error.message)
         }
+    }
+
+    private mutating func open(_ screen: TextScreen) {
+        if mode != .textScreen && mode != .pathPrompt { captures.returnMode = mode }
+        captures.screen = screen
+        mode = .textScreen
+        status = nil
     }
 }

@@ -48,6 +48,8 @@ public enum PathPurpose: Equatable, Sendable {
 public struct TextScreen: Sendable {
     public var title: String
     public var lines: [ScreenLine]
+    /// Text wrapped to the screen width when drawn, in place of `lines`, for an error too long for the status bar.
+    public var message: String?
     public var cursor = ListCursor()
     /// Set while the screen waits for y/n; the footer shows the question.
     public var question: String?

@@ -34,6 +34,7 @@ enum CaptureViews {
     static func textScreen(_ state: AppState) -> [ScreenLine] {
         guard let screen = state.captures.screen else { return [] }
         var lines = [ScreenLine(screen.title, .columnHeader).fitted(state.layout.cols, fill: .columnHeader)]
+        if let message = screen.message { return lines + messageLines(message, cols: state.layout.cols) }
         let end = min(screen.lines.count, screen.cursor.top + state.layout.listHeight)
         for index in screen.cursor.top..<max(screen.cursor.top, end) {
             let line = screen.lines[index]
@@ -54,6 +55,26 @@ enum CaptureViews {
     }
 
     // MARK: - line builders
+
+    /// Wraps `text` at spaces into lines of at most `cols` columns, for a
+    /// message too long for the status bar. A word longer than a line is cut into pieces.
+    static func messageLines(_ text: String, cols: Int) -> [ScreenLine] {
+        let width = max(10, cols - 2)
+        var lines: [String] = []
+        var current = ""
+        for word in text.split(separator: " ").flatMap({ TextWidth.wrap(String($0), width) }) {
+            if current.isEmpty {
+                current = word
+            } else if TextWidth.width(current) + 1 + TextWidth.width(word) <= width {
+                current += " " + word
+            } else {
+                lines.append(current)
+                current = word
+            }
+        }
+        if !current.isEmpty { lines.append(current) }
+        return lines.map { ScreenLine("  " + $0, .statusError) }
+    }
 
     /// Renders a diff as styled lines: the count per kind first, then each change,
     /// with changed fields as "name: before → after".

@@ -132,8 +132,13 @@ enum CaptureWork {
         return capture.checkpoint.info
     }
 
+    /// Runs the checks restore makes before it creates a process, so that a
+    /// rejected image is reported before the question, then diffs the image
+    /// against the live process with its pid.
     private static func previewRestore(_ path: String) throws -> RestorePreview {
-        let image = try CaptureLoader.capture(.image(path), pages: true)
+        let checkpoint = try CheckpointImage.open(path)
+        try Restore.check(checkpoint, imageDirectory: path)
+        let image = try LoadedCapture(checkpoint: checkpoint, label: CaptureRef.image(path).description)
         let pid = image.dump.pid
         guard let live = try? LoadedCapture.live(pid: pid, label: "live:\(pid)", pages: true) else {
             return RestorePreview(imagePid: pid, diff: nil)
