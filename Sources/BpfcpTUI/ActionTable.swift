@@ -128,7 +128,7 @@ public enum ActionTable {
             state.detail?.toggleExpanded()
             return .redraw
         },
-        Action([.char("p")], "vs /proc", "time the same dump through /proc and eBPF, side by side", modes: [.detail]) { state in
+        Action([.char("p")], "vs /proc", "dump again through /proc and through eBPF; the header shows both times", modes: [.detail]) { state in
             guard let pid = state.detail?.pid, state.busy == nil else { return .none }
             state.busy = "timing the dump of \(pid) through /proc and eBPF"
             state.jobs.append(.compare(pid: pid))

@@ -75,8 +75,12 @@ public enum Dispatcher {
     }
 
     /// Footer hints for `mode`: each footer action's first key and label.
+    /// Help and Quit come first, so that a narrow terminal still shows them.
     public static func hints(for mode: Mode, actions: [Action] = ActionTable.all) -> [(key: String, label: String)] {
-        actions.filter { $0.inFooter && $0.modes.contains(mode) }.map { ($0.keys[0].label, $0.label) }
+        let shown = actions.filter { $0.inFooter && $0.modes.contains(mode) }
+        let first = ["Help", "Quit"]
+        let ordered = shown.filter { first.contains($0.label) } + shown.filter { !first.contains($0.label) }
+        return ordered.map { ($0.keys[0].label, $0.label) }
     }
 }
 

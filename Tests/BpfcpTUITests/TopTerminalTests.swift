@@ -205,7 +205,7 @@ final class TopTerminalTests: XCTestCase {
         XCTAssertTrue(session.waitFor("Keys (arrows and pages scroll"))
         try session.keys("Down")
         XCTAssertTrue(session.waitFor("Keys (arrows and pages scroll"), "Down left the help screen")
-        XCTAssertTrue(try session.capture().contains("time the same dump through /proc and eBPF"))
+        XCTAssertTrue(try session.capture().contains("dump again through /proc and through eBPF; the header shows both times"))
         try session.keys("x")
         XCTAssertTrue(session.waitFor("Dump"), "a key did not leave the help screen")
         try session.keys("q")

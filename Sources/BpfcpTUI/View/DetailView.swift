@@ -51,12 +51,14 @@ enum DetailView {
         return text
     }
 
-    /// Tab titles; when they do not fit, the bar starts late enough to show the current tab.
+    /// Tab titles. When they do not fit, the bar starts late enough to show
+    /// the current tab. `<` marks tabs hidden on the left, `>` tabs hidden on the right.
     static func tabBar(_ detail: DetailModel, cols: Int) -> ScreenLine {
         let titles = detail.tabs.map { " \($0.title)\($0.unavailable != nil ? "!" : "") " }
         var first = 0
         while first < detail.tab {
-            let width = titles[first...detail.tab].reduce(0) { $0 + TextWidth.width($1) + 1 }
+            let markers = (first > 0 ? 1 : 0) + (detail.tab < titles.count - 1 ? 1 : 0)
+            let width = titles[first...detail.tab].reduce(markers) { $0 + TextWidth.width($1) + 1 }
             if width <= cols { break }
             first += 1
         }
@@ -66,7 +68,10 @@ enum DetailView {
             spans.append(Span(titles[index], index == detail.tab ? .tabActive : .tabInactive))
             spans.append(Span(" "))
         }
-        return ScreenLine(spans).fitted(cols)
+        // The space after the last title may be cut without hiding a tab.
+        let width = spans.reduce(0) { $0 + TextWidth.width($1.text) } - 1
+        guard width > cols else { return ScreenLine(spans).fitted(cols) }
+        return ScreenLine(ScreenLine(spans).fitted(cols - 1).spans + [Span(">", .dim)])
     }
 
     static func body(_ state: inout AppState) -> [ScreenLine] {

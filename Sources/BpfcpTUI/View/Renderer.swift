@@ -109,16 +109,21 @@ enum HelpView {
     static var lineCount: Int { lines.count }
 
     /// One line per action of the table, then notes on the numbers shown.
+    /// The key and mode columns are as wide as their longest entry.
     private static var lines: [ScreenLine] {
-        var lines: [ScreenLine] = []
+        var rows: [(keys: String, modes: String, help: String)] = []
         var seen = Set<String>()
         for action in ActionTable.all {
             let keys = action.keys.map(\.label).joined(separator: " ")
             guard seen.insert(keys + action.help).inserted else { continue }
-            let modes = modeNames(action.modes)
             let note = action.changesState ? " (disabled by --readonly)" : ""
-            lines.append(ScreenLine([Span(TextWidth.fit(keys, 16), .footerKey),
-                                     Span(" " + TextWidth.fit(modes, 14) + " " + action.help + note)]))
+            rows.append((keys, modeNames(action.modes), action.help + note))
+        }
+        let keysWidth = rows.map { TextWidth.width($0.keys) }.max() ?? 0
+        let modesWidth = rows.map { TextWidth.width($0.modes) }.max() ?? 0
+        var lines = rows.map { row in
+            ScreenLine([Span(TextWidth.fit(row.keys, keysWidth), .footerKey),
+                        Span(" " + TextWidth.fit(row.modes, modesWidth) + " " + row.help)])
         }
         lines.append(ScreenLine())
         lines.append(ScreenLine("CPU% is CPU time used since the previous refresh per wall-clock time; above 100 means several threads ran.", .dim))
