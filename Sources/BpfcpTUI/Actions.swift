@@ -5,7 +5,7 @@
 /// The action table is the only place keys are bound. Commands that act on a
 /// process (checkpoint `c`, mark a capture `m`, diff two marks `D`, write an
 /// image `w`, open an image `o`, restore `R`) plug in as more rows. A row whose
-/// command changes a process sets `changesState`, and `--readonly` then
+/// command does more than read sets `effect`, and `--readonly` then
 /// rejects it before it runs.
 public struct Action: Sendable {
     public let keys: [Key]
@@ -14,18 +14,20 @@ public struct Action: Sendable {
     /// One line for the help screen.
     public let help: String
     public let modes: Set<Mode>
-    /// True for commands that change a process (kill, restore...): disabled by --readonly.
-    public let changesState: Bool
+    /// Change the command makes beyond reading, as a clause such as "creates
+    /// a process". Nil for commands that only read. --readonly disables the others.
+    public let effect: String?
+    public var changesState: Bool { effect != nil }
     public let inFooter: Bool
     public let run: @Sendable (inout AppState) -> Reaction
 
-    public init(_ keys: [Key], _ label: String, _ help: String, modes: Set<Mode>, changesState: Bool = false,
+    public init(_ keys: [Key], _ label: String, _ help: String, modes: Set<Mode>, effect: String? = nil,
                 inFooter: Bool = true, run: @escaping @Sendable (inout AppState) -> Reaction) {
         self.keys = keys
         self.label = label
         self.help = help
         self.modes = modes
-        self.changesState = changesState
+        self.effect = effect
         self.inFooter = inFooter
         self.run = run
     }
@@ -46,8 +48,8 @@ public enum Dispatcher {
         guard let action = actions.first(where: { $0.modes.contains(state.mode) && $0.keys.contains(key) }) else {
             return .none
         }
-        if action.changesState && state.options.readOnly {
-            state.report(.error("\(action.label) changes the process, so --readonly disables it"))
+        if let effect = action.effect, state.options.readOnly {
+            state.report(.error("--readonly disables \(action.label), which \(effect)"))
             return .redraw
         }
         return action.run(&state)

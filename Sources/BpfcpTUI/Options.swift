@@ -31,7 +31,7 @@ public struct TopOptions: Equatable, Sendable {
       -u, --user USER     list only the processes of USER (a name or a numeric uid)
       -F, --filter TEXT   start with the list filtered to commands containing TEXT
       -C, --no-color      draw without colors (also when NO_COLOR is set)
-          --readonly      disable every action that changes a process
+          --readonly      disable checkpoint (c), image writing (w) and restore (R)
           --demo          start a small demo workload and open its dump
       -h, --help          show this help
           --version       print the version

@@ -25,10 +25,10 @@ final class CaptureModelTests: XCTestCase {
     func testReadOnlyRejectsCheckpointWriteRestore() {
         var s = state(readOnly: true)
         _ = Dispatcher.handle(.char("c"), &s)
-        XCTAssertEqual(s.status?.text, "Checkpoint changes the process, so --readonly disables it")
+        XCTAssertEqual(s.status?.text, "--readonly disables Checkpoint, which holds every thread of the process while it reads its state")
         XCTAssertEqual(s.captures.jobs, [])
         _ = Dispatcher.handle(.char("R"), &s)
-        XCTAssertEqual(s.status?.text, "Restore changes the process, so --readonly disables it")
+        XCTAssertEqual(s.status?.text, "--readonly disables Restore, which creates a process")
         XCTAssertEqual(s.mode, .list)
     }
 

@@ -13,14 +13,14 @@ final class DispatcherTests: XCTestCase {
     }
 
     func testReadOnlyRejectsStateChangingAction() {
-        let restore = Action([.char("R")], "Restore", "restore a process", modes: [.list], changesState: true) { state in
+        let restore = Action([.char("R")], "Restore", "restore a process", modes: [.list], effect: "creates a process") { state in
             state.status = .info("restore ran")
             return .redraw
         }
         var readOnly = state(readOnly: true)
         _ = Dispatcher.handle(.char("R"), &readOnly, actions: [restore])
         XCTAssertEqual(readOnly.status?.isError, true)
-        XCTAssertEqual(readOnly.status?.text, "Restore changes the process, so --readonly disables it")
+        XCTAssertEqual(readOnly.status?.text, "--readonly disables Restore, which creates a process")
 
         var writable = state()
         _ = Dispatcher.handle(.char("R"), &writable, actions: [restore])

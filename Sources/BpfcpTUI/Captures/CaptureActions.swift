@@ -8,22 +8,22 @@ enum CaptureActions {
 
     static let all: [Action] = [
         Action([.char("c")], "Checkpoint", "checkpoint the process: hold it a moment and keep its state in this run",
-               modes: [.list, .detail], changesState: true) { checkpoint(&$0) },
+               modes: [.list, .detail], effect: "holds every thread of the process while it reads its state") { checkpoint(&$0) },
         Action([.char("C")], "Captures", "list the checkpoints taken in this run", modes: [.list, .detail]) { state in
             state.captures.returnMode = state.mode
             state.mode = .captures
             return .redraw
         },
         Action([.char("m")], "Mark", "mark this capture, or the live process, for a diff", modes: [.detail, .captures]) { mark(&$0) },
-        Action([.char("D")], "Diff", "diff the two marked captures side by side", modes: browse) { diff(&$0) },
+        Action([.char("D")], "Diff", "list what changed from the older marked side to the newer one", modes: browse) { diff(&$0) },
         Action([.char("w")], "Write", "write the selected capture to an image directory (shows the diff first)",
-               modes: [.captures], changesState: true) { askWrite(&$0) },
+               modes: [.captures], effect: "writes an image directory") { askWrite(&$0) },
         Action([.enter], "Browse", "browse the selected capture like a dump", modes: [.captures]) { browseCapture(&$0) },
         Action([.char("o")], "Open", "open an image directory and browse it like a dump", modes: browse) { state in
             askPath(&state, .open, default: state.captures.list.last { $0.writtenTo != nil }?.writtenTo ?? defaultDirectory())
         },
         Action([.char("R")], "Restore", "restore a process from an image directory (shows the diff first)",
-               modes: browse, changesState: true) { state in
+               modes: browse, effect: "creates a process") { state in
             askPath(&state, .restore, default: imageInView(state) ?? state.captures.list.last { $0.writtenTo != nil }?.writtenTo ?? "")
         },
         Action([.char("F")], "Family", "show the process family with the pipes and sockets between them", modes: [.list, .detail]) { family(&$0) },
@@ -92,10 +92,20 @@ enum CaptureActions {
             return .none
         }
         let marked = state.captures.toggleMark(side)
-        let all = state.captures.marks.map(\.label).joined(separator: " and ")
-        state.report(.info((marked ? "marked \(side.label)" : "unmarked \(side.label)")
-                           + (all.isEmpty ? "" : "; marked: \(all)") + (state.captures.marks.count == 2 ? "; D shows the diff" : "")))
+        state.report(.info(markMessage(side, marked: marked, marks: state.captures.marks)))
         return .redraw
+    }
+
+    /// Builds the status line after m: what changed, and what the marks are now when that adds something.
+    static func markMessage(_ side: DiffSide, marked: Bool, marks: [DiffSide]) -> String {
+        let others = marks.filter { $0 != side }.map(\.label)
+        if !marked {
+            return "unmarked \(side.label)" + (others.isEmpty ? "" : "; still marked: \(others[0])")
+        }
+        if others.isEmpty {
+            return "marked \(side.label); mark a second side with m, then D shows the diff"
+        }
+        return "marked \(side.label), with \(others[0]) marked before; D shows the diff"
     }
 
     private static func diff(_ state: inout AppState) -> Reaction {
