@@ -132,7 +132,7 @@ extension Differ {
         if let live = [a, b].first(where: \.isLive) {
             let imageOnly = CheckpointView.imageOnlyKinds
             if names.contains(where: imageOnly.contains), !(a.isLive && b.isLive) {
-                notCompared.append("registers, saved memory and saved files are not compared: \(live.label) is a running process, which has none")
+                notCompared.append("registers, saved memory and saved files are not compared: \(live.label) is a live process, for which they are not captured")
             }
             names.removeAll(where: imageOnly.contains)
         }

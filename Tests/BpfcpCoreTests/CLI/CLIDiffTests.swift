@@ -39,7 +39,7 @@ final class CLIDiffTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.out + result.err)
         XCTAssertEqual(result.outLines, [
             "diff \(image) → live:\(fixture.pid)",
-            "registers, saved memory and saved files are not compared: live:\(fixture.pid) is a running process, which has none",
+            "registers, saved memory and saved files are not compared: live:\(fixture.pid) is a live process, for which they are not captured",
             "no differences",
         ])
     }
