@@ -182,7 +182,7 @@ public enum CheckpointImage {
     }
 
     private static func decodeProcess(pid: Int32, payloads: [[UInt8]], manifest: Manifest, pagesLength: UInt64) throws -> ProcessImage {
-        let process: ProcessPayload = try decode(payloads[0], name: "process-\(pid)")
+        let process = try decodeProcessPayload(payloads[0], name: "process-\(pid)")
         let threads: ThreadsPayload = try decode(payloads[1], name: "threads-\(pid)")
         let memory: MemoryPayload = try decode(payloads[2], name: "memory-\(pid)")
         guard process.pid == pid, threads.pid == pid, memory.pid == pid else {
@@ -200,12 +200,27 @@ public enum CheckpointImage {
     /// Decodes a section payload with `JSONParser` and `JSONValueDecoder`,
     /// which give the values JSONDecoder gives, in a fraction of its time.
     static func decode<T: Decodable>(_ payload: [UInt8], name: String) throws -> T {
-        let tree: JSONValue
+        try decode(try parse(payload, name: name), name: name)
+    }
+
+    /// Decodes a process section like `decode`, but builds it with
+    /// `ProcessPayload.init?(tree:)`, which skips Codable for its entries.
+    /// Only a payload that the builder rejects goes through `decode`, for its error.
+    static func decodeProcessPayload(_ payload: [UInt8], name: String) throws -> ProcessPayload {
+        let tree = try parse(payload, name: name)
+        if let built = ProcessPayload(tree: tree) { return built }
+        return try decode(tree, name: name)
+    }
+
+    private static func parse(_ payload: [UInt8], name: String) throws -> JSONValue {
         do {
-            tree = try JSONParser.parse(payload)
+            return try JSONParser.parse(payload)
         } catch let failure as JSONParser.Failure {
             throw ImageError.section(name, "has invalid content: not valid JSON (\(failure))")
         }
+    }
+
+    private static func decode<T: Decodable>(_ tree: JSONValue, name: String) throws -> T {
         do {
             return try JSONValueDecoder.decode(T.self, from: tree)
         } catch let error as DecodingError {

@@ -297,6 +297,13 @@ extension ProcessImage {
         guard let section = sections.first(where: { $0.kind == kind }), section.unavailable == nil else { return [] }
         return try section.items.map { try $0.decode(as: T.self) }
     }
+
+    /// Builds the items of the section `kind` like `items(_:as:)`, and
+    /// decodes only the items that the builder of `T` rejects.
+    func items<T: TreeBuildable>(_ kind: String, as type: T.Type) throws -> [T] {
+        guard let section = sections.first(where: { $0.kind == kind }), section.unavailable == nil else { return [] }
+        return try section.items.map { try T(tree: $0) ?? $0.decode(as: T.self) }
+    }
 }
 
 extension OpenFlags {

@@ -106,3 +106,27 @@ enum AnonInode {
         return onMemoryFS && deleted && path.starts(with: Array("/memfd:".utf8)) ? "memfd" : nil
     }
 }
+
+extension OpenFile: TreeBuildable {
+    /// Builds an item of the files kind, which restore plans for every fd (see `TreeBuildable`).
+    init?(tree: JSONValue) {
+        guard var object = TreeObject(tree),
+              let fd = object.integer("fd", as: Int32.self),
+              let type = object.string("type").flatMap(FileType.init(rawValue:)),
+              let anonKind = object.optionalString("anon_kind"),
+              let path = object.string("path"),
+              let deleted = object.bool("deleted"),
+              let device = object.string("device"),
+              let inode = object.integer("inode", as: UInt64.self),
+              let mountId = object.integer("mount_id", as: Int32.self),
+              let position = object.integer("position", as: Int64.self),
+              let flags = object.strings("flags"),
+              let closeOnExec = object.bool("close_on_exec"),
+              let mode = object.string("mode"),
+              let size = object.integer("size", as: UInt64.self),
+              let openFileId = object.optionalString("open_file_id"), object.isComplete else { return nil }
+        self.init(fd: fd, type: type, anonKind: anonKind, path: path, deleted: deleted, device: device, inode: inode,
+                  mountId: mountId, position: position, flags: flags, closeOnExec: closeOnExec, mode: mode, size: size,
+                  openFileId: openFileId)
+    }
+}
