@@ -39,6 +39,10 @@ enum JSONParser {
 private struct Reader {
     let bytes: UnsafeBufferPointer<UInt8>
     var offset = 0
+    /// Members of the objects being read, innermost last. Each object
+    /// builds its dictionary at its closing brace, at its final size,
+    /// so that no dictionary grows and rehashes member by member.
+    private var members: [(key: String, value: JSONValue)] = []
 
     init(bytes: UnsafeBufferPointer<UInt8>) {
         self.bytes = bytes
@@ -85,12 +89,12 @@ private struct Reader {
     private mutating func object(depth: Int) throws -> JSONValue {
         guard depth <= JSONParser.maxDepth else { throw failure("nesting deeper than \(JSONParser.maxDepth) levels") }
         offset += 1
-        var members: [String: JSONValue] = [:]
         skipWhitespace()
         if !atEnd && bytes[offset] == UInt8(ascii: "}") {
             offset += 1
-            return .object(members)
+            return .object([:])
         }
+        let first = members.count
         while true {
             skipWhitespace()
             guard !atEnd, bytes[offset] == UInt8(ascii: "\"") else { throw failure(atEnd ? "unexpected end of data" : "expected a string key") }
@@ -99,15 +103,26 @@ private struct Reader {
             guard !atEnd, bytes[offset] == UInt8(ascii: ":") else { throw failure(atEnd ? "unexpected end of data" : "expected ':' after a key") }
             offset += 1
             skipWhitespace()
-            members[key] = try value(depth: depth)
+            members.append((key, try value(depth: depth)))
             skipWhitespace()
             guard !atEnd else { throw failure("unexpected end of data") }
             switch bytes[offset] {
             case UInt8(ascii: ","): offset += 1
-            case UInt8(ascii: "}"): offset += 1; return .object(members)
+            case UInt8(ascii: "}"): offset += 1; return .object(takeMembers(from: first))
             default: throw failure("expected ',' or '}' in an object")
             }
         }
+    }
+
+    /// Removes the members read since index `first` and returns them as a
+    /// dictionary in which a repeated key keeps its last value.
+    private mutating func takeMembers(from first: Int) -> [String: JSONValue] {
+        var object = [String: JSONValue](minimumCapacity: members.count - first)
+        for index in first..<members.count {
+            object[members[index].key] = members[index].value
+        }
+        members.removeSubrange(first...)
+        return object
     }
 
     private mutating func array(depth: Int) throws -> JSONValue {
@@ -155,8 +170,13 @@ private struct Reader {
         return try escapedRest(appendingTo: &text)
     }
 
+    /// Creates the string of the bytes in `range`, rejecting invalid UTF-8.
+    /// ASCII, the common case, skips `String(validating:as:)`, which is
+    /// generic and instantiated its metadata on every call in profiles of the release build.
     private func utf8(_ range: Range<Int>) throws -> String {
-        guard let text = String(validating: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self) else {
+        let run = UnsafeBufferPointer(rebasing: bytes[range])
+        if run.allSatisfy({ $0 < 0x80 }) { return String(decoding: run, as: UTF8.self) }
+        guard let text = String(validating: run, as: UTF8.self) else {
             throw JSONParser.Failure(offset: range.lowerBound, reason: "invalid UTF-8 in a string")
         }
         return text
