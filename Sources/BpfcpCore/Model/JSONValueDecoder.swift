@@ -36,7 +36,6 @@ private final class SnakeCaseKeyCache: @unchecked Sendable {
 
     private let lock = NSLock()
     private var cache: [String: String] = [:]
-    private var dictionaryKeyTypes: [ObjectIdentifier: Bool] = [:]
 
     func convert(_ key: String) -> String {
         lock.lock()
@@ -51,17 +50,11 @@ private final class SnakeCaseKeyCache: @unchecked Sendable {
     }
 
     /// Returns whether `type` is Swift's internal _DictionaryCodingKey, whose
-    /// keys JSONDecoder leaves unconverted. Cached per type.
+    /// keys JSONDecoder leaves unconverted. It compares type identities,
+    /// because naming each type with String(describing:) searched the
+    /// runtime's conformance tables and took milliseconds per restore.
     func isDictionaryKey<Key: CodingKey>(_ type: Key.Type) -> Bool {
-        lock.lock()
-        let known = dictionaryKeyTypes[ObjectIdentifier(type)]
-        lock.unlock()
-        if let known { return known }
-        let result = String(describing: type).hasPrefix("_DictionaryCodingKey")
-        lock.lock()
-        dictionaryKeyTypes[ObjectIdentifier(type)] = result
-        lock.unlock()
-        return result
+        ObjectIdentifier(type) == DictionaryKeyProbe.keyType
     }
 
     /// Converts a key as `JSONDecoder.KeyDecodingStrategy.convertFromSnakeCase`
@@ -69,7 +62,7 @@ private final class SnakeCaseKeyCache: @unchecked Sendable {
     /// stays as it is, and otherwise the first word is lowercased and every
     /// later word capitalized.
     static func camelCase(_ key: String) -> String {
-        guard key.contains("_"), let first = key.firstIndex(where: { $0 != "_" }) else { return key }
+        guard key.utf8.contains(UInt8(ascii: "_")), let first = key.firstIndex(where: { $0 != "_" }) else { return key }
         var last = key.index(before: key.endIndex)
         while last > first && key[last] == "_" { key.formIndex(before: &last) }
         let words = key[first...last].split(separator: "_")
@@ -78,6 +71,37 @@ private final class SnakeCaseKeyCache: @unchecked Sendable {
         guard words.count > 1 else { return key }
         let joined = ([words[0].lowercased()] + words.dropFirst().map { $0.capitalized }).joined()
         return leading + joined + trailing
+    }
+}
+
+/// Finds the key type that `Dictionary<String, _>.init(from:)` requests
+/// from a decoder, by decoding a dictionary from a decoder that records it.
+private struct DictionaryKeyProbe: Decoder {
+    static let keyType: ObjectIdentifier? = {
+        let probe = DictionaryKeyProbe()
+        _ = try? [String: Int](from: probe)
+        return probe.recorded.keyType
+    }()
+
+    private final class Recorded {
+        var keyType: ObjectIdentifier?
+    }
+
+    private let recorded = Recorded()
+    var codingPath: [CodingKey] { [] }
+    var userInfo: [CodingUserInfoKey: Any] { [:] }
+
+    func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
+        recorded.keyType = ObjectIdentifier(type)
+        throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "The probe only records the key type."))
+    }
+
+    func unkeyedContainer() throws -> UnkeyedDecodingContainer {
+        throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "The probe only records the key type."))
+    }
+
+    func singleValueContainer() throws -> SingleValueDecodingContainer {
+        throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "The probe only records the key type."))
     }
 }
 
