@@ -307,14 +307,18 @@ extension ProcessImage {
 }
 
 extension OpenFlags {
+    /// Each bit that `names(_:)` names on its own, with that name.
+    private static let namedBits: [(bit: UInt32, name: String)] = (0..<32).compactMap { index in
+        let bit = UInt32(1) << UInt32(index)
+        guard let name = OpenFlags.names(bit).last, name.hasPrefix("O_") || name.hasPrefix("__O_") else { return nil }
+        return (bit, name)
+    }
+
     /// Reverses `names(_:)`: the bits of flag names such as "O_RDWR" or "O_APPEND".
     static func value(_ names: [String]) -> Int32 {
         var flags: UInt32 = 0
-        for bit in 0..<32 {
-            let single = UInt32(1) << UInt32(bit)
-            if let name = OpenFlags.names(single).last, names.contains(name), name.hasPrefix("O_") || name.hasPrefix("__O_") {
-                flags |= single
-            }
+        for (bit, name) in namedBits where names.contains(name) {
+            flags |= bit
         }
         flags &= ~3
         if names.contains("O_WRONLY") { flags |= 1 }
