@@ -200,32 +200,26 @@ public enum CheckpointImage {
     /// Decodes a section payload with `JSONParser` and `JSONValueDecoder`,
     /// which give the values JSONDecoder gives, in a fraction of its time.
     static func decode<T: Decodable>(_ payload: [UInt8], name: String) throws -> T {
-        try decode(try parse(payload, name: name), name: name)
-    }
-
-    /// Decodes a process section like `decode`, but builds it with
-    /// `ProcessPayload.init?(tree:)`, which skips Codable for its entries.
-    /// Only a payload that the builder rejects goes through `decode`, for its error.
-    static func decodeProcessPayload(_ payload: [UInt8], name: String) throws -> ProcessPayload {
-        let tree = try parse(payload, name: name)
-        if let built = ProcessPayload(tree: tree) { return built }
-        return try decode(tree, name: name)
-    }
-
-    private static func parse(_ payload: [UInt8], name: String) throws -> JSONValue {
+        let tree: JSONValue
         do {
-            return try JSONParser.parse(payload)
+            tree = try JSONParser.parse(payload)
         } catch let failure as JSONParser.Failure {
             throw ImageError.section(name, "has invalid content: not valid JSON (\(failure))")
         }
-    }
-
-    private static func decode<T: Decodable>(_ tree: JSONValue, name: String) throws -> T {
         do {
             return try JSONValueDecoder.decode(T.self, from: tree)
         } catch let error as DecodingError {
             throw ImageError.section(name, "has invalid content: \(ImageValidation.describe(error))")
         }
+    }
+
+    /// Decodes a process section like `decode`, but reads it with
+    /// `ProcessPayloadScanner`, which skips the tree and Codable for its entries.
+    /// A payload that the scanner rejects goes through `decode`, which
+    /// decodes it or throws the error that names the invalid value.
+    static func decodeProcessPayload(_ payload: [UInt8], name: String) throws -> ProcessPayload {
+        if let scanned = ProcessPayloadScanner.scan(payload) { return scanned }
+        return try decode(payload, name: name)
     }
 
     private static func checkListed(_ listed: ManifestSection, _ header: SectionHeader) throws {

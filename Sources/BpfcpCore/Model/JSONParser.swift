@@ -26,7 +26,7 @@ enum JSONParser {
 
     static func parse(_ bytes: [UInt8]) throws -> JSONValue {
         try bytes.withUnsafeBufferPointer { buffer in
-            var reader = Reader(bytes: buffer)
+            var reader = JSONReader(bytes: buffer)
             reader.skipWhitespace()
             let value = try reader.value(depth: 0)
             reader.skipWhitespace()
@@ -36,7 +36,8 @@ enum JSONParser {
     }
 }
 
-private struct Reader {
+/// The parser's reader, which `ProcessPayloadScanner` also uses.
+struct JSONReader {
     let bytes: UnsafeBufferPointer<UInt8>
     var offset = 0
     /// Members of the objects being read, innermost last. Each object

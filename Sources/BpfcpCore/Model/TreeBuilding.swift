@@ -1,9 +1,8 @@
 import Foundation
 
 // Builders that read image values straight from a parsed `JSONValue`
-// tree, without Codable. Opening an image builds thousands of entries and
-// fields, and a restore plans hundreds of items, and decoding them through
-// `JSONValueDecoder` took most of the time of both steps.
+// tree, without Codable. A restore plans hundreds of items, and decoding
+// them through `JSONValueDecoder` took most of the time of planning.
 //
 // A builder accepts only the form the image writer produces: the
 // snake_case keys of the type and no other keys, with values of the
@@ -23,7 +22,7 @@ protocol TreeBuildable: Decodable {
 /// read, so that `isComplete` can tell whether the object has others.
 struct TreeObject {
     private let members: [String: JSONValue]
-    private var taken = 0
+    private var readCount = 0
 
     init?(_ value: JSONValue) {
         guard case .object(let members) = value else { return nil }
@@ -31,11 +30,11 @@ struct TreeObject {
     }
 
     /// Whether every member was read.
-    var isComplete: Bool { taken == members.count }
+    var isComplete: Bool { readCount == members.count }
 
     mutating func value(_ key: String) -> JSONValue? {
         guard let member = members[key] else { return nil }
-        taken += 1
+        readCount += 1
         return member
     }
 
@@ -83,62 +82,5 @@ struct TreeObject {
         case .string(let text)?: .some(text)
         default: nil
         }
-    }
-}
-
-/// Builds every element of `values` with `build`, or returns nil when one fails.
-func buildAll<T>(_ values: [JSONValue], _ build: (JSONValue) -> T?) -> [T]? {
-    var built: [T] = []
-    built.reserveCapacity(values.count)
-    for value in values {
-        guard let element = build(value) else { return nil }
-        built.append(element)
-    }
-    return built
-}
-
-extension Field {
-    init?(tree: JSONValue) {
-        guard var object = TreeObject(tree), let name = object.string("name"), let value = object.string("value"),
-              object.isComplete else { return nil }
-        self.init(name, value)
-    }
-}
-
-extension Entry {
-    init?(tree: JSONValue) {
-        guard var object = TreeObject(tree), let key = object.string("key"), let cells = object.strings("cells"),
-              let fieldValues = object.array("fields"), object.isComplete,
-              let fields = buildAll(fieldValues, Field.init(tree:)) else { return nil }
-        self.init(key: key, cells: cells, fields: fields)
-    }
-}
-
-extension Section {
-    init?(tree: JSONValue) {
-        guard var object = TreeObject(tree),
-              let kind = object.string("kind"),
-              let source = object.string("source").flatMap(CollectorSource.init(rawValue:)),
-              let unavailable = object.optionalString("unavailable"),
-              let elapsedNs = object.integer("elapsed_ns", as: UInt64.self),
-              let items = object.array("items"),
-              let entryValues = object.array("entries"), object.isComplete,
-              let entries = buildAll(entryValues, Entry.init(tree:)) else { return nil }
-        self.init(kind: kind, source: source, unavailable: unavailable, elapsedNs: elapsedNs, items: items, entries: entries)
-    }
-}
-
-extension ProcessPayload {
-    /// Builds the payload of a process section. Its `process` member, one
-    /// small object, goes through `JSONValueDecoder`.
-    init?(tree: JSONValue) {
-        guard var object = TreeObject(tree),
-              let pid = object.integer("pid", as: Int32.self),
-              let processValue = object.value("process"),
-              let process = try? JSONValueDecoder.decode(ProcessEntry.self, from: processValue),
-              let stopSignal = object.optionalString("stop_signal"),
-              let sectionValues = object.array("sections"), object.isComplete,
-              let sections = buildAll(sectionValues, Section.init(tree:)) else { return nil }
-        self.init(pid: pid, process: process, stopSignal: stopSignal, sections: sections)
     }
 }

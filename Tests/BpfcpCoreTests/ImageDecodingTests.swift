@@ -3,16 +3,16 @@ import BpfcpTestSupport
 import Foundation
 import XCTest
 
-/// The tree builders (`ProcessPayload.init?(tree:)`, `OpenFile.init?(tree:)`)
-/// must give what `JSONValueDecoder` gives whenever they accept a tree, on
-/// real images and on random changes to them, and opening an image must
-/// throw the errors that Codable decoding throws.
-final class TreeBuildingTests: XCTestCase {
+/// `ProcessPayloadScanner` and the tree builder of `OpenFile` must give
+/// what `JSONValueDecoder` gives whenever they accept their input, on real
+/// images and on random changes to them, and opening an image must throw
+/// the errors that Codable decoding throws.
+final class ImageDecodingTests: XCTestCase {
     private var scratch = ""
     private var fixture: Fixture?
 
     override func setUpWithError() throws {
-        scratch = try CheckpointSupport.scratchDirectory("treebuild")
+        scratch = try CheckpointSupport.scratchDirectory("imagedecoding")
     }
 
     override func tearDown() {
@@ -22,15 +22,15 @@ final class TreeBuildingTests: XCTestCase {
     }
 
     /// Checkpoints the restore_basic fixture with its regular files, pipe,
-    /// eventfd, signalfd and timerfd, and returns the parsed payload of its process section.
-    private func processTree() throws -> (Int32, JSONValue) {
+    /// eventfd, signalfd and timerfd, and returns the payload of its process section.
+    private func processPayload() throws -> (Int32, [UInt8]) {
         let started = try Fixture(c: "restore_basic", arguments: [scratch, "1", "4", "events"])
         fixture = started
         let dir = scratch + "/image"
         try Checkpointer.dump(pid: started.pid, to: dir, options: CaptureOptions(scratchDirectory: scratch), kill: false)
         let name = "process-\(started.pid)"
         let payload = try SectionReader.read(path: dir + "/" + name + ".img", section: name, expected: .process)
-        return (started.pid, try JSONParser.parse(payload))
+        return (started.pid, payload)
     }
 
     private func assertSame(_ built: ProcessPayload, _ decoded: ProcessPayload, _ message: String,
@@ -41,24 +41,23 @@ final class TreeBuildingTests: XCTestCase {
         XCTAssertEqual(try JSONCoding.encoder.encode(built), try JSONCoding.encoder.encode(decoded), message, file: file, line: line)
     }
 
-    func testRealProcessSectionBuildsLikeCodable() throws {
+    func testRealProcessSectionScansLikeCodable() throws {
         try requireBPF()
-        let (pid, tree) = try processTree()
+        let (pid, payload) = try processPayload()
 
-        let built = try XCTUnwrap(ProcessPayload(tree: tree))
-        let decoded = try JSONValueDecoder.decode(ProcessPayload.self, from: tree)
-        try assertSame(built, decoded, "process-\(pid)")
-        XCTAssertEqual(built.pid, pid)
-        XCTAssertEqual(built.sections.map(\.kind), KindRegistry.all.map(\.name))
-        let files = try XCTUnwrap(built.sections.first { $0.kind == "files" })
+        let scanned = try XCTUnwrap(ProcessPayloadScanner.scan(payload))
+        let decoded = try JSONValueDecoder.decode(ProcessPayload.self, from: payload)
+        try assertSame(scanned, decoded, "process-\(pid)")
+        XCTAssertEqual(scanned.pid, pid)
+        XCTAssertEqual(scanned.sections.map(\.kind), KindRegistry.all.map(\.name))
+        let files = try XCTUnwrap(scanned.sections.first { $0.kind == "files" })
         XCTAssertGreaterThan(files.entries.count, 8)
         XCTAssertEqual(files.entries.count, files.items.count)
     }
 
     func testRealOpenFilesBuildLikeCodable() throws {
         try requireBPF()
-        let (_, tree) = try processTree()
-        let payload = try JSONValueDecoder.decode(ProcessPayload.self, from: tree)
+        let payload = try JSONValueDecoder.decode(ProcessPayload.self, from: try processPayload().1)
         let files = try XCTUnwrap(payload.sections.first { $0.kind == "files" })
         var anonKinds: Set<String> = []
 
@@ -78,23 +77,45 @@ final class TreeBuildingTests: XCTestCase {
         XCTAssertEqual(items, try files.items.map { try JSONValueDecoder.decode(OpenFile.self, from: $0) })
     }
 
-    /// Keys that Codable accepts and the builder leaves to it: a camelCase
-    /// key and an unknown extra key.
-    func testOtherKeySpellingsFallBackToCodable() throws {
+    /// Encodes a process payload whose one section has the members `section`.
+    private func payload(section: [String: JSONValue]) throws -> [UInt8] {
+        let process = try JSONValue.from(ProcessEntry.sample)
+        let payload: JSONValue = .object(["pid": .int(1), "process": process, "sections": .array([.object(section)])])
+        return Array(try JSONEncoder().encode(payload))
+    }
+
+    /// Forms that Codable accepts and the scanner leaves to it: a camelCase
+    /// key, an unknown key, an escaped key and a repeated key.
+    func testOtherKeyFormsFallBackToCodable() throws {
         let entry: JSONValue = .object(["key": .string("fd 3"), "cells": .array([.string("3")]),
                                         "fields": .array([.object(["name": .string("fd"), "value": .string("3")])])])
         var members: [String: JSONValue] = ["kind": .string("files"), "source": .string("bpf"), "elapsedNs": .int(7),
-                                            "items": .array([]), "entries": .array([entry])]
-        XCTAssertNil(Section(tree: .object(members)))
-        let decoded = try JSONValueDecoder.decode(Section.self, from: .object(members))
-        XCTAssertEqual(decoded.elapsedNs, 7)
-        XCTAssertEqual(decoded.entries, [Entry(key: "fd 3", cells: ["3"], fields: [Field("fd", "3")])])
+                                            "items": .array([.int(1)]), "entries": .array([entry])]
+        let camelCase = try payload(section: members)
+        XCTAssertNil(ProcessPayloadScanner.scan(camelCase))
+        let decoded = try CheckpointImage.decodeProcessPayload(camelCase, name: "process-1")
+        XCTAssertEqual(decoded.sections, [Section(kind: "files", source: .bpf, unavailable: nil, elapsedNs: 7, items: [.int(1)],
+                                                  entries: [Entry(key: "fd 3", cells: ["3"], fields: [Field("fd", "3")])])])
 
         members["elapsed_ns"] = members.removeValue(forKey: "elapsedNs")
-        XCTAssertEqual(Section(tree: .object(members)), decoded)
+        let canonical = try payload(section: members)
+        XCTAssertEqual(ProcessPayloadScanner.scan(canonical)?.sections, decoded.sections)
+
+        let escaped = Array(String(decoding: canonical, as: UTF8.self).replacingOccurrences(of: #""kind""#, with: #""\u006bind""#).utf8)
+        XCTAssertNotEqual(escaped, canonical)
+        XCTAssertNil(ProcessPayloadScanner.scan(escaped))
+        XCTAssertEqual(try CheckpointImage.decodeProcessPayload(escaped, name: "process-1").sections, decoded.sections)
+
+        let repeated = Array(String(decoding: canonical, as: UTF8.self).replacingOccurrences(of: #""kind":"files""#,
+                                                                                            with: #""kind":"x","kind":"files""#).utf8)
+        XCTAssertNotEqual(repeated, canonical)
+        XCTAssertNil(ProcessPayloadScanner.scan(repeated))
+        XCTAssertEqual(try CheckpointImage.decodeProcessPayload(repeated, name: "process-1").sections, decoded.sections)
+
         members["extra"] = .bool(true)
-        XCTAssertNil(Section(tree: .object(members)))
-        XCTAssertEqual(try JSONValueDecoder.decode(Section.self, from: .object(members)), decoded)
+        let extra = try payload(section: members)
+        XCTAssertNil(ProcessPayloadScanner.scan(extra))
+        XCTAssertEqual(try CheckpointImage.decodeProcessPayload(extra, name: "process-1").sections, decoded.sections)
     }
 
     /// A damaged process section gives the one-line error that Codable
@@ -102,12 +123,10 @@ final class TreeBuildingTests: XCTestCase {
     func testInvalidEntryNamesItsPath() throws {
         let field: JSONValue = .object(["name": .string("fd"), "value": .int(3)])
         let entry: JSONValue = .object(["key": .string("fd 3"), "cells": .array([]), "fields": .array([field])])
-        let section: JSONValue = .object(["kind": .string("files"), "source": .string("bpf"), "elapsed_ns": .int(1),
-                                          "items": .array([]), "entries": .array([entry])])
-        let process = try JSONValue.from(ProcessEntry.sample)
-        let payload = try JSONEncoder().encode(JSONValue.object(["pid": .int(1), "process": process, "sections": .array([section])]))
+        let invalid = try payload(section: ["kind": .string("files"), "source": .string("bpf"), "elapsed_ns": .int(1),
+                                            "items": .array([]), "entries": .array([entry])])
 
-        XCTAssertThrowsError(try CheckpointImage.decodeProcessPayload(Array(payload), name: "process-1")) { error in
+        XCTAssertThrowsError(try CheckpointImage.decodeProcessPayload(invalid, name: "process-1")) { error in
             XCTAssertEqual("\(error)", "section 'process-1' has invalid content: wrong type at .sections[0].entries[0].fields[0].value; \(ImageError.damaged)")
         }
     }
@@ -116,36 +135,42 @@ final class TreeBuildingTests: XCTestCase {
 
     /// Random changes to a real process section: wrong types, numbers out
     /// of range, removed, renamed and added keys, unknown enum names.
-    /// Whatever the builder accepts decodes to the same value, and opening
+    /// Whatever the scanner accepts decodes to the same value, and opening
     /// gives the same value or the same error as Codable decoding.
     func testRandomTreeChangesMatchCodable() throws {
         try requireBPF()
-        let (_, tree) = try processTree()
-        let base = trimmed(tree)
+        let base = trimmed(try JSONParser.parse(try processPayload().1))
         var generator = SeededGenerator(seed: 0x7EE5)
-        var built = 0
+        var scanned = 0
         var rejected = 0
 
         for round in 0..<600 {
-            let changed = TreeMutation.apply(to: base, with: &generator)
-            let decoded = try? JSONValueDecoder.decode(ProcessPayload.self, from: changed)
-            if let fast = ProcessPayload(tree: changed) {
-                built += 1
-                let slow = try XCTUnwrap(decoded, "round \(round): the builder accepts what Codable rejects")
-                try assertSame(fast, slow, "round \(round)")
-            } else {
-                rejected += 1
-            }
+            let changed = Array(try JSONEncoder().encode(TreeMutation.apply(to: base, with: &generator)))
+            if try assertScanMatchesCodable(changed, round: round) { scanned += 1 } else { rejected += 1 }
             try assertOpenMatchesCodable(changed, round: round)
         }
-        XCTAssertGreaterThan(built, 50, "changes the builder accepts")
-        XCTAssertGreaterThan(rejected, 50, "changes the builder leaves to Codable")
+        XCTAssertGreaterThan(scanned, 50, "changes the scanner accepts")
+        XCTAssertGreaterThan(rejected, 50, "changes the scanner leaves to Codable")
+    }
+
+    /// Random byte flips, cuts, insertions and deletions, as JSONParserTests makes them.
+    func testRandomByteChangesMatchCodable() throws {
+        try requireBPF()
+        let base = Array(try JSONEncoder().encode(trimmed(try JSONParser.parse(try processPayload().1))))
+        var generator = SeededGenerator(seed: 0xB17E)
+        var scanned = 0
+
+        for round in 0..<600 {
+            let changed = mutate(base, with: &generator)
+            if try assertScanMatchesCodable(changed, round: round) { scanned += 1 }
+            try assertOpenMatchesCodable(changed, round: round)
+        }
+        XCTAssertGreaterThan(scanned, 50, "changes the scanner accepts")
     }
 
     func testRandomOpenFileChangesMatchCodable() throws {
         try requireBPF()
-        let (_, tree) = try processTree()
-        let payload = try JSONValueDecoder.decode(ProcessPayload.self, from: tree)
+        let payload = try JSONValueDecoder.decode(ProcessPayload.self, from: try processPayload().1)
         let items = try XCTUnwrap(payload.sections.first { $0.kind == "files" }).items
         var generator = SeededGenerator(seed: 0xF11E)
         var built = 0
@@ -162,10 +187,19 @@ final class TreeBuildingTests: XCTestCase {
         XCTAssertGreaterThan(built, 100, "changes the builder accepts")
     }
 
-    /// Encodes `tree` and opens it as a process section both ways: the
-    /// results must be equal values or the same error message.
-    private func assertOpenMatchesCodable(_ tree: JSONValue, round: Int) throws {
-        let bytes = Array(try JSONEncoder().encode(tree))
+    /// Returns whether the scanner accepts `bytes`, and checks that
+    /// Codable decoding then gives the same value.
+    private func assertScanMatchesCodable(_ bytes: [UInt8], round: Int) throws -> Bool {
+        guard let scanned = ProcessPayloadScanner.scan(bytes) else { return false }
+        let decoded = try? JSONValueDecoder.decode(ProcessPayload.self, from: bytes)
+        let slow = try XCTUnwrap(decoded, "round \(round): the scanner accepts what Codable rejects")
+        try assertSame(scanned, slow, "round \(round)")
+        return true
+    }
+
+    /// Opens `bytes` as a process section both ways: the results must be
+    /// equal values or the same error message.
+    private func assertOpenMatchesCodable(_ bytes: [UInt8], round: Int) throws {
         let fast = Result { try CheckpointImage.decodeProcessPayload(bytes, name: "process-1") }
         let slow = Result { try CheckpointImage.decode(bytes, name: "process-1") as ProcessPayload }
         switch (fast, slow) {
@@ -176,6 +210,22 @@ final class TreeBuildingTests: XCTestCase {
         default:
             XCTFail("round \(round): one way fails and the other succeeds: \(fast) \(slow)")
         }
+    }
+
+    private func mutate(_ source: [UInt8], with generator: inout SeededGenerator) -> [UInt8] {
+        var bytes = source
+        let structural: [UInt8] = Array("{}[],:\"\\0123456789-.eEtfnu ".utf8) + [0x00, 0x80, 0xFF]
+        for _ in 0...generator.below(3) {
+            guard !bytes.isEmpty else { break }
+            let at = generator.below(bytes.count)
+            switch generator.below(4) {
+            case 0: bytes[at] = structural[generator.below(structural.count)]
+            case 1: bytes.removeSubrange(at...)
+            case 2: bytes.insert(structural[generator.below(structural.count)], at: at)
+            default: bytes.remove(at: at)
+            }
+        }
+        return bytes
     }
 
     /// Keeps the first two items and entries of each section, so that every round decodes quickly.
