@@ -77,6 +77,33 @@ final class ImageDecodingTests: XCTestCase {
         XCTAssertEqual(items, try files.items.map { try JSONValueDecoder.decode(OpenFile.self, from: $0) })
     }
 
+    func testRealSignalsAndContextBuildLikeCodable() throws {
+        try requireBPF()
+        let payload = try JSONValueDecoder.decode(ProcessPayload.self, from: try processPayload().1)
+        let image = ProcessImage(pid: payload.pid, process: payload.process, stopSignal: nil, sections: payload.sections,
+                                 threads: [], memory: [], files: [])
+        let signals = try XCTUnwrap(payload.sections.first { $0.kind == "signals" }).items
+        let context = try XCTUnwrap(payload.sections.first { $0.kind == "context" }).items
+
+        for (index, item) in signals.enumerated() {
+            XCTAssertEqual(SignalAction(tree: item), try JSONValueDecoder.decode(SignalAction.self, from: item), "signals item \(index)")
+        }
+        for (index, item) in context.enumerated() {
+            XCTAssertEqual(ContextProperty(tree: item), try JSONValueDecoder.decode(ContextProperty.self, from: item), "context item \(index)")
+        }
+        XCTAssertEqual(signals.count, 64)
+        XCTAssertGreaterThan(context.count, 10)
+        XCTAssertEqual(try image.items("signals", as: SignalAction.self),
+                       try signals.map { try JSONValueDecoder.decode(SignalAction.self, from: $0) })
+        XCTAssertEqual(try image.items("context", as: ContextProperty.self),
+                       try context.map { try JSONValueDecoder.decode(ContextProperty.self, from: $0) })
+        // The fixture blocks SIGUSR2 for its signalfd and keeps its default action.
+        let usr2 = try XCTUnwrap(try image.items("signals", as: SignalAction.self).first { $0.signal == "SIGUSR2" })
+        XCTAssertEqual(usr2.number, 12)
+        XCTAssertEqual(usr2.disposition, .default)
+        XCTAssertEqual(usr2.blockedIn, [payload.pid])
+    }
+
     /// Encodes a process payload whose one section has the members `section`.
     private func payload(section: [String: JSONValue]) throws -> [UInt8] {
         let process = try JSONValue.from(ProcessEntry.sample)
@@ -168,23 +195,36 @@ final class ImageDecodingTests: XCTestCase {
         XCTAssertGreaterThan(scanned, 50, "changes the scanner accepts")
     }
 
-    func testRandomOpenFileChangesMatchCodable() throws {
+    func testRandomItemChangesMatchCodable() throws {
         try requireBPF()
         let payload = try JSONValueDecoder.decode(ProcessPayload.self, from: try processPayload().1)
-        let items = try XCTUnwrap(payload.sections.first { $0.kind == "files" }).items
         var generator = SeededGenerator(seed: 0xF11E)
-        var built = 0
-
-        for round in 0..<1500 {
-            let changed = TreeMutation.apply(to: items[round % items.count], with: &generator)
-            let decoded = try? JSONValueDecoder.decode(OpenFile.self, from: changed)
-            guard let fast = OpenFile(tree: changed) else { continue }
-            built += 1
-            let slow = try XCTUnwrap(decoded, "round \(round): the builder accepts what Codable rejects")
-            XCTAssertEqual(fast, slow, "round \(round)")
-            XCTAssertEqual(fast.openFileId, slow.openFileId, "round \(round)")
+        let files = try assertRandomChanges(payload, kind: "files", as: OpenFile.self, with: &generator) { a, b in
+            XCTAssertEqual(a.openFileId, b.openFileId)
         }
-        XCTAssertGreaterThan(built, 100, "changes the builder accepts")
+        XCTAssertGreaterThan(files, 100, "files changes the builder accepts")
+        XCTAssertGreaterThan(try assertRandomChanges(payload, kind: "signals", as: SignalAction.self, with: &generator), 100)
+        XCTAssertGreaterThan(try assertRandomChanges(payload, kind: "context", as: ContextProperty.self, with: &generator), 100)
+    }
+
+    /// Changes items of `kind` at random and checks that whatever the
+    /// builder of `T` accepts, Codable decodes to the same value. Returns how many it accepted.
+    private func assertRandomChanges<T: TreeBuildable & Equatable>(
+        _ payload: ProcessPayload, kind: String, as type: T.Type, with generator: inout SeededGenerator,
+        alsoCompare: (T, T) -> Void = { _, _ in }
+    ) throws -> Int {
+        let items = try XCTUnwrap(payload.sections.first { $0.kind == kind }).items
+        var built = 0
+        for round in 0..<1000 {
+            let changed = TreeMutation.apply(to: items[round % items.count], with: &generator)
+            let decoded = try? JSONValueDecoder.decode(T.self, from: changed)
+            guard let fast = T(tree: changed) else { continue }
+            built += 1
+            let slow = try XCTUnwrap(decoded, "\(kind) round \(round): the builder accepts what Codable rejects")
+            XCTAssertEqual(fast, slow, "\(kind) round \(round)")
+            alsoCompare(fast, slow)
+        }
+        return built
     }
 
     /// Returns whether the scanner accepts `bytes`, and checks that

@@ -55,16 +55,34 @@ struct TreeObject {
 
     /// The number at `key` when it converts to `I` exactly, as `JSONValueDecoder` converts it.
     mutating func integer<I: FixedWidthInteger>(_ key: String, as type: I.Type) -> I? {
+        value(key).flatMap { Self.integer($0, as: I.self) }
+    }
+
+    mutating func strings(_ key: String) -> [String]? {
+        array(key).flatMap(Self.strings(of:))
+    }
+
+    mutating func integers<I: FixedWidthInteger>(_ key: String, as type: I.Type) -> [I]? {
+        guard let elements = array(key) else { return nil }
+        var integers: [I] = []
+        integers.reserveCapacity(elements.count)
+        for element in elements {
+            guard let integer = Self.integer(element, as: I.self) else { return nil }
+            integers.append(integer)
+        }
+        return integers
+    }
+
+    /// Reads an optional array of strings like `optionalString`.
+    mutating func optionalStrings(_ key: String) -> [String]?? {
         switch value(key) {
-        case .int(let number)?: I(exactly: number)
-        case .uint(let number)?: I(exactly: number)
-        case .double(let number)?: I(exactly: number)
+        case nil, .null?: .some(nil)
+        case .array(let elements)?: Self.strings(of: elements).map { .some($0) }
         default: nil
         }
     }
 
-    mutating func strings(_ key: String) -> [String]? {
-        guard let elements = array(key) else { return nil }
+    private static func strings(of elements: [JSONValue]) -> [String]? {
         var strings: [String] = []
         strings.reserveCapacity(elements.count)
         for element in elements {
@@ -72,6 +90,15 @@ struct TreeObject {
             strings.append(text)
         }
         return strings
+    }
+
+    private static func integer<I: FixedWidthInteger>(_ value: JSONValue, as type: I.Type) -> I? {
+        switch value {
+        case .int(let number): I(exactly: number)
+        case .uint(let number): I(exactly: number)
+        case .double(let number): I(exactly: number)
+        default: nil
+        }
     }
 
     /// Reads an optional string as `decodeIfPresent` does: `.some(nil)`

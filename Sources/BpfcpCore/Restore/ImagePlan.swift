@@ -209,14 +209,18 @@ enum ImagePlan {
             let reason = String(cString: strerror(errno))
             throw reject(pid, "\(what), which is missing now (\(reason)): it was removed or renamed after the checkpoint; \(fix)")
         }
-        let kinds: [mode_t: String] = [S_IFREG: "regular file", S_IFDIR: "directory", S_IFCHR: "character device",
-                                       S_IFBLK: "block device", S_IFIFO: "FIFO", S_IFSOCK: "socket", S_IFLNK: "symlink"]
         let expected: mode_t = file.type == .directory ? S_IFDIR : S_IFREG
         let now = info.st_mode & S_IFMT
         guard now == expected else {
+            let kinds = fileKindNames
             throw reject(pid, "\(what), which was a \(kinds[expected]!) at the checkpoint and is a \(kinds[now] ?? "file of another type") now; \(fix)")
         }
     }
+
+    private static let fileKindNames: [mode_t: String] = [
+        S_IFREG: "regular file", S_IFDIR: "directory", S_IFCHR: "character device", S_IFBLK: "block device",
+        S_IFIFO: "FIFO", S_IFSOCK: "socket", S_IFLNK: "symlink",
+    ]
 
     static func eventPlan(_ file: OpenFile, _ event: EventFile, pid: Int32) throws -> FilePlan {
         let nonblock = event.flags.contains { $0.hasSuffix("_NONBLOCK") } ? O_NONBLOCK : 0

@@ -11,6 +11,15 @@ public struct ContextProperty: Codable, Sendable, Equatable {
     public var source: String
 }
 
+extension ContextProperty: TreeBuildable {
+    /// Builds an item of the context kind, which restore reads three times while planning (see `TreeBuildable`).
+    init?(tree: JSONValue) {
+        guard var object = TreeObject(tree), let group = object.string("group"), let name = object.string("name"),
+              let value = object.string("value"), let source = object.string("source"), object.isComplete else { return nil }
+        self.init(group: group, name: name, value: value, source: source)
+    }
+}
+
 /// Process context (iter/task, leader only): identity and tree, scheduling,
 /// environment and the auxiliary vector, one row per property.
 public enum ContextKind: ResourceKind {

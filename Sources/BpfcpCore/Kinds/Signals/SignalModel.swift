@@ -111,3 +111,23 @@ public enum SignalNames {
         return generalCodes[code] ?? "si_code \(code)"
     }
 }
+
+extension SignalAction: TreeBuildable {
+    /// Builds an item of the signals kind, which restore reads twice while planning (see `TreeBuildable`).
+    init?(tree: JSONValue) {
+        guard var object = TreeObject(tree),
+              let signal = object.string("signal"),
+              let number = object.integer("number", as: Int32.self),
+              let disposition = object.string("disposition").flatMap(SignalDisposition.init(rawValue:)),
+              let handler = object.optionalString("handler"),
+              let flags = object.optionalStrings("flags"),
+              let handlerMask = object.optionalStrings("handler_mask"),
+              let blockedIn = object.integers("blocked_in", as: Int32.self),
+              let pendingShared = object.bool("pending_shared"),
+              let pendingIn = object.integers("pending_in", as: Int32.self),
+              let restorer = object.optionalString("restorer"), object.isComplete else { return nil }
+        self.init(signal: signal, number: number, disposition: disposition, handler: handler, flags: flags,
+                  handlerMask: handlerMask, blockedIn: blockedIn, pendingShared: pendingShared, pendingIn: pendingIn,
+                  restorer: restorer)
+    }
+}
