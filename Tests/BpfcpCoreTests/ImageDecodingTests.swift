@@ -77,7 +77,7 @@ final class ImageDecodingTests: XCTestCase {
         XCTAssertEqual(items, try files.items.map { try JSONValueDecoder.decode(OpenFile.self, from: $0) })
     }
 
-    func testRealSignalsAndContextBuildLikeCodable() throws {
+    func testRealSignalsContextLimitsBuildLikeCodable() throws {
         try requireBPF()
         let payload = try JSONValueDecoder.decode(ProcessPayload.self, from: try processPayload().1)
         let image = ProcessImage(pid: payload.pid, process: payload.process, stopSignal: nil, sections: payload.sections,
@@ -91,6 +91,11 @@ final class ImageDecodingTests: XCTestCase {
         for (index, item) in context.enumerated() {
             XCTAssertEqual(ContextProperty(tree: item), try JSONValueDecoder.decode(ContextProperty.self, from: item), "context item \(index)")
         }
+        let limits = try XCTUnwrap(payload.sections.first { $0.kind == "limits" }).items
+        for (index, item) in limits.enumerated() {
+            XCTAssertEqual(ResourceLimit(tree: item), try JSONValueDecoder.decode(ResourceLimit.self, from: item), "limits item \(index)")
+        }
+        XCTAssertEqual(limits.count, 16)
         XCTAssertEqual(signals.count, 64)
         XCTAssertGreaterThan(context.count, 10)
         XCTAssertEqual(try image.items("signals", as: SignalAction.self),
@@ -102,6 +107,18 @@ final class ImageDecodingTests: XCTestCase {
         XCTAssertEqual(usr2.number, 12)
         XCTAssertEqual(usr2.disposition, .default)
         XCTAssertEqual(usr2.blockedIn, [payload.pid])
+    }
+
+    func testCapabilityLinesMatchKeyValues() throws {
+        let status = try ProcFS.readText("/proc/self/status")
+        let all = ProcFS.keyValues(status)
+        let capabilities = RestorerLimits.capabilityLines(status)
+        XCTAssertEqual(Set(capabilities.keys), ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"])
+        for (key, value) in capabilities {
+            XCTAssertEqual(value, all[key], key)
+            XCTAssertEqual(value.count, 16, key)
+        }
+        XCTAssertEqual(RestorerLimits.capabilityLines("CapEff:\t 00ff \nName:\tx\n"), ["CapEff": "00ff"])
     }
 
     /// Encodes a process payload whose one section has the members `section`.
@@ -205,6 +222,7 @@ final class ImageDecodingTests: XCTestCase {
         XCTAssertGreaterThan(files, 100, "files changes the builder accepts")
         XCTAssertGreaterThan(try assertRandomChanges(payload, kind: "signals", as: SignalAction.self, with: &generator), 100)
         XCTAssertGreaterThan(try assertRandomChanges(payload, kind: "context", as: ContextProperty.self, with: &generator), 100)
+        XCTAssertGreaterThan(try assertRandomChanges(payload, kind: "limits", as: ResourceLimit.self, with: &generator), 100)
     }
 
     /// Changes items of `kind` at random and checks that whatever the

@@ -9,6 +9,15 @@ public struct ResourceLimit: Codable, Sendable, Equatable {
     public var unit: String
 }
 
+extension ResourceLimit: TreeBuildable {
+    /// Builds an item of the limits kind, which restore reads while planning (see `TreeBuildable`).
+    init?(tree: JSONValue) {
+        guard var object = TreeObject(tree), let resource = object.string("resource"), let soft = object.string("soft"),
+              let hard = object.string("hard"), let unit = object.string("unit"), object.isComplete else { return nil }
+        self.init(resource: resource, soft: soft, hard: hard, unit: unit)
+    }
+}
+
 /// Resource limits (signal->rlim through iter/task): every RLIMIT_* with soft and hard values.
 public enum LimitsKind: ResourceKind {
     public static let name = "limits"
