@@ -19,7 +19,7 @@ extension Restore {
             defer { verifyNs += Clock.now() - verifyStart }
             var found: [VerifyDifference]
             do {
-                found = try RestoreVerifier.verify(member.image, info: checkpoint.info, pid: pid, plan: member.plan!, tids: tids, family: pids,
+                found = try RestoreVerifier.verify(member.image, info: checkpoint.info, pid: pid, plan: member.plan!, options: options, tids: tids, family: pids,
                                                    dumped: { liveFiles[member.pid] = try? $0.section("files")?.items.map { try $0.decode(as: OpenFile.self) } })
             } catch {
                 found = [VerifyDifference(kind: "verify", key: "process \(pid)", summary: "verification failed: \(error)",

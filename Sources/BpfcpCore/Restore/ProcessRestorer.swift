@@ -8,6 +8,12 @@ public struct RestoreOptions: Sendable {
     public var stdio: String?
     /// Receives each injected system call with its result, strace style.
     public var trace: (@Sendable (String) -> Void)?
+    /// The option that requested the new pid, as the user typed it
+    /// ("--new-pid"); nil when the caller chose a new pid for the user.
+    public var newPidOption: String?
+
+    /// Verify's reason for a pid or thread id that differs from the image's.
+    var newPidReason: String { newPidOption.map { "restored with \($0)" } ?? "restored with a new pid" }
 
     public init(newPid: Bool = false, stdio: String? = nil, trace: (@Sendable (String) -> Void)? = nil) {
         self.newPid = newPid

@@ -79,7 +79,7 @@ public enum Restore {
             let verifyStart = Clock.now()
             defer { verifyNs = Clock.now() - verifyStart }
             do {
-                differences = try RestoreVerifier.verify(image, info: checkpoint.info, pid: pid, plan: plan, tids: tids)
+                differences = try RestoreVerifier.verify(image, info: checkpoint.info, pid: pid, plan: plan, options: options, tids: tids)
             } catch {
                 differences = [VerifyDifference(kind: "verify", key: "process \(pid)", summary: "verification failed: \(error)",
                                                 expected: false, reason: nil)]

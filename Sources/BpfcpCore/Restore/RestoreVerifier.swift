@@ -24,8 +24,9 @@ enum RestoreVerifier {
     /// synthetic sections (registers, pages) have no live counterpart.
     /// `tids` maps each saved tid to the restored one (they differ with
     /// --new-pid), and `family` the pid of each process of a family image.
-    /// `dumped` gets the live dump of the restored process.
-    static func verify(_ image: ProcessImage, info: CheckpointInfo, pid: Int32, plan: RestorePlan,
+    /// `dumped` gets the live dump of the restored process. `options` are
+    /// the restore's own: the reasons name its `--stdio` file and new pid.
+    static func verify(_ image: ProcessImage, info: CheckpointInfo, pid: Int32, plan: RestorePlan, options: RestoreOptions,
                        tids: [Int32: Int32] = [:], family: [Int32: Int32] = [:],
                        dumped: ((Dump) -> Void)? = nil) throws -> [VerifyDifference] {
         var before = CheckpointView.dump(image, info: info)
@@ -34,6 +35,8 @@ enum RestoreVerifier {
         var renames = tids.merging(family) { a, _ in a }.filter { $0.key != $0.value }
         if pid != image.pid { renames[image.pid] = pid }
         let outside = outsideFields(image, members: Set(family.keys).union([image.pid]))
+        let files = try FileVerifyReasons(image: image, plan: plan, stdio: options.stdio)
+        let newPid = pid != image.pid ? options.newPidReason : nil
         // A pidfd restore opened for a restored process has a new inode, like a new pipe.
         let pidfdKeys = Set(try image.items("events", as: EventFile.self).filter { $0.type == "pidfd" }.map { "fd \($0.fd)" })
         if !renames.isEmpty { before = renamed(before, tids: renames) }
@@ -46,7 +49,7 @@ enum RestoreVerifier {
         let diff = Differ.diff(before, after, beforeLabel: "image", afterLabel: "restored")
         let timerDifferences = TimerDifferences(timers: plan.timers, after: after)
         var out: [VerifyDifference] = diff.process.map { change in
-            let reason = processReason(change.name, newPid: pid != image.pid, outside: outside) ?? renamedTids(change, renames)
+            let reason = processReason(change.name, newPid: newPid, outside: outside) ?? renamedTids(change, renames, options)
             return VerifyDifference(kind: "process", key: "process \(pid)", summary: "\(change.name) \(change.before) → \(change.after)",
                                     expected: reason != nil, reason: reason)
         }
@@ -66,9 +69,10 @@ enum RestoreVerifier {
                 let newPipe = entry.fields.contains { ["path", "identity"].contains($0.name) && $0.before.hasPrefix("pipe:[") }
                     || (kind.kind == "files" && pidfdKeys.contains(entry.key))
                 for field in entry.fields {
-                    let reason = fieldReason(kind: kind.kind, field: field, resumed: resumedByKey[entry.key], newPid: pid != image.pid,
-                                             newPipe: newPipe, outside: outside)
-                        ?? plan.settings.reason(kind: kind.kind, key: entry.key, field: field.name) ?? renamedTids(field, renames)
+                    let restoreReason = fieldReason(kind: kind.kind, field: field, resumed: resumedByKey[entry.key], newPid: newPid,
+                                                    newPipe: newPipe, outside: outside)
+                        ?? plan.settings.reason(kind: kind.kind, key: entry.key, field: field.name) ?? renamedTids(field, renames, options)
+                    let reason = restoreReason ?? files.reason(kind: kind.kind, key: entry.key, field: field.name)
                         ?? newObjects.reason(kind: kind.kind, key: entry.key, field: field)
                         ?? childrenReason(kind: kind.kind, field: field, family: family)
                         ?? timerDifferences.reason(kind: kind.kind, key: entry.key, field: field)
@@ -93,9 +97,10 @@ enum RestoreVerifier {
 
     private static let leaderOutside = "its leader is not in the image, so the process keeps restore's"
 
-    private static func processReason(_ field: String, newPid: Bool, outside: Set<String>) -> String? {
+    /// `newPid` is the reason for a new pid, nil when the pid is the image's.
+    private static func processReason(_ field: String, newPid: String?, outside: Set<String>) -> String? {
         switch field {
-        case "pid": newPid ? "restored with --new-pid" : nil
+        case "pid": newPid
         case "ppid": outside.contains("parent") ? "restore is the new parent" : nil
         case "state": "held in a ptrace stop while verified"
         case "tracer pid": "traced by restore while verified"
@@ -104,14 +109,15 @@ enum RestoreVerifier {
         }
     }
 
-    private static func fieldReason(kind: String, field: FieldChange, resumed: Registers?, newPid: Bool, newPipe: Bool,
+    private static func fieldReason(kind: String, field: FieldChange, resumed: Registers?, newPid: String?, newPipe: Bool,
                                     outside: Set<String>) -> String? {
         switch (kind, field.name) {
         case ("threads", "cpu time"): return "CPU time starts again from zero"
         case ("threads", "state"), ("threads", "registers"), ("threads", "stop signal"): return "held in a ptrace stop while verified"
-        case (_, "tid") where newPid: return "restored with --new-pid"
-        case ("context", "pid") where newPid, ("namespaces", "pid in namespace") where newPid, ("timers", "target") where newPid:
-            return "restored with --new-pid"
+        case (_, "tid") where newPid != nil: return newPid
+        case ("context", "pid") where newPid != nil, ("namespaces", "pid in namespace") where newPid != nil,
+             ("timers", "target") where newPid != nil:
+            return newPid
         case ("context", "process group"), ("context", "session"):
             return outside.contains(field.name) ? leaderOutside : nil
         case ("context", "parent"): return outside.contains("parent") ? "restore is the new parent" : nil
@@ -156,7 +162,7 @@ enum RestoreVerifier {
 
     /// Returns the reason that makes a field listing thread ids (such as
     /// "blocked in threads") expected: it equals the saved value with every saved tid replaced by its new one.
-    private static func renamedTids(_ field: FieldChange, _ renames: [Int32: Int32]) -> String? {
+    private static func renamedTids(_ field: FieldChange, _ renames: [Int32: Int32], _ options: RestoreOptions) -> String? {
         guard !renames.isEmpty else { return nil }
         var mapped = "", digits = ""
         for character in field.before + " " {
@@ -168,7 +174,7 @@ enum RestoreVerifier {
             digits = ""
             mapped.append(character)
         }
-        return mapped.dropLast() == field.after ? "restored with --new-pid, which gives new thread ids" : nil
+        return mapped.dropLast() == field.after ? "\(options.newPidReason), which gives new thread ids" : nil
     }
 
     /// Renames the "thread TID" keys of the image to the restored tids, so
