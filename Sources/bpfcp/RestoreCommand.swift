@@ -10,7 +10,7 @@ let restoreCommand = Command(
         OptionSpec("--new-pid", help: "let the kernel pick a new pid instead of the image's"),
         OptionSpec("--stdio", value: "FILE", help: "attach the fds that were a terminal to FILE (appended to, created 0600)"),
         OptionSpec("--no-verify", help: "skip the comparison of the restored process with the image"),
-        OptionSpec("--verbose", short: "-v", help: "print each system call injected into the new process"),
+        OptionSpec("--verbose", short: "-v", help: "print each system call injected into the new process, and each expected difference"),
     ],
     needsRoot: true,
     validate: { arguments in
@@ -26,6 +26,7 @@ let restoreCommand = Command(
 
 private func runRestore(_ arguments: Arguments, _ output: Output) throws -> Int32 {
     var options = RestoreOptions(newPid: arguments.has("--new-pid"), stdio: arguments.value("--stdio"))
+    if options.newPid { options.newPidOption = "--new-pid" }
     if arguments.has("--verbose") {
         options.trace = { @Sendable line in FileHandle.standardError.write(Data(("  " + line + "\n").utf8)) }
     }
@@ -35,7 +36,7 @@ private func runRestore(_ arguments: Arguments, _ output: Output) throws -> Int3
     if output.json {
         try output.emit(RestoreJSON(schemaVersion: Dump.schemaVersion, restore: report))
     } else {
-        printRestore(report, output: output)
+        printRestore(report, verbose: arguments.has("--verbose"), output: output)
     }
     return report.unexpected.isEmpty ? ExitCode.success : ExitCode.failure
 }
@@ -45,7 +46,7 @@ struct RestoreJSON: Encodable {
     let restore: RestoreReport
 }
 
-private func printRestore(_ report: RestoreReport, output: Output) {
+private func printRestore(_ report: RestoreReport, verbose: Bool, output: Output) {
     let pid = report.pid == report.imagePid ? "\(report.pid)" : "\(report.pid) (was \(report.imagePid))"
     output.text("restored process \(pid) in \(Format.milliseconds(report.elapsedNs)) with \(report.syscalls) system calls")
     for member in report.members where member.imagePid != report.imagePid {
@@ -56,12 +57,25 @@ private func printRestore(_ report: RestoreReport, output: Output) {
         output.text("lowered: \(line)")
     }
     guard report.verified else { return }
+    printVerify(report, verbose: verbose, output: output)
+}
+
+/// Prints the unexpected differences first, then the count of expected
+/// ones, which are listed only with `verbose`.
+private func printVerify(_ report: RestoreReport, verbose: Bool, output: Output) {
     let unexpected = report.unexpected
-    output.text("verify (\(Format.milliseconds(report.verifyNs))): \(unexpected.count) unexpected and \(report.differences.count - unexpected.count) expected differences from the image")
-    for difference in report.differences {
-        let label = difference.expected ? "expected" : "DIFFERS"
+    let expected = report.differences.filter(\.expected)
+    output.text("verify (\(Format.milliseconds(report.verifyNs))): \(Format.count(unexpected.count, "unexpected difference", "unexpected differences")) from the image")
+    for difference in unexpected {
+        output.text("  DIFFERS: \(difference.subject): \(difference.summary)")
+    }
+    if !expected.isEmpty {
+        let count = Format.count(expected.count, "expected difference", "expected differences")
+        output.text(verbose ? "\(count), caused by restore:" : "\(count), caused by restore (list them with -v)")
+    }
+    for difference in expected where verbose {
         let reason = difference.reason.map { " (\($0))" } ?? ""
-        output.text("  \(label): \(difference.subject): \(difference.summary)\(reason)")
+        output.text("  expected: \(difference.subject): \(difference.summary)\(reason)")
     }
     if !unexpected.isEmpty {
         output.text("the restored process \(report.pid) is running; compare it with `bpfcp diff` or stop it with kill \(report.pid)")

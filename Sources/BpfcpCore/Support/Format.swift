@@ -21,6 +21,11 @@ public enum Format {
         return String(format: "%dh%02dm", total / 3600, (total / 60) % 60)
     }
 
+    /// Returns "1 thread" or "2 threads": `n` with the singular or plural noun.
+    public static func count(_ n: Int, _ singular: String, _ plural: String) -> String {
+        "\(n) \(n == 1 ? singular : plural)"
+    }
+
     public static func milliseconds(_ ns: UInt64) -> String {
         String(format: "%.2f ms", Double(ns) / 1e6)
     }

@@ -103,7 +103,7 @@ final class CLIForkedChildTests: XCTestCase {
         // The orphaned child is init's to reap, which can take longer than waitGone waits.
         XCTAssertTrue(CheckpointSupport.waitUntil(10) { kill(child, 0) != 0 }, "the child \(child) is still there")
 
-        let restore = try CLI.run(["restore", "-D", image])
+        let restore = try CLI.run(["restore", "-D", image, "-v"])
         defer { kill(fixture.pid, SIGKILL) }
 
         XCTAssertEqual(restore.status, 0, restore.out + restore.err)
