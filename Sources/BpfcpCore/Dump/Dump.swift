@@ -35,7 +35,7 @@ public enum Dumper {
                 // A collector that fails because the process went away
                 // (ENOENT on /proc/PID/fd, ESRCH) reports that exit, not its own error.
                 try checkStillAlive(process, source: source)
-                guard let reason = rootOnlyReason(error, process: process, source: source) else { throw error }
+                guard let reason = deniedReason(error, process: process, source: source) else { throw error }
                 sections.append(Section(kind: kind.name, source: source, unavailable: reason, elapsedNs: 0, items: [], entries: []))
             }
         }
@@ -58,14 +58,19 @@ public enum Dumper {
         }
     }
 
-    /// Returns "needs root: ..." when a /proc collector run without root
-    /// failed because /proc shows that file only to the owner and root, that
-    /// is, on a permission error or for a process of another user.
-    private static func rootOnlyReason(_ error: Error, process: ProcessEntry, source: CollectorSource) -> String? {
-        guard source == .proc, geteuid() != 0 else { return nil }
+    /// Returns the reason a /proc collector could not read its files, so that
+    /// its section is marked unavailable. Without root, a permission error or
+    /// a process of another user gives "needs root: ...". As root, a
+    /// permission error gives "denied even to root: ...", as for pid 1 of some sandboxes.
+    private static func deniedReason(_ error: Error, process: ProcessEntry, source: CollectorSource) -> String? {
+        guard source == .proc else { return nil }
         let message = (error as? BpfcpError)?.message ?? "\(error)"
         let denied = (error as? CocoaError)?.code == .fileReadNoPermission
             || ["Permission denied", "permission denied", "Operation not permitted"].contains(where: message.contains)
+        if geteuid() == 0 {
+            // The message's own fix ("run bpfcp as root") does not apply to root.
+            return denied ? "denied even to root: \(message.split(separator: ";")[0])" : nil
+        }
         guard denied || process.euid != geteuid() else { return nil }
         return "needs root: /proc shows it only to the owner of process \(process.pid) (uid \(process.euid)) and to root"
     }

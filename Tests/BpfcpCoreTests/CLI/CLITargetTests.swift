@@ -27,8 +27,23 @@ final class CLITargetTests: XCTestCase {
         }
         try assertOneLineError(["dump", "1"], status: 1, code: "not_iterated",
                                message: "process 1 is in /proc, but the kernel's task iterator does not list it, so eBPF cannot read it: dump it from /proc with `bpfcp dump 1 --proc`")
-        let fromProc = try CLI.run(["--json", "dump", "--proc", "--only", "context", "1"])
+        // Every kind, as the hint's command line has it: with --only context
+        // the memory kind, which found /proc/1/maps denied and reported pid 1
+        // as not found, never ran.
+        let text = try CLI.run(["dump", "1", "--proc"])
+        XCTAssertEqual(text.status, 0, text.err)
+        XCTAssertEqual(text.err, "")
+        let fromProc = try CLI.run(["--json", "dump", "1", "--proc"])
         XCTAssertEqual(fromProc.status, 0, fromProc.err)
+        let kinds = try XCTUnwrap(try fromProc.json()["kinds"] as? [String: [String: Any]], fromProc.out)
+        XCTAssertEqual(Set(kinds.keys), Set(KindRegistry.all.map(\.name)))
+        let memory = try XCTUnwrap(kinds["memory"])
+        // access() passes for root, but opening the file runs the ptrace access check.
+        if FileHandle(forReadingAtPath: "/proc/1/maps") != nil {
+            XCTAssertNil(memory["unavailable"])
+        } else {
+            XCTAssertEqual(memory["unavailable"] as? String, "denied even to root: opening /proc/1/maps failed: Permission denied")
+        }
     }
 
     func testKernelThread() throws {

@@ -6,7 +6,14 @@ public enum MemoryProc {
     /// Lists the areas of `pid`; `pageCounts` as in `MemoryKind.collectBPF`,
     /// with dirty counts read from /proc/PID/smaps.
     public static func collect(pid: Int32, pageCounts: Bool = true) throws -> [MemoryArea] {
-        guard let bytes = try? ProcFS.readBytes("/proc/\(pid)/maps") else { throw BpfcpError.noSuchProcess(pid) }
+        let bytes: [UInt8]
+        do {
+            bytes = try ProcFS.readBytes("/proc/\(pid)/maps")
+        } catch {
+            // /proc lists a process whose maps it denies (EACCES), so only a missing directory means it is gone.
+            guard access("/proc/\(pid)", F_OK) == 0 else { throw BpfcpError.noSuchProcess(pid) }
+            throw error
+        }
         var areas = bytes.split(separator: 0x0A).compactMap(parse)
         if pageCounts {
             PageCounts.fill(&areas, pid: pid)
