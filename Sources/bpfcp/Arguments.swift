@@ -89,12 +89,19 @@ struct Arguments: Sendable {
                 value = raw[index]
                 index += 1
             } else {
-                throw BpfcpError("missing_value", "option \(spec.long) needs a value: \(spec.long) \(valueName)")
+                throw BpfcpError("missing_value", "option \(Escape.text(name)) needs a value: \(Escape.text(name)) \(valueName)")
+            }
+            // An empty path would reach the file system as "" only after the work is done.
+            if value.isEmpty && Self.pathValueNames.contains(valueName) {
+                throw BpfcpError("usage", "option \(Escape.text(name)) needs a non-empty value: \(Escape.text(name)) \(valueName)")
             }
             result.values[spec.long, default: []].append(value)
         }
         return result
     }
+
+    /// Value names of the options that take a file or directory path.
+    static let pathValueNames: Set<String> = ["DIR", "FILE"]
 
     private static func isOption(_ arg: String) -> Bool {
         guard arg.hasPrefix("-"), arg.count > 1 else { return false }

@@ -18,6 +18,12 @@ final class CLIUsageTests: XCTestCase {
             (["dump"], "usage", "dump takes one PID, got 0 operands: bpfcp dump PID"),
             (["dump", "1", "2"], "usage", "dump takes one PID, got 2 operands: bpfcp dump PID"),
             (["dump", "--only"], "missing_value", "option --only needs a value: --only KINDS"),
+            (["dump", "1", "-D"], "missing_value", "option -D needs a value: -D DIR"),
+            (["restore", "--dir"], "missing_value", "option --dir needs a value: --dir DIR"),
+            (["dump", "1", "-D", ""], "usage", "option -D needs a non-empty value: -D DIR"),
+            (["dump", "1", "--images-dir="], "usage", "option --images-dir needs a non-empty value: --images-dir DIR"),
+            (["restore", "-D", ""], "usage", "option -D needs a non-empty value: -D DIR"),
+            (["restore", "-D", "/tmp/bpfcp-never", "--stdio", ""], "usage", "option --stdio needs a non-empty value: --stdio FILE"),
             (["dump", "--only", "files,frob", "1"], "unknown_kind", "unknown resource kind 'frob': choose from \(kinds)"),
             (["dump", "--proc=yes", "1"], "usage", "option --proc takes no value: remove '=yes'"),
             (["dump", "--only", ",", "1"], "usage", "--only needs at least one kind: choose from \(kinds)"),
@@ -32,6 +38,24 @@ final class CLIUsageTests: XCTestCase {
                 try assertOneLineError(c.args, status: 2, code: c.code, message: c.message, asNobody: asNobody)
             }
         }
+    }
+
+    /// An empty -D is rejected before the process is held, so `--kill` kills nothing and no partial directory is left.
+    func testEmptyImagesDirLeavesProcessAlone() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "cli_target")
+        let cwd = FileManager.default.currentDirectoryPath
+        let before = try FileManager.default.contentsOfDirectory(atPath: cwd)
+
+        try assertOneLineError(["dump", "\(fixture.pid)", "-D", "", "--kill"], status: 2, code: "usage",
+                               message: "option -D needs a non-empty value: -D DIR")
+
+        XCTAssertEqual(kill(fixture.pid, 0), 0, "process \(fixture.pid) was killed")
+        let stat = try String(contentsOfFile: "/proc/\(fixture.pid)/stat", encoding: .utf8)
+        let state = stat[stat.index(after: try XCTUnwrap(stat.lastIndex(of: ")")))...].dropFirst().first
+        XCTAssertEqual(state, "S", stat)
+        let after = try FileManager.default.contentsOfDirectory(atPath: cwd)
+        XCTAssertEqual(Set(after).subtracting(before).filter { $0.contains("partial") }, [])
     }
 
     func testEscapesControlBytesInUnknownCommand() throws {
