@@ -43,7 +43,7 @@ func runCheckpoint(pid: Int32, directory: String, arguments: Arguments, kinds: [
                                          pids: checkpoint.processes.map(\.pid), stats: stats))
         return ExitCode.success
     }
-    output.text("checkpoint of process \(pid) written to \(Escape.text(directory)): \(checkpoint.processes.count) process(es), \(stats.threads) thread(s), \(Format.bytes(stats.pagesWritten * checkpoint.info.pageSize)) of memory")
+    output.text("checkpoint of process \(pid) written to \(Escape.text(directory)): \(Format.count(checkpoint.processes.count, "process", "processes")), \(Format.count(stats.threads, "thread", "threads")), \(Format.bytes(stats.pagesWritten * checkpoint.info.pageSize)) of memory")
     output.text("frozen time \(Format.milliseconds(stats.frozenNs)), memory \(Format.milliseconds(stats.memoryNs)), kinds \(Format.milliseconds(stats.kindsNs)), total \(Format.milliseconds(stats.totalNs))")
     if kill {
         output.text("the target stayed held from its capture until it was killed, so it ran nothing after the checkpoint")

@@ -151,8 +151,9 @@ func parsePid(_ text: String) throws -> Int32 {
     return pid
 }
 
-/// Fails with one line and the fix unless running as root. `withoutRoot`
-/// is a command line that works without root, named as the other fix.
-func requireRoot(_ action: String, withoutRoot: String? = nil) throws {
-    guard geteuid() == 0 else { throw BpfcpError.notRoot(action, withoutRoot: withoutRoot) }
+/// Fails with one line and the fix unless running as root. `commandLine`
+/// is the command as typed, for the sudo hint. `withoutRoot` is a command
+/// line that works without root, named as the other fix.
+func requireRoot(_ action: String, commandLine: String? = nil, withoutRoot: String? = nil) throws {
+    guard geteuid() == 0 else { throw BpfcpError.notRoot(action, commandLine: commandLine, withoutRoot: withoutRoot) }
 }

@@ -43,7 +43,7 @@ private func printCheckpointHeader(_ checkpoint: Checkpoint, directory: String, 
     let stats = info.stats
     let taken = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: info.takenAt))
     output.text("image \(Escape.text(directory)): format \(checkpoint.formatVersion), bpfcp \(Escape.text(info.toolVersion)), kernel \(Escape.text(info.kernelRelease)), taken \(taken)")
-    output.text("process \(info.rootPid)\(info.tree ? " and its descendants" : ""): \(checkpoint.processes.count) process(es), \(stats.threads) thread(s), \(Format.bytes(stats.pagesWritten * info.pageSize)) of memory saved")
+    output.text("process \(info.rootPid)\(info.tree ? " and its descendants" : ""): \(Format.count(checkpoint.processes.count, "process", "processes")), \(Format.count(stats.threads, "thread", "threads")), \(Format.bytes(stats.pagesWritten * info.pageSize)) of memory saved")
     output.text("frozen time \(Format.milliseconds(stats.frozenNs)), total \(Format.milliseconds(stats.totalNs))")
 }
 

@@ -72,7 +72,8 @@ func run(_ args: [String], output: Output, options: GlobalOptions) throws -> Int
     }
     let arguments = try command.parse(rest)
     if command.needsRoot && !command.runsWithoutRoot(arguments) {
-        try requireRoot("bpfcp \(command.name)", withoutRoot: procAlternative(command, rest))
+        let typed = (["bpfcp", command.name] + rest.map(shellWord)).joined(separator: " ")
+        try requireRoot("bpfcp \(command.name)", commandLine: typed, withoutRoot: procAlternative(command, rest))
     }
     return try command.runParsed(arguments, options, output)
 }

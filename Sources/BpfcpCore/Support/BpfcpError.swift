@@ -43,10 +43,12 @@ public struct BpfcpError: Error, CustomStringConvertible, Sendable, Equatable {
         BpfcpError("process_exited", "process \(pid) exited during the dump: nothing was kept; run the dump again if it restarts")
     }
 
-    /// `withoutRoot` is a command that does the same without root, such as one with `--proc`.
-    public static func notRoot(_ action: String, withoutRoot: String? = nil) -> BpfcpError {
+    /// `commandLine` is the command as typed, shell-quoted, for the sudo
+    /// hint (`action` when nil). `withoutRoot` is a command that does the
+    /// same without root, such as one with `--proc`.
+    public static func notRoot(_ action: String, commandLine: String? = nil, withoutRoot: String? = nil) -> BpfcpError {
         let alternative = withoutRoot.map { ", or run `\($0)`, which reads /proc and works without root" } ?? ""
-        return BpfcpError("not_root", "\(action) needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE): run it as root, e.g. `sudo \(action)`\(alternative)")
+        return BpfcpError("not_root", "\(action) needs root (CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE): run it as root, e.g. `sudo \(commandLine ?? action)`\(alternative)")
     }
 
     public static func bpfUnavailable(_ reason: String) -> BpfcpError {

@@ -96,13 +96,14 @@ final class CLIUsageTests: XCTestCase {
         let readsProc = "which reads /proc and works without root"
         let cases: [([String], String)] = [
             (["ps"], "bpfcp ps \(needsRoot) `sudo bpfcp ps`, or run `bpfcp ps --proc`, \(readsProc)"),
-            (["ps", "-u", "root", "--pid", "1"], "bpfcp ps \(needsRoot) `sudo bpfcp ps`, or run `bpfcp ps --proc -u root --pid 1`, \(readsProc)"),
-            (["dump", "\(getpid())"], "bpfcp dump \(needsRoot) `sudo bpfcp dump`, or run `bpfcp dump --proc \(getpid())`, \(readsProc)"),
+            (["ps", "-u", "root", "--pid", "1"], "bpfcp ps \(needsRoot) `sudo bpfcp ps -u root --pid 1`, or run `bpfcp ps --proc -u root --pid 1`, \(readsProc)"),
+            (["dump", "\(getpid())"], "bpfcp dump \(needsRoot) `sudo bpfcp dump \(getpid())`, or run `bpfcp dump --proc \(getpid())`, \(readsProc)"),
             (["dump", "\(getpid())", "--only", "files,memory"],
-             "bpfcp dump \(needsRoot) `sudo bpfcp dump`, or run `bpfcp dump --proc \(getpid()) --only files,memory`, \(readsProc)"),
+             "bpfcp dump \(needsRoot) `sudo bpfcp dump \(getpid()) --only files,memory`, or run `bpfcp dump --proc \(getpid()) --only files,memory`, \(readsProc)"),
             // A checkpoint and a diff of a live process have no /proc form.
-            (["dump", "\(getpid())", "-D", "/tmp/image"], "bpfcp dump \(needsRoot) `sudo bpfcp dump`"),
-            (["diff", "live:\(getpid())", "live:1"], "bpfcp diff \(needsRoot) `sudo bpfcp diff`"),
+            (["dump", "\(getpid())", "-D", "/tmp/image"], "bpfcp dump \(needsRoot) `sudo bpfcp dump \(getpid()) -D /tmp/image`"),
+            (["dump", "\(getpid())", "-D", "/tmp/an image"], "bpfcp dump \(needsRoot) `sudo bpfcp dump \(getpid()) -D '/tmp/an image'`"),
+            (["diff", "live:\(getpid())", "live:1"], "bpfcp diff \(needsRoot) `sudo bpfcp diff live:\(getpid()) live:1`"),
         ]
         for (args, message) in cases {
             try assertOneLineError(args, status: 3, code: "not_root", message: message, asNobody: true)
