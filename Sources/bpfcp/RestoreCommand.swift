@@ -25,7 +25,10 @@ let restoreCommand = Command(
 )
 
 private func runRestore(_ arguments: Arguments, _ output: Output) throws -> Int32 {
-    var options = RestoreOptions(newPid: arguments.has("--new-pid"), stdio: arguments.value("--stdio"))
+    // Restore opens the --stdio file in the restored process, after it changed
+    // to the image's cwd, so a relative path must be made absolute here.
+    let stdio = arguments.value("--stdio").map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+    var options = RestoreOptions(newPid: arguments.has("--new-pid"), stdio: stdio)
     if options.newPid { options.newPidOption = "--new-pid" }
     if arguments.has("--verbose") {
         options.trace = { @Sendable line in FileHandle.standardError.write(Data(("  " + line + "\n").utf8)) }
@@ -71,7 +74,7 @@ private func printVerify(_ report: RestoreReport, verbose: Bool, output: Output)
     }
     if !expected.isEmpty {
         let count = Format.count(expected.count, "expected difference", "expected differences")
-        output.text(verbose ? "\(count), caused by restore:" : "\(count), caused by restore (list them with -v)")
+        output.text(verbose ? "\(count):" : "\(count) (list them with -v)")
     }
     for difference in expected where verbose {
         let reason = difference.reason.map { " (\($0))" } ?? ""
