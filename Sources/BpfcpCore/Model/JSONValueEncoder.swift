@@ -50,11 +50,13 @@ private final class SnakeCaseKeys {
 
     /// Returns whether `type` is Swift's internal _DictionaryCodingKey, which
     /// codes the keys of a [String: X] dictionary. The result is cached per
-    /// type, because String(describing:) builds the type's name anew for
-    /// every key of every item.
+    /// type, because the name is built anew each time. `_typeName` is used,
+    /// not String(describing:), which looks up protocol conformances of the
+    /// type: in a fresh process each lookup scans the conformance tables,
+    /// about 3 ms per checkpoint.
     func isDictionaryKey<Key: CodingKey>(_ type: Key.Type) -> Bool {
         if let known = dictionaryKeyTypes[ObjectIdentifier(type)] { return known }
-        let result = String(describing: type).hasPrefix("_DictionaryCodingKey")
+        let result = _typeName(type, qualified: false).hasPrefix("_DictionaryCodingKey")
         dictionaryKeyTypes[ObjectIdentifier(type)] = result
         return result
     }
