@@ -85,6 +85,28 @@ final class JSONBytesEncoderTests: XCTestCase {
         }
     }
 
+    func testSectionsWithEdgeCasesMatchJSONEncoder() throws {
+        let odd = "tab\t quote \" backslash \\ slash / \u{1} é 日本 e\u{301}"
+        let items: [JSONValue] = [
+            .object([odd: .string(odd), "a": .int(-1), "B": .uint(UInt64.max), "é": .double(0.5), "e\u{301}x": .null,
+                     "_": .bool(false), "": .array([.object([:]), .array([])])]),
+            .array([.double(1e300), .double(-0.0), .int(0)]), .string(""), .null,
+        ]
+        let entries = [
+            Entry(key: odd, cells: [odd, "", "-"], fields: [Field(odd, odd), Field("", "")]),
+            Entry(key: "", cells: [], fields: []),
+        ]
+        let sections = [
+            Section(kind: "files", source: .bpf, unavailable: nil, elapsedNs: 0, items: items, entries: entries),
+            Section(kind: odd, source: .proc, unavailable: odd, elapsedNs: UInt64.max, items: [], entries: []),
+        ]
+        try assertSameBytes(sections, "sections")
+        try assertSameBytes(sections[0], "one section")
+        try assertSameBytes(entries, "entries")
+        try assertSameBytes(entries[0].fields[0], "field")
+        try assertSameBytes(["sections": sections], "sections in a dictionary")
+    }
+
     // MARK: - edge cases
 
     private struct Scalars: Codable {

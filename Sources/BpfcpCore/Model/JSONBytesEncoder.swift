@@ -8,9 +8,9 @@ import Foundation
 /// Each value is written into one `JSONByteBuffer` as soon as its
 /// `encode(to:)` returns, and its parent keeps only the byte range. An
 /// object is assembled once all its members are known, in key order, and
-/// moved down over the parts it was made of. `JSONValue` trees, which are
-/// most of a process section, are written directly without the Encoder
-/// protocol.
+/// moved down over the parts it was made of. Sections with their rendered
+/// entries and `JSONValue` items, which are most of a process section, are
+/// written directly without the Encoder protocol (JSONBytesSections.swift).
 ///
 /// Rules kept from JSONEncoder:
 /// - keys of a `[String: X]` dictionary stay as they are, not snake_case.
@@ -95,6 +95,16 @@ final class JSONBytesWriter {
             try writeJSONValue(unsafeBitCast(value, to: JSONValue.self))
         } else if T.self == [JSONValue].self {
             try writeJSONArray(unsafeBitCast(value, to: [JSONValue].self))
+        } else if T.self == [Section].self {
+            try writeSections(unsafeBitCast(value, to: [Section].self))
+        } else if T.self == Section.self {
+            try writeSection(unsafeBitCast(value, to: Section.self))
+        } else if T.self == [Entry].self {
+            writeEntries(unsafeBitCast(value, to: [Entry].self))
+        } else if T.self == Entry.self {
+            writeEntry(unsafeBitCast(value, to: Entry.self))
+        } else if T.self == Field.self {
+            writeField(unsafeBitCast(value, to: Field.self))
         } else if T.self == String.self {
             buffer.appendString(unsafeBitCast(value, to: String.self))
         } else if T.self == [String].self {
@@ -169,47 +179,6 @@ final class JSONBytesWriter {
             write(members[index].slot)
         }
         buffer.append(UInt8(ascii: "}"))
-    }
-
-    // MARK: - JSONValue
-
-    func writeJSONValue(_ value: JSONValue) throws {
-        switch value {
-        case .null: buffer.append("null")
-        case .bool(let flag): buffer.append(flag ? "true" : "false")
-        case .int(let number): buffer.appendInteger(number)
-        case .uint(let number): buffer.appendInteger(number)
-        case .double(let number): try writeDouble(number)
-        case .string(let text): buffer.appendString(text)
-        case .array(let elements): try writeJSONArray(elements)
-        case .object(let members):
-            let sorted = members.map { (key: plainKey($0.key), value: $0.value) }.sorted { $0.key.precedes($1.key) }
-            buffer.append(UInt8(ascii: "{"))
-            for (index, member) in sorted.enumerated() {
-                if index > 0 { buffer.append(UInt8(ascii: ",")) }
-                buffer.append(member.key.written)
-                try writeJSONValue(member.value)
-            }
-            buffer.append(UInt8(ascii: "}"))
-        }
-    }
-
-    private func writeStrings(_ strings: [String]) {
-        buffer.append(UInt8(ascii: "["))
-        for (index, text) in strings.enumerated() {
-            if index > 0 { buffer.append(UInt8(ascii: ",")) }
-            buffer.appendString(text)
-        }
-        buffer.append(UInt8(ascii: "]"))
-    }
-
-    private func writeJSONArray(_ elements: [JSONValue]) throws {
-        buffer.append(UInt8(ascii: "["))
-        for (index, element) in elements.enumerated() {
-            if index > 0 { buffer.append(UInt8(ascii: ",")) }
-            try writeJSONValue(element)
-        }
-        buffer.append(UInt8(ascii: "]"))
     }
 
     func writeDouble(_ number: Double, codingPath: [CodingKey] = []) throws {
