@@ -85,6 +85,45 @@ final class JSONBytesEncoderTests: XCTestCase {
         }
     }
 
+    func testDumpedProcessSectionMatchesJSONEncoder() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "checkpoint_target", arguments: ["1", "1", "fork"])
+        let dir = scratch + "/image"
+        var options = CaptureOptions(scratchDirectory: scratch)
+        options.tree = true
+        let checkpoint = try Checkpointer.dump(pid: fixture.pid, to: dir, options: options, kill: false)
+        XCTAssertEqual(checkpoint.processes.count, 2)
+        try assertProcessSectionsMatch(checkpoint, in: dir)
+
+        // A stopped process has a stop signal, the last member of the payload.
+        XCTAssertEqual(kill(fixture.pid, SIGSTOP), 0)
+        defer { kill(fixture.pid, SIGCONT) }
+        XCTAssertTrue(waitForThreads(of: fixture.pid, in: ["T"]))
+        let stoppedDir = scratch + "/stopped"
+        let stopped = try Checkpointer.dump(pid: fixture.pid, to: stoppedDir, options: CaptureOptions(scratchDirectory: scratch), kill: false)
+        XCTAssertEqual(stopped.processes.first?.stopSignal, "SIGSTOP")
+        try assertProcessSectionsMatch(stopped, in: stoppedDir)
+    }
+
+    private func assertProcessSectionsMatch(_ checkpoint: Checkpoint, in dir: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        for image in checkpoint.processes {
+            let name = "process-\(image.pid)"
+            let written = try SectionReader.read(path: dir + "/" + name + ".img", section: name, expected: .process)
+            let payload = ProcessPayload(pid: image.pid, process: image.process, stopSignal: image.stopSignal, sections: image.sections)
+            XCTAssertEqual(written, Array(try JSONCoding.encoder.encode(payload)), "\(name).img differs from JSONEncoder's bytes",
+                           file: file, line: line)
+        }
+    }
+
+    func testChangedProcessesDropEncodedSections() throws {
+        try requireBPF()
+        let fixture = try Fixture(c: "checkpoint_target", arguments: ["1", "1"])
+        var checkpoint = try Checkpointer.capture(pid: fixture.pid, options: CaptureOptions(scratchDirectory: scratch))
+        checkpoint.encodedProcessSections = [fixture.pid: Array("{}".utf8)]
+        checkpoint.processes[0].sections.removeLast()
+        XCTAssertTrue(checkpoint.encodedProcessSections.isEmpty)
+    }
+
     func testSectionsWithEdgeCasesMatchJSONEncoder() throws {
         let odd = "tab\t quote \" backslash \\ slash / \u{1} é 日本 e\u{301}"
         let items: [JSONValue] = [

@@ -6,13 +6,18 @@ import Foundation
 /// `pages`, so a checkpoint of any size costs little memory.
 public struct Checkpoint: Sendable {
     public var info: CheckpointInfo
-    public var processes: [ProcessImage]
+    public var processes: [ProcessImage] {
+        didSet { encodedProcessSections = [:] }
+    }
     public var pages: PageStore
     /// Hash of every page in `pages`; nil for images of format 1, which have none.
     public var pageHashes: PageHashes? = nil
     /// Format version of the image this checkpoint was read from; the
     /// current version for a capture that was not read from an image.
     public var formatVersion: UInt32 = ImageFormat.version
+    /// Process section payloads that the capture already encoded, by pid,
+    /// which the image writer uses as they are. Emptied by any change to `processes`.
+    var encodedProcessSections: [Int32: [UInt8]] = [:]
 
     public func process(_ pid: Int32) -> ProcessImage? {
         processes.first { $0.pid == pid }

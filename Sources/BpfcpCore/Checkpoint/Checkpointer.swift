@@ -76,8 +76,10 @@ public enum Checkpointer {
     ///
     /// With `holder`, the targets stay held after a successful capture, and
     /// the caller releases or kills them with it. After an error they are
-    /// released here, as always.
-    static func capture(pid: Int32, options: CaptureOptions, clock: CapturePhaseClock, holder: Freezer? = nil) throws -> Checkpoint {
+    /// released here, as always. With `encoding`, each process section is
+    /// also encoded for the image on its collector thread while the pages are written.
+    static func capture(pid: Int32, options: CaptureOptions, clock: CapturePhaseClock, holder: Freezer? = nil,
+                        encoding: Bool = false) throws -> Checkpoint {
         let root = try Dumper.validTarget(pid: pid, source: .bpf)
         try validate(root)
 
@@ -104,24 +106,26 @@ public enum Checkpointer {
         var stats = CaptureStats()
         clock.lap(\.prepareNs)
         var captured = try captureHeld(root: root, options: options, freezer: freezer, memory: memory, guardian: guardian,
-                                       snapshots: &snapshots, stats: &stats, clock: clock)
+                                       encoding: encoding, snapshots: &snapshots, stats: &stats, clock: clock)
         if holder == nil { freezer.release(keepHandlers: true) }
+        // Held or not, nothing more is read from the targets' kinds.
+        captured.forEach { $0.kinds?.targetReleased() }
         stats.frozenNs = Clock.now() - freezer.frozenAt
         // Not while held, where it could only lengthen the hold.
         writer.startsWriteback = true
         clock.lap(\.heldNs)
 
-        // The copies go before the kind sections are built: a copy shares the
-        // target's fd table (CLONE_FILES), so the sockets kind's pass over
-        // every process, which runs in the build, would list it as a peer owner.
+        // The kind sections are built on their threads while the pages are
+        // written here. The copies go before the steps that read other
+        // processes: a copy shares the target's fd table (CLONE_FILES), so
+        // the sockets kind's pass over every process would list it as a peer owner.
         do {
             try readCopies(&captured, snapshots: snapshots, memory: memory, freezer: freezer, stats: &stats)
         } catch {
             captured.forEach { $0.kinds?.abandon() }
             throw error
         }
-        // The kind sections are built on their threads while the pages are written here.
-        captured.forEach { $0.kinds?.build() }
+        captured.forEach { $0.kinds?.copiesRemoved() }
         stats.pagesWritten = memory.pagesWritten
         stats.pagesShared = memory.pagesShared
         let flushStart = Clock.now()
@@ -130,8 +134,11 @@ public enum Checkpointer {
         stats.memoryNs += Clock.now() - flushStart
         clock.lap(\.memoryNs)
         var processes: [ProcessImage] = []
+        var encoded: [Int32: [UInt8]] = [:]
         for process in captured {
-            processes.append(try process.finished(stats: &stats))
+            let (image, payload) = try process.finished(stats: &stats)
+            processes.append(image)
+            encoded[image.pid] = payload
         }
         clock.lap(\.sectionsNs)
         stats.phases = clock.phases
@@ -139,7 +146,8 @@ public enum Checkpointer {
         if holder != nil { stats.frozenNs = Clock.now() - freezer.frozenAt }
         let info = CheckpointInfo(rootPid: pid, tree: options.tree, takenAt: Date().timeIntervalSince1970,
                                   toolVersion: bpfcpVersion, kernelRelease: kernelRelease(), pageSize: pageSize(), stats: stats)
-        let checkpoint = Checkpoint(info: info, processes: processes, pages: store, pageHashes: writer.hasher?.finish())
+        var checkpoint = Checkpoint(info: info, processes: processes, pages: store, pageHashes: writer.hasher?.finish())
+        checkpoint.encodedProcessSections = encoded
         keepHeld = holder != nil
         return checkpoint
     }
@@ -154,7 +162,7 @@ public enum Checkpointer {
         try preloadBPF(options.kinds)
         let clock = CapturePhaseClock()
         guard kill else {
-            var checkpoint = try capture(pid: pid, options: options, clock: clock)
+            var checkpoint = try capture(pid: pid, options: options, clock: clock, encoding: true)
             try Freezer.checkInterrupted()
             checkpoint.info = try CheckpointImage.write(checkpoint, to: dir, clock: clock)
             return checkpoint
@@ -174,7 +182,7 @@ public enum Checkpointer {
         // A copy-on-write copy only helps a target that runs on.
         var options = options
         options.snapshot = false
-        var checkpoint = try capture(pid: pid, options: options, clock: clock, holder: holder)
+        var checkpoint = try capture(pid: pid, options: options, clock: clock, holder: holder, encoding: true)
         try Freezer.checkInterrupted()
         checkpoint.info = try CheckpointImage.write(checkpoint, to: dir, clock: clock)
         try checkRestorable(dir, pid: pid)
@@ -212,7 +220,7 @@ public enum Checkpointer {
     // MARK: - stages
 
     private static func captureHeld(root: ProcessEntry, options: CaptureOptions, freezer: Freezer, memory: MemoryCapture,
-                                    guardian: SnapshotGuardian?, snapshots: inout [(index: Int, snapshot: Snapshot)],
+                                    guardian: SnapshotGuardian?, encoding: Bool, snapshots: inout [(index: Int, snapshot: Snapshot)],
                                     stats: inout CaptureStats, clock: CapturePhaseClock) throws -> [HeldProcess] {
         var preFreeze: [Int32: PreFreezeState] = [:]
         var obstacles: [Int32: String] = [:]
@@ -228,8 +236,8 @@ public enum Checkpointer {
             for process in family {
                 try freezer.checkInterrupted()
                 captured.append(try captureOne(process, preFreeze: preFreeze[process.pid], freezer: freezer, memory: memory,
-                                               deferring: obstacles[process.pid] == nil, kinds: options.kinds, stats: &stats,
-                                               clock: clock))
+                                               deferring: obstacles[process.pid] == nil, kinds: options.kinds, encoding: encoding,
+                                               stats: &stats, clock: clock))
                 if !process.isZombie { captured[captured.count - 1].image.queues = try queues.capture(pid: process.pid) }
             }
             // Only now, with every kind of every member read: the copy is a
@@ -278,17 +286,18 @@ public enum Checkpointer {
     }
 
     private static func captureOne(_ process: ProcessEntry, preFreeze: PreFreezeState?, freezer: Freezer, memory: MemoryCapture,
-                                   deferring: Bool, kinds: [KindDescriptor], stats: inout CaptureStats,
+                                   deferring: Bool, kinds: [KindDescriptor], encoding: Bool, stats: inout CaptureStats,
                                    clock: CapturePhaseClock) throws -> HeldProcess {
         let stopSignal = process.state == .stopped ? (process.stopSignal ?? "SIGSTOP") : nil
         guard !process.isZombie else {
             let image = ProcessImage(pid: process.pid, process: process, stopSignal: nil, sections: [], threads: [], memory: [])
-            return HeldProcess(image: image, kinds: nil, preFreeze: nil, pages: nil)
+            return HeldProcess(image: image, kinds: nil, pages: nil)
         }
 
         // The collectors need no ptrace, so they run on another thread while
         // this one, the tracer, reads registers and memory.
-        let pending = KindCollection(process, kinds: kinds)
+        let encoder = encoding ? ProcessSectionEncoder(pid: process.pid, process: process, stopSignal: stopSignal) : nil
+        let pending = KindCollection(process, kinds: kinds, preFreeze: preFreeze, encoder: encoder)
         let threads: [ThreadState]
         let pages: MemoryCapture.DeferredPages
         let files: [SavedFile]
@@ -308,36 +317,7 @@ public enum Checkpointer {
         stats.threads += threads.count
         let image = ProcessImage(pid: process.pid, process: process, stopSignal: stopSignal, sections: [],
                                  threads: threads, memory: pages.areas, files: files)
-        return HeldProcess(image: image, kinds: pending, preFreeze: preFreeze, pages: pages)
-    }
-
-    /// Reads every kind of the held process, so kinds added to
-    /// `KindRegistry` are part of every image without changes here.
-    /// Returns the steps that build their sections once it is released.
-    static func gatherKinds(_ process: ProcessEntry, kinds: [KindDescriptor]) throws -> [@Sendable () throws -> Section] {
-        let target = Target(pid: process.pid, process: process)
-        return try kinds.map { kind in
-            do {
-                return try kind.gather(target, .bpf)
-            } catch let error as BpfcpError {
-                throw collectorFailed(kind, process, error)
-            }
-        }
-    }
-
-    /// Runs the steps `gatherKinds` returned, in kind order.
-    static func buildKinds(_ process: ProcessEntry, _ steps: [@Sendable () throws -> Section]) throws -> [Section] {
-        try steps.map { step in
-            do {
-                return try step()
-            } catch let error as BpfcpError {
-                throw BpfcpError(error.code, "building the sections of process \(process.pid) failed: \(error.message)")
-            }
-        }
-    }
-
-    private static func collectorFailed(_ kind: KindDescriptor, _ process: ProcessEntry, _ error: BpfcpError) -> BpfcpError {
-        BpfcpError(error.code, "collecting \(kind.name) of process \(process.pid) failed: \(error.message)")
+        return HeldProcess(image: image, kinds: pending, pages: pages)
     }
 
     /// Rejects, before anything is touched, targets a checkpoint cannot hold
@@ -413,19 +393,18 @@ struct HeldProcess {
     var image: ProcessImage
     /// Nil for a zombie, which has no sections.
     let kinds: KindCollection?
-    /// Thread states read before the freeze, which replace the held ones in the sections.
-    let preFreeze: PreFreezeState?
     /// Its memory areas and the private pages still to be read; nil for a zombie.
     var pages: MemoryCapture.DeferredPages?
 
-    /// Returns the image with its sections, adding the collectors' time to `stats`.
-    func finished(stats: inout CaptureStats) throws -> ProcessImage {
-        guard let kinds else { return image }
+    /// Returns the image with its sections, and its process section
+    /// encoded when the capture encodes them, adding the collectors' time to `stats`.
+    func finished(stats: inout CaptureStats) throws -> (ProcessImage, [UInt8]?) {
+        guard let kinds else { return (image, nil) }
         var complete = image
-        let sections = try kinds.sections()
-        complete.sections = preFreeze?.apply(to: sections) ?? sections
+        let finished = try kinds.sections()
+        complete.sections = finished.sections
         stats.kindsNs += kinds.elapsedNs
-        return complete
+        return (complete, finished.encoded)
     }
 }
 

@@ -128,13 +128,15 @@ extension CheckpointImage {
     }
 
     /// Encodes the process, threads, memory and queues sections of every
-    /// process, several at a time, and returns them in that order.
+    /// process, several at a time, and returns them in that order. A process
+    /// section that the capture already encoded is taken as it is.
     private static func encodeSections(_ checkpoint: Checkpoint) throws -> [EncodedSection] {
         let pageSize = checkpoint.info.pageSize
         var jobs: [(name: String, type: SectionType, encode: @Sendable () throws -> [UInt8])] = []
         for image in checkpoint.processes {
+            let encoded = checkpoint.encodedProcessSections[image.pid]
             jobs.append(("process-\(image.pid)", .process, {
-                try encode(ProcessPayload(pid: image.pid, process: image.process, stopSignal: image.stopSignal, sections: image.sections))
+                try encoded ?? encode(ProcessPayload(pid: image.pid, process: image.process, stopSignal: image.stopSignal, sections: image.sections))
             }))
             jobs.append(("threads-\(image.pid)", .threads, { try encode(ThreadsPayload(pid: image.pid, threads: image.threads)) }))
             jobs.append(("memory-\(image.pid)", .memory, {

@@ -41,6 +41,11 @@ public protocol ResourceKind: SendableMetatype {
     /// Whether the BPF collector can read its records from the shared pass
     /// over the fd table (bpf/fdtable.bpf.c) given in `Target.fdTable`.
     static var readsFdTable: Bool { get }
+
+    /// Whether the step that `collectHeld` returns reads other processes.
+    /// A checkpoint runs such a step only once its snapshot copies are
+    /// gone, and every other step as soon as the target runs again.
+    static var completesFromOtherProcesses: Bool { get }
 }
 
 extension ResourceKind {
@@ -50,6 +55,8 @@ extension ResourceKind {
     }
 
     public static var readsFdTable: Bool { false }
+
+    public static var completesFromOtherProcesses: Bool { false }
 }
 
 /// Thrown by a collector when the kernel or the source cannot give a kind.
@@ -81,10 +88,13 @@ public struct KindDescriptor: Sendable {
     public let collectCount: @Sendable (Target, CollectorSource) throws -> Int
     /// See `ResourceKind.readsFdTable`.
     public let readsFdTable: Bool
+    /// See `ResourceKind.completesFromOtherProcesses`.
+    public let completesFromOtherProcesses: Bool
 
     public init<K: ResourceKind>(_ kind: K.Type) {
         name = K.name
         readsFdTable = K.readsFdTable
+        completesFromOtherProcesses = K.completesFromOtherProcesses
         title = K.title
         columns = K.columns
         let gather: @Sendable (Target, CollectorSource) throws -> @Sendable () throws -> Section = { target, source in

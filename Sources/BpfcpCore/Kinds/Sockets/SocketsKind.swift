@@ -31,6 +31,9 @@ public enum SocketsKind: ResourceKind {
 
     public static let readsFdTable = true
 
+    /// The step of `collectHeld` finds the peer owners among all other processes.
+    public static let completesFromOtherProcesses = true
+
     /// Reads the sockets of the held process and the peers among its own
     /// fds while a checkpoint holds it. The pass over every other process's
     /// fds (10-110 ms under load) comes after the release: those processes
