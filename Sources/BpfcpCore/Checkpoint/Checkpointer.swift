@@ -236,9 +236,8 @@ public enum Checkpointer {
             for process in family {
                 try freezer.checkInterrupted()
                 captured.append(try captureOne(process, preFreeze: preFreeze[process.pid], freezer: freezer, memory: memory,
-                                               deferring: obstacles[process.pid] == nil, kinds: options.kinds, encoding: encoding,
-                                               stats: &stats, clock: clock))
-                if !process.isZombie { captured[captured.count - 1].image.queues = try queues.capture(pid: process.pid) }
+                                               queues: queues, deferring: obstacles[process.pid] == nil, kinds: options.kinds,
+                                               encoding: encoding, stats: &stats, clock: clock))
             }
             // Only now, with every kind of every member read: the copy is a
             // new child, which no collector may see.
@@ -286,8 +285,8 @@ public enum Checkpointer {
     }
 
     private static func captureOne(_ process: ProcessEntry, preFreeze: PreFreezeState?, freezer: Freezer, memory: MemoryCapture,
-                                   deferring: Bool, kinds: [KindDescriptor], encoding: Bool, stats: inout CaptureStats,
-                                   clock: CapturePhaseClock) throws -> HeldProcess {
+                                   queues: QueueCapture, deferring: Bool, kinds: [KindDescriptor], encoding: Bool,
+                                   stats: inout CaptureStats, clock: CapturePhaseClock) throws -> HeldProcess {
         let stopSignal = process.state == .stopped ? (process.stopSignal ?? "SIGSTOP") : nil
         guard !process.isZombie else {
             let image = ProcessImage(pid: process.pid, process: process, stopSignal: nil, sections: [], threads: [], memory: [])
@@ -301,12 +300,15 @@ public enum Checkpointer {
         let threads: [ThreadState]
         let pages: MemoryCapture.DeferredPages
         let files: [SavedFile]
+        let queued: [QueuedData]
         do {
             threads = try freezer.threads(of: process.pid).map(ThreadCapture.capture)
             let memoryStart = Clock.now()
             pages = try memory.scan(pid: process.pid, deferring: deferring)
-            files = try memory.captureFiles(pid: process.pid)
+            let links = ProcFS.fdLinks(process.pid)
+            files = try memory.captureFiles(pid: process.pid, links: links)
             stats.memoryNs += Clock.now() - memoryStart
+            queued = try queues.capture(pid: process.pid, links: links)
             clock.lap(\.heldNs)
             try pending.waitGathered()
             clock.lap(\.kindsNs)
@@ -316,7 +318,7 @@ public enum Checkpointer {
         }
         stats.threads += threads.count
         let image = ProcessImage(pid: process.pid, process: process, stopSignal: stopSignal, sections: [],
-                                 threads: threads, memory: pages.areas, files: files)
+                                 threads: threads, memory: pages.areas, files: files, queues: queued)
         return HeldProcess(image: image, kinds: pending, pages: pages)
     }
 
@@ -327,13 +329,11 @@ public enum Checkpointer {
         if let tracer = Freezer.tracerPid(of: process.pid), tracer != 0, tracer != getpid() {
             throw Freezer.alreadyTraced(process.pid, tracer: tracer)
         }
-        let fdDir = "/proc/\(process.pid)/fd"
         var links: [String] = []
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: fdDir)) ?? [] {
-            guard let link = ProcFS.readLink(fdDir + "/" + name) else { continue }
+        for (fd, link) in ProcFS.fdLinks(process.pid) {
             links.append(String(decoding: link, as: UTF8.self))
             if links.last == "anon_inode:[io_uring]" {
-                throw BpfcpError("io_uring", "process \(process.pid) (\(process.comm)) has an io_uring instance on fd \(name): checkpoints of io_uring are not supported; close the ring or pick another process")
+                throw BpfcpError("io_uring", "process \(process.pid) (\(process.comm)) has an io_uring instance on fd \(fd): checkpoints of io_uring are not supported; close the ring or pick another process")
             }
         }
         return Snapshot.obstacle(process, fdLinks: links)

@@ -4,14 +4,13 @@ import Foundation
 /// Saving the contents of files that exist only in memory and would be
 /// lost without the process: memfds and deleted files on tmpfs or hugetlbfs.
 extension MemoryCapture {
-    /// Saves every such file open in the held process `pid`.
-    func captureFiles(pid: Int32) throws -> [SavedFile] {
+    /// Saves every such file among `links`, the fds of the held process `pid` (`ProcFS.fdLinks`).
+    func captureFiles(pid: Int32, links: [(fd: Int32, link: [UInt8])]) throws -> [SavedFile] {
         let fdDir = "/proc/\(pid)/fd"
-        let fds = ((try? FileManager.default.contentsOfDirectory(atPath: fdDir)) ?? []).compactMap { Int32($0) }.sorted()
         var saved: [SavedFile] = []
-        for fd in fds {
+        for (fd, link) in links {
             try checkInterrupted()
-            guard let link = ProcFS.readLink("\(fdDir)/\(fd)"), MemoryCapture.inMemoryOnly(link, path: "\(fdDir)/\(fd)") else { continue }
+            guard MemoryCapture.inMemoryOnly(link, path: "\(fdDir)/\(fd)") else { continue }
             if let file = try saveFile(path: "\(fdDir)/\(fd)", fd: fd, link: link) { saved.append(file) }
         }
         return saved
@@ -19,9 +18,8 @@ extension MemoryCapture {
 
     /// Whether the fd's file lives only in memory: a memfd, or a deleted file on tmpfs or hugetlbfs.
     private static func inMemoryOnly(_ link: [UInt8], path: String) -> Bool {
-        let text = String(decoding: link, as: UTF8.self)
-        if text.hasPrefix("/memfd:") { return true }
-        guard text.hasPrefix("/"), text.hasSuffix(" (deleted)") else { return false }
+        if link.starts(with: "/memfd:".utf8) { return true }
+        guard link.starts(with: "/".utf8), link.reversed().starts(with: " (deleted)".utf8.reversed()) else { return false }
         let type = UInt(bpfcp_statfs_type(path))
         return type == 0x0102_1994 || type == 0x9584_58F6
     }

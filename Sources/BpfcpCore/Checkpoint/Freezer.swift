@@ -216,8 +216,7 @@ final class Freezer {
     // MARK: - /proc helpers
 
     static func taskIds(_ pid: Int32) -> [Int32] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
-        return names.compactMap { Int32($0) }.sorted()
+        ProcFS.numericEntries("/proc/\(pid)/task")
     }
 
     /// Reads the one-letter state in /proc/TID/stat, after the last ')' because comm may contain one.

@@ -28,11 +28,15 @@ final class QueueCapture {
 
     /// Saves the queued bytes of every pipe, FIFO and unix socket of `pid`.
     func capture(pid: Int32) throws -> [QueuedData] {
-        let fdDir = "/proc/\(pid)/fd"
-        let fds = ((try? FileManager.default.contentsOfDirectory(atPath: fdDir)) ?? []).compactMap { Int32($0) }.sorted()
+        try capture(pid: pid, links: ProcFS.fdLinks(pid))
+    }
+
+    /// Saves the queued bytes of every pipe, FIFO and unix socket among
+    /// `links`, the fds of the held process `pid` (`ProcFS.fdLinks`).
+    func capture(pid: Int32, links: [(fd: Int32, link: [UInt8])]) throws -> [QueuedData] {
         var saved: [QueuedData] = []
-        for fd in fds {
-            guard let link = ProcFS.readLink("\(fdDir)/\(fd)").map({ String(decoding: $0, as: UTF8.self) }) else { continue }
+        for (fd, bytes) in links {
+            let link = String(decoding: bytes, as: UTF8.self)
             let queue: QueuedData?
             if link.hasPrefix("pipe:[") {
                 queue = try pipeQueue(pid: pid, fd: fd, identity: link)

@@ -23,16 +23,62 @@ public enum ProcFS {
         String(decoding: try readBytes(path), as: UTF8.self)
     }
 
-    /// Parses "Key:\tvalue" lines such as /proc/PID/status and fdinfo.
+    /// Parses "Key:\tvalue" lines such as /proc/PID/status and fdinfo. The
+    /// value has the whitespace around it removed, as
+    /// `trimmingCharacters(in: .whitespaces)` removes it. The lines are
+    /// split as bytes, which is faster than splitting Characters.
     public static func keyValues(_ text: String) -> [String: String] {
         var result: [String: String] = [:]
-        for line in text.split(separator: "\n") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            let key = String(line[..<colon])
-            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-            result[key] = value
+        for line in Array(text.utf8).split(separator: UInt8(ascii: "\n")) {
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
+            let key = String(decoding: line[..<colon], as: UTF8.self)
+            var value = line[(colon + 1)...]
+            while let first = value.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { value = value.dropFirst() }
+            while let last = value.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { value = value.dropLast() }
+            // Non-ASCII whitespace such as U+00A0 at either end is left to Foundation.
+            let text = String(decoding: value, as: UTF8.self)
+            let plain = (value.first ?? 0) < 0x80 && (value.last ?? 0) < 0x80
+            result[key] = plain ? text : text.trimmingCharacters(in: .whitespaces)
         }
         return result
+    }
+
+    /// Returns the numeric names in directory `path`, such as the fds in
+    /// /proc/PID/fd or the tids in /proc/PID/task, in ascending order. Empty
+    /// when the directory cannot be read. Reads with readdir, because
+    /// FileManager builds a String for every entry.
+    public static func numericEntries(_ path: String) -> [Int32] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var numbers: [Int32] = []
+        while let entry = readdir(dir) {
+            let number = withUnsafeBytes(of: entry.pointee.d_name) { name in
+                decimal(name.prefix { $0 != 0 })
+            }
+            if let number { numbers.append(number) }
+        }
+        return numbers.sorted()
+    }
+
+    /// Returns the link text of every fd of `pid`, in fd order. An fd closed while
+    /// the list is read is left out.
+    static func fdLinks(_ pid: Int32) -> [(fd: Int32, link: [UInt8])] {
+        let dir = "/proc/\(pid)/fd/"
+        return numericEntries(dir).compactMap { fd in readLink(dir + String(fd)).map { (fd, $0) } }
+    }
+
+    /// Parses a name made only of decimal digits that fits Int32, as `Int32(_:)` would.
+    private static func decimal(_ digits: Slice<UnsafeRawBufferPointer>) -> Int32? {
+        guard !digits.isEmpty else { return nil }
+        var value: Int32 = 0
+        for byte in digits {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+            let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
+            let (sum, carry) = shifted.addingReportingOverflow(Int32(byte - UInt8(ascii: "0")))
+            guard !overflow, !carry else { return nil }
+            value = sum
+        }
+        return value
     }
 
     public static func readLink(_ path: String) -> [UInt8]? {
