@@ -85,7 +85,7 @@ final class JSONBytesEncoderTests: XCTestCase {
         }
     }
 
-    func testDumpedProcessSectionMatchesJSONEncoder() throws {
+    func testDumpedSectionsMatchJSONEncoder() throws {
         try requireBPF()
         let fixture = try Fixture(c: "checkpoint_target", arguments: ["1", "1", "fork"])
         let dir = scratch + "/image"
@@ -103,6 +103,17 @@ final class JSONBytesEncoderTests: XCTestCase {
         let stopped = try Checkpointer.dump(pid: fixture.pid, to: stoppedDir, options: CaptureOptions(scratchDirectory: scratch), kill: false)
         XCTAssertEqual(stopped.processes.first?.stopSignal, "SIGSTOP")
         try assertProcessSectionsMatch(stopped, in: stoppedDir)
+
+        let queues = try Fixture(c: "restore_queues", arguments: [scratch, "pipe", "socketpair"])
+        let queuesDir = scratch + "/queues"
+        let withQueues = try Checkpointer.dump(pid: queues.pid, to: queuesDir, options: CaptureOptions(scratchDirectory: scratch), kill: false)
+        let image = try XCTUnwrap(withQueues.processes.first)
+        XCTAssertFalse(image.queues.isEmpty)
+        try assertProcessSectionsMatch(withQueues, in: queuesDir)
+        let name = "queues-\(image.pid)"
+        let written = try SectionReader.read(path: queuesDir + "/" + name + ".img", section: name, expected: .queues)
+        XCTAssertEqual(written, Array(try JSONCoding.encoder.encode(QueuesPayload(pid: image.pid, queues: image.queues))),
+                       "\(name).img differs from JSONEncoder's bytes")
     }
 
     private func assertProcessSectionsMatch(_ checkpoint: Checkpoint, in dir: String, file: StaticString = #filePath, line: UInt = #line) throws {
@@ -112,6 +123,11 @@ final class JSONBytesEncoderTests: XCTestCase {
             let payload = ProcessPayload(pid: image.pid, process: image.process, stopSignal: image.stopSignal, sections: image.sections)
             XCTAssertEqual(written, Array(try JSONCoding.encoder.encode(payload)), "\(name).img differs from JSONEncoder's bytes",
                            file: file, line: line)
+
+            let threadsName = "threads-\(image.pid)"
+            let threads = try SectionReader.read(path: dir + "/" + threadsName + ".img", section: threadsName, expected: .threads)
+            XCTAssertEqual(threads, Array(try JSONCoding.encoder.encode(ThreadsPayload(pid: image.pid, threads: image.threads))),
+                           "\(threadsName).img differs from JSONEncoder's bytes", file: file, line: line)
         }
     }
 
@@ -119,9 +135,9 @@ final class JSONBytesEncoderTests: XCTestCase {
         try requireBPF()
         let fixture = try Fixture(c: "checkpoint_target", arguments: ["1", "1"])
         var checkpoint = try Checkpointer.capture(pid: fixture.pid, options: CaptureOptions(scratchDirectory: scratch))
-        checkpoint.encodedProcessSections = [fixture.pid: Array("{}".utf8)]
+        checkpoint.encodedSections = ["process-\(fixture.pid)": Array("{}".utf8)]
         checkpoint.processes[0].sections.removeLast()
-        XCTAssertTrue(checkpoint.encodedProcessSections.isEmpty)
+        XCTAssertTrue(checkpoint.encodedSections.isEmpty)
     }
 
     func testSectionsWithEdgeCasesMatchJSONEncoder() throws {

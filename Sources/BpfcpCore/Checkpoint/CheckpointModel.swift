@@ -7,7 +7,7 @@ import Foundation
 public struct Checkpoint: Sendable {
     public var info: CheckpointInfo
     public var processes: [ProcessImage] {
-        didSet { encodedProcessSections = [:] }
+        didSet { encodedSections = [:] }
     }
     public var pages: PageStore
     /// Hash of every page in `pages`; nil for images of format 1, which have none.
@@ -15,9 +15,10 @@ public struct Checkpoint: Sendable {
     /// Format version of the image this checkpoint was read from; the
     /// current version for a capture that was not read from an image.
     public var formatVersion: UInt32 = ImageFormat.version
-    /// Process section payloads that the capture already encoded, by pid,
-    /// which the image writer uses as they are. Emptied by any change to `processes`.
-    var encodedProcessSections: [Int32: [UInt8]] = [:]
+    /// Section payloads that the capture already encoded, by section name
+    /// ("process-PID"), which the image writer uses as they are. Emptied by
+    /// any change to `processes`.
+    var encodedSections: [String: [UInt8]] = [:]
 
     public func process(_ pid: Int32) -> ProcessImage? {
         processes.first { $0.pid == pid }

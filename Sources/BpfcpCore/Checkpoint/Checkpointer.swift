@@ -81,7 +81,7 @@ public enum Checkpointer {
     static func capture(pid: Int32, options: CaptureOptions, clock: CapturePhaseClock, holder: Freezer? = nil,
                         encoding: Bool = false) throws -> Checkpoint {
         let root = try Dumper.validTarget(pid: pid, source: .bpf)
-        try validate(root)
+        let rootObstacle = try validate(root)
 
         let scratch = options.scratchDirectory + "/.bpfcp-pages" + PartialDirectory.writerSuffix()
         guard mkdir(scratch, 0o700) == 0 else { throw unwritable(options.scratchDirectory, errno) }
@@ -105,11 +105,12 @@ public enum Checkpointer {
         }
         var stats = CaptureStats()
         clock.lap(\.prepareNs)
-        var captured = try captureHeld(root: root, options: options, freezer: freezer, memory: memory, guardian: guardian,
-                                       encoding: encoding, snapshots: &snapshots, stats: &stats, clock: clock)
+        var captured = try captureHeld(root: root, rootObstacle: rootObstacle, options: options, freezer: freezer, memory: memory,
+                                       guardian: guardian, encoding: encoding, snapshots: &snapshots, stats: &stats, clock: clock)
         if holder == nil { freezer.release(keepHandlers: true) }
         // Held or not, nothing more is read from the targets' kinds.
         captured.forEach { $0.kinds?.targetReleased() }
+        let precoding = encoding ? SectionPrecoding(captured.map(\.image), stats: stats) : nil
         stats.frozenNs = Clock.now() - freezer.frozenAt
         // Not while held, where it could only lengthen the hold.
         writer.startsWriteback = true
@@ -134,11 +135,11 @@ public enum Checkpointer {
         stats.memoryNs += Clock.now() - flushStart
         clock.lap(\.memoryNs)
         var processes: [ProcessImage] = []
-        var encoded: [Int32: [UInt8]] = [:]
+        var encoded = precoding?.sections() ?? [:]
         for process in captured {
             let (image, payload) = try process.finished(stats: &stats)
             processes.append(image)
-            encoded[image.pid] = payload
+            encoded["process-\(image.pid)"] = payload
         }
         clock.lap(\.sectionsNs)
         stats.phases = clock.phases
@@ -147,7 +148,7 @@ public enum Checkpointer {
         let info = CheckpointInfo(rootPid: pid, tree: options.tree, takenAt: Date().timeIntervalSince1970,
                                   toolVersion: bpfcpVersion, kernelRelease: kernelRelease(), pageSize: pageSize(), stats: stats)
         var checkpoint = Checkpoint(info: info, processes: processes, pages: store, pageHashes: writer.hasher?.finish())
-        checkpoint.encodedProcessSections = encoded
+        checkpoint.encodedSections = encoded
         keepHeld = holder != nil
         return checkpoint
     }
@@ -219,11 +220,13 @@ public enum Checkpointer {
 
     // MARK: - stages
 
-    private static func captureHeld(root: ProcessEntry, options: CaptureOptions, freezer: Freezer, memory: MemoryCapture,
-                                    guardian: SnapshotGuardian?, encoding: Bool, snapshots: inout [(index: Int, snapshot: Snapshot)],
+    private static func captureHeld(root: ProcessEntry, rootObstacle: String?, options: CaptureOptions, freezer: Freezer,
+                                    memory: MemoryCapture, guardian: SnapshotGuardian?, encoding: Bool,
+                                    snapshots: inout [(index: Int, snapshot: Snapshot)],
                                     stats: inout CaptureStats, clock: CapturePhaseClock) throws -> [HeldProcess] {
         var preFreeze: [Int32: PreFreezeState] = [:]
         var obstacles: [Int32: String] = [:]
+        obstacles[root.pid] = rootObstacle
         let family = try freezeFamily(root: root, tree: options.tree, freezer: freezer, preFreeze: &preFreeze, obstacles: &obstacles)
         clock.lap(\.freezeNs)
         if !options.snapshot {
@@ -250,13 +253,13 @@ public enum Checkpointer {
         return captured
     }
 
-    /// Freezes the root, then with `tree` its descendants, scanning until
-    /// no process and no thread is new. Returns the members, parents first,
-    /// and stores in `preFreeze` each member's state read just before its freeze.
+    /// Freezes the root, validated by the caller, then with `tree` its
+    /// descendants, validating each, scanning until no process and no thread
+    /// is new. Returns the members, parents first, and stores in `preFreeze`
+    /// each member's state read just before its freeze.
     private static func freezeFamily(root: ProcessEntry, tree: Bool, freezer: Freezer, preFreeze: inout [Int32: PreFreezeState],
                                      obstacles: inout [Int32: String]) throws -> [ProcessEntry] {
         var members: [ProcessEntry] = [root]
-        obstacles[root.pid] = try validate(root)
         preFreeze[root.pid] = PreFreezeState.read(root)
         try freezer.freeze(pid: root.pid)
         guard tree else { return members }

@@ -128,22 +128,24 @@ extension CheckpointImage {
     }
 
     /// Encodes the process, threads, memory and queues sections of every
-    /// process, several at a time, and returns them in that order. A process
-    /// section that the capture already encoded is taken as it is.
+    /// process, several at a time, and returns them in that order. A section
+    /// that the capture already encoded is taken as it is.
     private static func encodeSections(_ checkpoint: Checkpoint) throws -> [EncodedSection] {
         let pageSize = checkpoint.info.pageSize
         var jobs: [(name: String, type: SectionType, encode: @Sendable () throws -> [UInt8])] = []
         for image in checkpoint.processes {
-            let encoded = checkpoint.encodedProcessSections[image.pid]
+            let process = checkpoint.encodedSections["process-\(image.pid)"]
             jobs.append(("process-\(image.pid)", .process, {
-                try encoded ?? encode(ProcessPayload(pid: image.pid, process: image.process, stopSignal: image.stopSignal, sections: image.sections))
+                try process ?? encode(ProcessPayload(pid: image.pid, process: image.process, stopSignal: image.stopSignal, sections: image.sections))
             }))
-            jobs.append(("threads-\(image.pid)", .threads, { try encode(ThreadsPayload(pid: image.pid, threads: image.threads)) }))
+            let threads = checkpoint.encodedSections["threads-\(image.pid)"]
+            jobs.append(("threads-\(image.pid)", .threads, { try threads ?? encode(ThreadsPayload(pid: image.pid, threads: image.threads)) }))
             jobs.append(("memory-\(image.pid)", .memory, {
                 try encode(MemoryPayload(pid: image.pid, pageSize: pageSize, areas: image.memory, files: image.files.isEmpty ? nil : image.files))
             }))
             if !image.queues.isEmpty {
-                jobs.append(("queues-\(image.pid)", .queues, { try encode(QueuesPayload(pid: image.pid, queues: image.queues)) }))
+                let queues = checkpoint.encodedSections["queues-\(image.pid)"]
+                jobs.append(("queues-\(image.pid)", .queues, { try queues ?? encode(QueuesPayload(pid: image.pid, queues: image.queues)) }))
             }
         }
 
