@@ -42,7 +42,7 @@ final class QueueCapture {
                 queue = try pipeQueue(pid: pid, fd: fd, identity: link)
             } else if link.hasPrefix("socket:[") {
                 queue = try socketQueue(pid: pid, fd: fd, identity: link)
-            } else if let identity = fifoIdentity(pid: pid, fd: fd) {
+            } else if link.hasPrefix("/"), let identity = fifoIdentity(pid: pid, fd: fd) {
                 queue = try pipeQueue(pid: pid, fd: fd, identity: identity)
             } else {
                 queue = nil
@@ -52,7 +52,9 @@ final class QueueCapture {
         return saved
     }
 
-    /// "fifo:[MAJOR:MINOR:INODE]" when fd is a named pipe, as `PipeEnd` names it.
+    /// "fifo:[MAJOR:MINOR:INODE]" when fd is a named pipe, as `PipeEnd` names
+    /// it. Only an fd whose link is a path can be one: other files, such as
+    /// "anon_inode:[eventfd]", link to a description.
     private func fifoIdentity(pid: Int32, fd: Int32) -> String? {
         var info = stat()
         guard stat("/proc/\(pid)/fd/\(fd)", &info) == 0, info.st_mode & S_IFMT == S_IFIFO else { return nil }

@@ -50,6 +50,10 @@ public enum ProcFS {
     public static func numericEntries(_ path: String) -> [Int32] {
         guard let dir = opendir(path) else { return [] }
         defer { closedir(dir) }
+        return numericEntries(dir)
+    }
+
+    private static func numericEntries(_ dir: OpaquePointer) -> [Int32] {
         var numbers: [Int32] = []
         while let entry = readdir(dir) {
             let number = withUnsafeBytes(of: entry.pointee.d_name) { name in
@@ -61,10 +65,17 @@ public enum ProcFS {
     }
 
     /// Returns the link text of every fd of `pid`, in fd order. An fd closed while
-    /// the list is read is left out.
+    /// the list is read is left out. Each link is read relative to the open
+    /// directory, so the kernel looks up one path component per fd instead of four.
     static func fdLinks(_ pid: Int32) -> [(fd: Int32, link: [UInt8])] {
-        let dir = "/proc/\(pid)/fd/"
-        return numericEntries(dir).compactMap { fd in readLink(dir + String(fd)).map { (fd, $0) } }
+        guard let dir = opendir("/proc/\(pid)/fd") else { return [] }
+        defer { closedir(dir) }
+        let dirFd = dirfd(dir)
+        var buffer = [UInt8](repeating: 0, count: 4097)
+        return numericEntries(dir).compactMap { fd in
+            let n = readlinkat(dirFd, String(fd), &buffer, buffer.count - 1)
+            return n >= 0 ? (fd, Array(buffer[0..<n])) : nil
+        }
     }
 
     /// Parses a name made only of decimal digits that fits Int32, as `Int32(_:)` would.
