@@ -18,11 +18,11 @@ public struct CapturePhases: Codable, Sendable, Equatable {
     /// After the release: the private pages of the snapshot copies written
     /// to the page store (by the copies or by bpfcp), and the rest of the page store written.
     public var memoryNs: UInt64 = 0
-    /// Waiting for the kind sections, built on another thread while the pages were written.
+    /// Waiting for the kind sections, built (and for an image encoded) on other threads while the pages were written.
     public var sectionsNs: UInt64 = 0
     /// Creating the hidden image directory, linking the page store into it and writing hashes.img.
     public var stagingNs: UInt64 = 0
-    /// Encoding the JSON sections and the manifest.
+    /// Encoding the JSON sections not encoded while the pages were written, and the manifest.
     public var encodeNs: UInt64 = 0
     /// Writing the section files, checksums included.
     public var writeNs: UInt64 = 0
