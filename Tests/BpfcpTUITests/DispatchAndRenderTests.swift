@@ -207,3 +207,25 @@ final class RendererTests: XCTestCase {
         XCTAssertTrue(status.contains("locale is not UTF-8"), status)
     }
 }
+
+/// The restore screen lists differences from the image, the unexpected ones first.
+final class RestoreScreenTests: XCTestCase {
+    func testUnexpectedDifferencesListedFirst() {
+        let differences = [
+            VerifyDifference(kind: "files", key: "fd 0", summary: "path /dev/pts/1 → /tmp/out", expected: true, reason: "terminal"),
+            VerifyDifference(kind: "files", key: "fd 6", summary: "position 100 → 200", expected: false, reason: nil),
+            VerifyDifference(kind: "context", key: "pid", summary: "pid 10 → 11", expected: true, reason: "new pid"),
+        ]
+        let report = RestoreReport(imagePid: 10, pid: 11, syscalls: 3, elapsedNs: 1, verified: true, verifyNs: 1,
+                                   openNs: 0, planNs: 0, differences: differences)
+
+        let lines = CaptureViews.restoreLines(report, path: "/img", stdio: nil).map(\.text)
+
+        XCTAssertEqual(Array(lines.suffix(3)), [
+            "  DIFFERS  files fd 6: position 100 → 200",
+            "  expected files fd 0: path /dev/pts/1 → /tmp/out (terminal)",
+            "  expected context pid: pid 10 → 11 (new pid)",
+        ])
+        XCTAssertEqual(lines[1], "verification (0.00 ms): 1 unexpected and 2 expected differences from the image")
+    }
+}

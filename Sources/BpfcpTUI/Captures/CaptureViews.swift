@@ -143,7 +143,9 @@ enum CaptureViews {
         let unexpected = report.unexpected.count
         lines.append(ScreenLine("verification (\(Format.milliseconds(report.verifyNs))): \(unexpected) unexpected and \(report.differences.count - unexpected) expected differences from the image",
                                 unexpected == 0 ? .statusInfo : .statusError))
-        for difference in report.differences {
+        // Unexpected lines come first: one of them can hide among dozens of expected ones.
+        let ordered = report.differences.filter { !$0.expected } + report.differences.filter(\.expected)
+        for difference in ordered {
             let label = difference.expected ? Span("  expected ", .dim) : Span("  DIFFERS  ", .statusError)
             let reason = difference.reason.map { " (\($0))" } ?? ""
             lines.append(ScreenLine([label, Span("\(difference.subject): \(difference.summary)"), Span(reason, .dim)]))
