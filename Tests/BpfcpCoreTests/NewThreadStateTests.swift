@@ -18,7 +18,8 @@ final class NewThreadStateTests: XCTestCase {
                 XCTAssertNil(thread.stopSignal, "round \(round): thread \(thread.tid)")
             }
         }
-        XCTAssertTrue(CheckpointSupport.waitUntil(5) { CheckpointSupport.threadStates(fixture.pid).allSatisfy { $0.tracer == 0 } })
+        XCTAssertTrue(CheckpointSupport.waitUntil(5) { CheckpointSupport.threadStates(fixture.pid).allSatisfy { $0.tracer == 0 } },
+                      "threads still traced: \(CheckpointSupport.threadStates(fixture.pid).filter { $0.tracer != 0 }), test pid \(getpid())")
     }
 
     /// Applies a read before the freeze that saw no thread, as for threads
