@@ -19,17 +19,6 @@ final class DiffOrderTerminalTests: XCTestCase {
         return scratch!
     }
 
-    private func start(_ session: TmuxSession, _ arguments: String) throws {
-        let log = NSTemporaryDirectory() + "bpfcp-top-test-\(getpid()).log"
-        try session.command("BPFCP_LOG=\(log) \(try bpfcpTopBinary()) \(arguments)")
-    }
-
-    private func quit(_ session: TmuxSession, file: StaticString = #filePath, line: UInt = #line) throws {
-        try session.keys("Escape", "Escape", "q")
-        XCTAssertTrue(session.waitUntil(timeout: 10) { _ in (try? session.format("#{alternate_on}")) == "0" },
-                      "bpfcp-top did not quit:\n\(session.screen)", file: file, line: line)
-    }
-
     /// Marks the live process first and a capture taken before a seek second:
     /// D still shows the capture as the older side, and so does w.
     func testLiveMarkedFirstIsNewerSide() throws {
@@ -37,7 +26,7 @@ final class DiffOrderTerminalTests: XCTestCase {
         let fixture = try Fixture(c: "diff_steps")
         let pid = fixture.pid
         let session = try TmuxSession(width: 160, height: 50)
-        try start(session, "-d 5 -p \(pid)")
+        try session.startTop("-d 5 -p \(pid)")
         XCTAssertTrue(session.waitFor("PID \(pid) diff_steps"), session.screen)
 
         try session.keys("m")
@@ -66,7 +55,7 @@ final class DiffOrderTerminalTests: XCTestCase {
         XCTAssertTrue(session.waitFor("position 100 → 4096"), session.screen)
         try session.keys("n")
         XCTAssertTrue(session.waitFor("cancelled: nothing was written or restored"), session.screen)
-        try quit(session)
+        try session.quitTop()
     }
 
     /// Waits until diff_steps has moved its seek fd to 4096, which it does on SIGUSR1.
@@ -96,7 +85,7 @@ final class DiffOrderTerminalTests: XCTestCase {
         XCTAssertTrue(rejection.contains("checkpoint it again without --only"), rejection)
 
         let session = try TmuxSession(width: 120, height: 40)
-        try start(session, "-d 5 -p \(fixture.pid)")
+        try session.startTop("-d 5 -p \(fixture.pid)")
         XCTAssertTrue(session.waitFor("PID \(fixture.pid) files_basic"), session.screen)
         try session.keys("R", "C-u")
         try session.type(image)
@@ -109,7 +98,7 @@ final class DiffOrderTerminalTests: XCTestCase {
         XCTAssertEqual(try messageShown(session, image: image), rejection, "not wrapped again at 80 columns:\n\(session.screen)")
         try session.keys("Escape")
         XCTAssertTrue(session.waitFor("PID \(fixture.pid) files_basic"), "Esc did not close the message:\n\(session.screen)")
-        try quit(session)
+        try session.quitTop()
         XCTAssertTrue(processAlive(fixture.pid))
     }
 

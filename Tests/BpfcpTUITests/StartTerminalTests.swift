@@ -19,17 +19,6 @@ final class StartTerminalTests: XCTestCase {
         return scratch!
     }
 
-    private func start(_ session: TmuxSession, _ arguments: String) throws {
-        let log = NSTemporaryDirectory() + "bpfcp-top-test-\(getpid()).log"
-        try session.command("BPFCP_LOG=\(log) \(try bpfcpTopBinary()) \(arguments)")
-    }
-
-    private func quit(_ session: TmuxSession, file: StaticString = #filePath, line: UInt = #line) throws {
-        try session.keys("Escape", "Escape", "q")
-        XCTAssertTrue(session.waitUntil(timeout: 10) { _ in (try? session.format("#{alternate_on}")) == "0" },
-                      "bpfcp-top did not quit:\n\(session.screen)", file: file, line: line)
-    }
-
     /// Returns the process rows of the list as (plain text, selected), read
     /// from the escapes tmux sends: without colors (-C) the selected row is
     /// reverse video and the column titles are reverse and bold.
@@ -70,22 +59,22 @@ final class StartTerminalTests: XCTestCase {
     func testCursorStartsOnTopRow() throws {
         try requireBPF()
         let session = try TmuxSession()
-        try start(session, "-C -d 5")
+        try session.startTop("-C -d 5")
         XCTAssertTrue(session.waitFor("CPU%v"), session.screen)
         waitForCPUSort(session)
         try assertTopRowSelected(session)
-        try quit(session)
+        try session.quitTop()
     }
 
     func testRejectedPidKeepsTopRow() throws {
         try requireBPF()
         for (pid, message) in [("2", "process 2 (kthreadd) is a kernel thread"), ("999999", "999999")] {
             let session = try TmuxSession()
-            try start(session, "-C -d 5 -p \(pid)")
+            try session.startTop("-C -d 5 -p \(pid)")
             XCTAssertTrue(session.waitFor(message), "no rejection of -p \(pid):\n\(session.screen)")
             waitForCPUSort(session)
             try assertTopRowSelected(session)
-            try quit(session)
+            try session.quitTop()
         }
     }
 
@@ -93,7 +82,7 @@ final class StartTerminalTests: XCTestCase {
         try requireBPF()
         let fixture = try Fixture(c: "files_basic")
         let session = try TmuxSession()
-        try start(session, "-C -d 5 -p \(fixture.pid)")
+        try session.startTop("-C -d 5 -p \(fixture.pid)")
         XCTAssertTrue(session.waitFor("PID \(fixture.pid) files_basic"), session.screen)
         let pidCell = String(repeating: " ", count: max(0, 7 - "\(fixture.pid)".count)) + "\(fixture.pid) "
         let fixtureSelected = { ((try? self.listRows(session)) ?? []).first { $0.selected }?.text.hasPrefix(pidCell) == true }
@@ -104,7 +93,7 @@ final class StartTerminalTests: XCTestCase {
         try session.keys(">")
         XCTAssertTrue(session.waitFor("sort: COMMAND asc"), session.screen)
         XCTAssertTrue(fixtureSelected(), "the cursor left the dumped process on a new sort:\n\(session.screen)")
-        try quit(session)
+        try session.quitTop()
     }
 
     /// Returns the value of the Overview's "running for" row, e.g. "12.34s".
@@ -121,7 +110,7 @@ final class StartTerminalTests: XCTestCase {
         let pid = fixture.pid
         let image = try makeScratch() + "/image"
         let session = try TmuxSession()
-        try start(session, "-d 5 -p \(pid)")
+        try session.startTop("-d 5 -p \(pid)")
         XCTAssertTrue(session.waitFor("PID \(pid) files_basic"), session.screen)
         try session.keys("c")
         XCTAssertTrue(session.waitFor("capture #1 of process \(pid) (files_basic): frozen"), session.screen)
@@ -147,14 +136,14 @@ final class StartTerminalTests: XCTestCase {
         try session.keys("Enter")
         XCTAssertTrue(session.waitFor("\(image) (checkpoint)"), session.screen)
         XCTAssertEqual(try runningFor(session), first, "the image shows another running time than its capture")
-        try quit(session)
+        try session.quitTop()
     }
 
     func testTabBarMarksHiddenTabs() throws {
         try requireBPF()
         let fixture = try Fixture(c: "files_basic")
         let session = try TmuxSession(width: 200, height: 40)
-        try start(session, "-p \(fixture.pid)")
+        try session.startTop("-p \(fixture.pid)")
         XCTAssertTrue(session.waitFor("PID \(fixture.pid) files_basic"), session.screen)
         let tabBar = { (try? session.capture().split(separator: "\n", omittingEmptySubsequences: false)[2]).map(String.init) ?? "" }
 
@@ -182,24 +171,24 @@ final class StartTerminalTests: XCTestCase {
                       "Shift-Tab did not show the last image tab: '\(tabBar())'")
         XCTAssertTrue(tabBar().hasPrefix("< "), tabBar())
         XCTAssertTrue(tabBar().contains(" Registers "), tabBar())
-        try quit(session)
+        try session.quitTop()
     }
 
     func testNarrowKeyBarShowsHelpAndQuit() throws {
         try requireBPF()
         let session = try TmuxSession(width: 80, height: 30)
-        try start(session, "-d 5")
+        try session.startTop("-d 5")
         XCTAssertTrue(session.waitFor("CPU%v"), session.screen)
         let footer = try session.capture().split(separator: "\n").last { !$0.trimmingCharacters(in: .whitespaces).isEmpty } ?? ""
         XCTAssertTrue(footer.hasPrefix("F1 Help  q Quit  Enter Dump"), "'\(footer)'")
-        try quit(session)
+        try session.quitTop()
     }
 
     /// The help screen shows whole mode names and describes the diff of D.
     func testHelpColumnsAndDiffText() throws {
         try requireBPF()
         let session = try TmuxSession(width: 120, height: 70)
-        try start(session, "-d 5")
+        try session.startTop("-d 5")
         XCTAssertTrue(session.waitFor("CPU%v"), session.screen)
         try session.keys("F1")
         XCTAssertTrue(session.waitFor("Keys (arrows and pages scroll"), session.screen)
@@ -207,6 +196,6 @@ final class StartTerminalTests: XCTestCase {
         XCTAssertTrue(lines.contains("D           list,dump,captures list what changed from the older marked side to the newer one"),
                       session.screen)
         XCTAssertTrue(lines.contains("F1 h ?      list,dump,captures show this help"), session.screen)
-        try quit(session)
+        try session.quitTop()
     }
 }

@@ -154,3 +154,18 @@ func processAlive(_ pid: Int32) -> Bool {
     let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).prefix(1)
     return state != "Z" && state != "X"
 }
+
+extension TmuxSession {
+    /// Starts bpfcp-top with `arguments` in the session, logging to a file of this test run.
+    func startTop(_ arguments: String) throws {
+        let log = NSTemporaryDirectory() + "bpfcp-top-test-\(getpid()).log"
+        try command("BPFCP_LOG=\(log) \(try bpfcpTopBinary()) \(arguments)")
+    }
+
+    /// Quits bpfcp-top from any screen and checks that it gave the terminal back.
+    func quitTop(file: StaticString = #filePath, line: UInt = #line) throws {
+        try keys("Escape", "Escape", "q")
+        XCTAssertTrue(waitUntil(timeout: 10) { _ in (try? self.format("#{alternate_on}")) == "0" },
+                      "bpfcp-top did not quit:\n\(screen)", file: file, line: line)
+    }
+}
