@@ -171,7 +171,7 @@ public enum Checkpointer {
         return try dumpHeld(pid: pid, to: dir, options: options, clock: clock)
     }
 
-    /// Captures and writes like `dump`, but holds the targets until the
+    /// Captures and writes like `dump`, but keeps the targets held until the
     /// image is written and checked, then kills them while they are still
     /// held. A target released earlier would run on after its capture, and
     /// what it did then (a line written to a log, a message sent) would

@@ -91,25 +91,25 @@ enum TimerPlanner {
 
     private static func posixTimer(_ timer: TimerInfo, pid: Int32, threads: Set<Int32>, restorer: RestorerLimits) throws -> PosixTimerPlan {
         let id = timer.id ?? 0
-        let what = "its POSIX timer \(id) (\(Escape.text(timer.clock)))"
-        let clock = try checkedClock(timer, what: what, pid: pid, restorer: restorer)
+        let timerName = "its POSIX timer \(id) (\(Escape.text(timer.clock)))"
+        let clock = try checkedClock(timer, timerName: timerName, pid: pid, restorer: restorer)
         if !timer.armed && timer.intervalNs != 0 {
-            throw ImagePlan.reject(pid, "\(what) waits for its signal to be delivered or unignored before it rearms itself, a state timer_settime() cannot create")
+            throw ImagePlan.reject(pid, "\(timerName) waits for its signal to be delivered or unignored before it rearms itself, a state timer_settime() cannot create")
         }
-        let notify = try notifyNumber(timer, what: what, pid: pid)
+        let notify = try notifyNumber(timer, timerName: timerName, pid: pid)
         var plan = PosixTimerPlan(id: id, clock: clock, notify: notify, signal: 0, value: 0, thread: nil,
                                   valueNs: timer.armed ? max(timer.remainingNs ?? 0, 1) : 0, intervalNs: timer.intervalNs)
         plan.value = timer.value.flatMap(SignalPlan.parseHex) ?? 0
 
         if notify != sigevNone {
             guard let name = timer.signal, let signal = SignalName.number(name) else {
-                throw ImagePlan.reject(pid, "\(what) has no valid signal (\(Escape.text(timer.signal ?? "none")))")
+                throw ImagePlan.reject(pid, "\(timerName) has no valid signal (\(Escape.text(timer.signal ?? "none")))")
             }
             plan.signal = signal
         }
         if notify == sigevThreadId {
             guard let target = timer.targetPid, threads.contains(target) else {
-                throw ImagePlan.reject(pid, "\(what) signals thread \(timer.targetPid.map(String.init) ?? "?"), which the image does not contain")
+                throw ImagePlan.reject(pid, "\(timerName) signals thread \(timer.targetPid.map(String.init) ?? "?"), which the image does not contain")
             }
             plan.thread = target
         }
@@ -117,15 +117,15 @@ enum TimerPlanner {
     }
 
     /// Returns the clock id of a timer, checked to be one restore can create the timer on and arm.
-    private static func checkedClock(_ timer: TimerInfo, what: String, pid: Int32, restorer: RestorerLimits) throws -> Int32 {
+    private static func checkedClock(_ timer: TimerInfo, timerName: String, pid: Int32, restorer: RestorerLimits) throws -> Int32 {
         guard let clock = clockNumber(timer.clock) else {
-            throw ImagePlan.reject(pid, "\(what) runs on a clock restore cannot create again (of the CPU clocks, only the process's own)")
+            throw ImagePlan.reject(pid, "\(timerName) runs on a clock restore cannot create again (of the CPU clocks, only the process's own)")
         }
         if clock == processCPUClock && timer.armed {
-            throw ImagePlan.reject(pid, "\(what) is armed, and the image records the CPU time at which it expires but not the CPU time the process had used, so the time left is unknown")
+            throw ImagePlan.reject(pid, "\(timerName) is armed, and the image records the CPU time at which it expires but not the CPU time the process had used, so the time left is unknown")
         }
         if [8, 9].contains(clock) && restorer.effective & (UInt64(1) << UInt64(capWakeAlarm)) == 0 {
-            throw ImagePlan.reject(pid, "\(what) is an alarm timer, which needs CAP_WAKE_ALARM, and restore does not have it")
+            throw ImagePlan.reject(pid, "\(timerName) is an alarm timer, which needs CAP_WAKE_ALARM, and restore does not have it")
         }
         return clock
     }
@@ -134,13 +134,13 @@ enum TimerPlanner {
     /// CLOCK_PROCESS_CPUTIME_ID, which the kernel resolves to the process that calls timer_create().
     static let processCPUClock: Int32 = 2
 
-    private static func notifyNumber(_ timer: TimerInfo, what: String, pid: Int32) throws -> Int32 {
+    private static func notifyNumber(_ timer: TimerInfo, timerName: String, pid: Int32) throws -> Int32 {
         switch timer.notify {
         case "SIGEV_SIGNAL": return sigevSignal
         case "SIGEV_NONE": return sigevNone
         case "SIGEV_THREAD_ID": return sigevThreadId
         default:
-            throw ImagePlan.reject(pid, "\(what) notifies with \(Escape.text(timer.notify ?? "nothing")), which timer_create() does not take")
+            throw ImagePlan.reject(pid, "\(timerName) notifies with \(Escape.text(timer.notify ?? "nothing")), which timer_create() does not take")
         }
     }
 
